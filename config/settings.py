@@ -1,0 +1,234 @@
+"""perfconsole settings, read from the environment.
+
+Every variable is listed in README.md. With DATABASE_URL unset the console
+starts (or reuses) the embedded PostgreSQL under var/.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import database_from_url, env_bool, env_int, env_list, process_kind
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+PROCESS_KIND = process_kind()
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY and PROCESS_KIND == "test":
+    # The suite runs with DEBUG off, as in production, with a throwaway key.
+    SECRET_KEY = "test-only-key-" + "x" * 40
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEBUG is off: set SECRET_KEY to a long "
+            "random string (python -c 'import secrets; print(secrets.token_urlsafe(50))') "
+            "or set DEBUG=1 for local use"
+        )
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+
+INSTALLED_APPS = [
+    # Before django.contrib.admin so its templates override the admin's.
+    "perfconsole.core",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_tables2",
+    "django_q",
+    "perfconsole.embedded",
+    "perfconsole.collaboration",
+    "perfconsole.monitoring",
+    "perfconsole.health",
+    "perfconsole.maintenance",
+    "perfconsole.alerts",
+    "perfconsole.benchmarks",
+    "perfconsole.analyzer",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# -- database ---------------------------------------------------------------
+
+DB_POOL_MIN = env_int("DB_POOL_MIN", 1)
+DB_POOL_MAX = env_int("DB_POOL_MAX", 4)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 30)
+DB_POOL_MAX_IDLE = env_int("DB_POOL_MAX_IDLE", 300)
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 10)
+
+if DB_POOL_MAX < 0 or DB_POOL_MIN < 0 or DB_POOL_MIN > max(DB_POOL_MAX, 0):
+    raise ImproperlyConfigured(
+        f"DB_POOL_MIN={DB_POOL_MIN} and DB_POOL_MAX={DB_POOL_MAX}: "
+        "need 0 <= DB_POOL_MIN <= DB_POOL_MAX (DB_POOL_MAX=0 turns the pool off)"
+    )
+
+
+def _pool_options():
+    # The task cluster forks its workers: a pool opened in the parent would be
+    # shared by children, so the cluster uses one plain connection per worker.
+    if DB_POOL_MAX == 0 or PROCESS_KIND == "qcluster":
+        return None
+    return {
+        "min_size": DB_POOL_MIN,
+        "max_size": DB_POOL_MAX,
+        "timeout": DB_POOL_TIMEOUT,
+        "max_idle": DB_POOL_MAX_IDLE,
+    }
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+EMBEDDED_DATABASE = not DATABASE_URL
+if EMBEDDED_DATABASE:
+    from perfconsole.embedded import configured_server
+
+    EMBEDDED_SERVER = configured_server()
+    # `manage.py embeddedpg` manages the server itself and turns this off.
+    if env_bool("EMBEDDED_PG_AUTOSTART", True):
+        EMBEDDED_SERVER_STARTED = EMBEDDED_SERVER.ensure_running()
+        DATABASE_URL = EMBEDDED_SERVER.url()
+    else:
+        EMBEDDED_SERVER_STARTED = False
+        DATABASE_URL = "postgresql://postgres@127.0.0.1:1/perfconsole"
+
+DATABASES = {
+    "default": database_from_url(
+        DATABASE_URL,
+        kind=PROCESS_KIND,
+        pool=_pool_options(),
+        connect_timeout=DB_CONNECT_TIMEOUT,
+    )
+}
+if os.environ.get("PERFCONSOLE_TEST_DB"):
+    # Lets several test runs share one server, each with its own database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["PERFCONSOLE_TEST_DB"]}
+
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = database_from_url(
+        REPLICA_DATABASE_URL,
+        kind=PROCESS_KIND,
+        pool=_pool_options(),
+        connect_timeout=DB_CONNECT_TIMEOUT,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["perfconsole.core.routers.AnalyticsReplicaRouter"]
+# Models whose reads may go to the replica (label "app.Model").
+ANALYTICS_MODELS = {"collaboration.TeamProductivityAnalytics"}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# -- static files and security ----------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# -- e-mail (alert notifications) -------------------------------------------
+
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "perfconsole@localhost")
+
+# -- background tasks (django-q2) -------------------------------------------
+
+Q_CLUSTER = {
+    "name": "perfconsole",
+    # The ORM broker on the default database: no Redis needed.
+    "orm": "default",
+    "workers": env_int("Q_WORKERS", 2),
+    # A task is killed after `timeout` seconds; the broker hands it out again
+    # only after `retry`, so retry must stay above timeout.
+    "timeout": 600,
+    "retry": 720,
+    "max_attempts": 2,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": 1,
+    "label": "Background tasks",
+}
+
+# -- monitoring (perfconsole.monitoring, perfconsole.health) -----------------
+
+# Every statistics query runs with these limits (milliseconds).
+MONITORING_STATEMENT_TIMEOUT_MS = env_int("MONITORING_STATEMENT_TIMEOUT_MS", 5000)
+MONITORING_LOCK_TIMEOUT_MS = env_int("MONITORING_LOCK_TIMEOUT_MS", 1000)
+
+# -- logging -----------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

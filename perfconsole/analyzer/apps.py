@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AnalyzerConfig(AppConfig):
+    name = "perfconsole.analyzer"
+    label = "analyzer"
+    verbose_name = "Analyzer"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CollaborationConfig(AppConfig):
+    name = "perfconsole.collaboration"
+    label = "collaboration"
+    verbose_name = "Collaboration schema"

@@ -1,0 +1,90 @@
+"""Prepare the database and run the task cluster and web server together."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "What `make run` does: migrate, ensure an admin login, load small demo "
+        "data into an empty database, create schedules, then run qcluster and "
+        "the web server until Ctrl-C."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument("--no-cluster", action="store_true")
+
+    def handle(self, port, no_cluster, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database migrated.")
+        call_command("ensureadmin")
+        available = get_commands()
+        if "seeddemo" in available:
+            call_command("seeddemo", scale="small", if_empty=True)
+        if "setupschedules" in available:
+            call_command("setupschedules")
+
+        children = []
+        if not no_cluster:
+            children.append(self._spawn(["qcluster"], "qcluster"))
+        children.append(
+            self._spawn(["runserver", f"127.0.0.1:{port}", "--noreload"], "web")
+        )
+        self.stdout.write(
+            self.style.SUCCESS(f"\nperfconsole is at http://127.0.0.1:{port}/admin/")
+        )
+        self.stdout.write("Press Ctrl-C to stop.\n")
+        try:
+            self._wait(children)
+        finally:
+            self._stop(children)
+
+    def _spawn(self, arguments, kind):
+        env = {**os.environ, "PERFCONSOLE_PROCESS": kind}
+        # Children must not stop a server that this process started.
+        env["EMBEDDED_PG_AUTOSTART"] = "1"
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *arguments],
+            cwd=settings.BASE_DIR,
+            env=env,
+            # Ctrl-C reaches only this process, which stops children in order.
+            start_new_session=True,
+        )
+
+    def _wait(self, children):
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            while all(child.poll() is None for child in children):
+                try:
+                    children[-1].wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+            failed = [c for c in children if c.returncode not in (None, 0)]
+            if failed:
+                self.stderr.write(f"A process exited with status {failed[0].returncode}")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+
+    def _stop(self, children):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT if child is children[-1] else signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if settings.EMBEDDED_DATABASE and settings.EMBEDDED_SERVER_STARTED:
+            from django.db import connections
+
+            connections.close_all()
+            settings.EMBEDDED_SERVER.stop()
+            self.stdout.write("Embedded PostgreSQL stopped.")
+        self.stdout.write("Stopped.")

