@@ -24,14 +24,12 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is required when DEBUG is off: set SECRET_KEY to a long "
-            "random string (python -c 'import secrets; print(secrets.token_urlsafe(50))') "
-            "or set DEBUG=1 for local use"
+            "random string (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))') or set DEBUG=1 for local use"
         )
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
 
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else []
-)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_TZ = True

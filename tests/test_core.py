@@ -36,7 +36,9 @@ def test_router_sends_analytics_reads_to_the_replica(monkeypatch):
 
     databases = {**connections.databases, "replica": {"TEST": {"MIRROR": "default"}}}
     monkeypatch.setattr(connections, "_settings", databases)
-    monkeypatch.setattr(type(connections), "databases", property(lambda self: databases))
+    monkeypatch.setattr(
+        type(connections), "databases", property(lambda self: databases)
+    )
     assert router.db_for_read(analytics) == "replica"
     assert router.db_for_read(other) is None
     assert router.db_for_write(analytics) == "default"

@@ -19,7 +19,9 @@ DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
 @pytest.fixture
 def scratch_server(tmp_path):
     """A throwaway server, never the one the suite itself runs on."""
-    server = EmbeddedServer(tmp_path / "pgdata", bin_dir=os.environ.get("EMBEDDED_PG_BIN"))
+    server = EmbeddedServer(
+        tmp_path / "pgdata", bin_dir=os.environ.get("EMBEDDED_PG_BIN")
+    )
     yield server
     server.stop()
 
@@ -77,7 +79,10 @@ def test_management_command_reports_the_server(scratch_server):
     env.pop("DATABASE_URL", None)
     run = lambda action: subprocess.run(  # noqa: E731
         [sys.executable, "manage.py", "embeddedpg", action],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert run("status").returncode == 3
     started = run("start")
@@ -89,7 +94,9 @@ def test_management_command_reports_the_server(scratch_server):
     assert scratch_server.status().running is False
 
 
-@pytest.mark.skipif(not DEBIAN_15.exists(), reason="Debian's PostgreSQL 15 is not installed")
+@pytest.mark.skipif(
+    not DEBIAN_15.exists(), reason="Debian's PostgreSQL 15 is not installed"
+)
 def test_another_bin_directory_runs_that_version(tmp_path):
     server = EmbeddedServer(tmp_path / "pg15", bin_dir=DEBIAN_15)
     try:
@@ -112,4 +119,6 @@ def test_suite_database_has_pg_stat_statements():
 
 @pytest.mark.skipif(not settings.EMBEDDED_DATABASE, reason="DATABASE_URL is set")
 def test_settings_use_the_embedded_server():
-    assert settings.DATABASES["default"]["PORT"] == settings.EMBEDDED_SERVER.status().port
+    assert (
+        settings.DATABASES["default"]["PORT"] == settings.EMBEDDED_SERVER.status().port
+    )

@@ -22,7 +22,11 @@ def test_database_url_is_parsed_with_application_name_and_pool():
     )
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["USER"], config["PASSWORD"]) == ("app", "s3cret")
-    assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.example", 6543, "perf")
+    assert (config["HOST"], config["PORT"], config["NAME"]) == (
+        "db.example",
+        6543,
+        "perf",
+    )
     assert config["OPTIONS"]["sslmode"] == "require"
     assert config["OPTIONS"]["application_name"] == "perfconsole-web"
     assert config["OPTIONS"]["connect_timeout"] == 7
@@ -64,7 +68,12 @@ def test_process_kind_follows_the_command_line(monkeypatch):
 def _import_settings(**env):
     base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
     return subprocess.run(
-        [sys.executable, "-c", "import config.settings as s; print(s.DATABASES['default']['OPTIONS']['application_name'])"],
+        [
+            sys.executable,
+            "-c",
+            "import config.settings as s;"
+            " print(s.DATABASES['default']['OPTIONS']['application_name'])",
+        ],
         cwd=ROOT,
         env={**base, "PERFCONSOLE_PROCESS": "web", **env},
         capture_output=True,
@@ -97,7 +106,8 @@ def test_check_deploy_is_clean_with_production_settings():
         env={
             **os.environ,
             "DEBUG": "0",
-            "SECRET_KEY": "k" * 20 + "-production-like-secret-key-with-entropy-0123456789",
+            "SECRET_KEY": "k" * 20
+            + "-production-like-secret-key-with-entropy-0123456789",
             "ALLOWED_HOSTS": "console.example.com",
         },
         capture_output=True,

@@ -31,9 +31,10 @@ def explain_database_error(error):
             "session (lock timeout)."
         )
     if sqlstate == "42501":
+        role = connections["default"].settings_dict["USER"] or "your_role"
         return (
             "Permission denied: grant the console's role pg_monitor "
-            f"(GRANT pg_monitor TO {connections['default'].settings_dict['USER'] or 'your_role'})."
+            f"(GRANT pg_monitor TO {role})."
         )
     return f"Statistics unavailable right now: {error}"
 
@@ -52,7 +53,10 @@ def monitoring_cursor(using="default", statement_timeout_ms=None):
                     f"{QUERY_TAG} SELECT set_config('statement_timeout', %s, true),"
                     " set_config('lock_timeout', %s, true),"
                     " set_config('transaction_read_only', 'on', true)",
-                    [f"{statement_timeout}ms", f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms"],
+                    [
+                        f"{statement_timeout}ms",
+                        f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms",
+                    ],
                 )
                 yield cursor
     except DatabaseError as error:
@@ -64,7 +68,7 @@ def fetch_dicts(sql, params=None, using="default"):
     with monitoring_cursor(using) as cursor:
         cursor.execute(f"{QUERY_TAG} {sql}", params or [])
         columns = [column.name for column in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def server_version_num(using="default"):

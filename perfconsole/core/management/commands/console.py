@@ -68,14 +68,18 @@ class Command(BaseCommand):
                     pass
             failed = [c for c in children if c.returncode not in (None, 0)]
             if failed:
-                self.stderr.write(f"A process exited with status {failed[0].returncode}")
+                self.stderr.write(
+                    f"A process exited with status {failed[0].returncode}"
+                )
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
 
     def _stop(self, children):
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT if child is children[-1] else signal.SIGTERM)
+                child.send_signal(
+                    signal.SIGINT if child is children[-1] else signal.SIGTERM
+                )
         for child in children:
             try:
                 child.wait(timeout=20)

@@ -24,7 +24,9 @@ class Command(BaseCommand):
             user.is_staff = user.is_superuser = user.is_active = True
             user.set_password(password)
             user.save()
-            self.stdout.write(f"Login: {username} (password from CONSOLE_ADMIN_PASSWORD)")
+            self.stdout.write(
+                f"Login: {username} (password from CONSOLE_ADMIN_PASSWORD)"
+            )
             return
 
         login_file = settings.VAR_DIR / "admin-login.txt"
