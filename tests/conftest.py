@@ -61,3 +61,13 @@ def second_connection(transactional_db):
     yield connect
     for conn in opened:
         conn.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the embedded server if this test run started it."""
+    from django.conf import settings
+    from django.db import connections
+
+    if getattr(settings, "EMBEDDED_SERVER_STARTED", False):
+        connections.close_all()
+        settings.EMBEDDED_SERVER.stop()
