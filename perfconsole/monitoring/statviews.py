@@ -1,0 +1,111 @@
+"""Create the statistics views from SQL chosen by server and extension version.
+
+The SQL lives in sql/views/<view>_v<N>_<variant>.sql. Migrations create a
+given version; `manage.py syncstatviews` re-creates the newest one, e.g. after
+pg_stat_statements was enabled or updated. Every variant of a view has the
+same columns, so CREATE OR REPLACE keeps dependent views valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import connections, transaction
+
+from perfconsole.monitoring.extension import EXTENSION, statements_status
+
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "views"
+LATEST_VERSION = 1
+# In dependency order: slow_queries reads query_stats.
+VIEW_NAMES = (
+    "query_stats",
+    "slow_queries",
+    "index_usage_stats",
+    "table_performance_stats",
+)
+# Marks the placeholder, so pages can tell "extension enabled but not synced".
+PLACEHOLDER_COMMENT = "perfconsole placeholder: pg_stat_statements not usable"
+
+
+def load_sql(name):
+    """Return the text of one SQL file in sql/views/."""
+    return (SQL_DIR / name).read_text()
+
+
+def query_stats_file(version, status):
+    """Return the query_stats file for the installed pg_stat_statements."""
+    if not status.usable:
+        return f"query_stats_v{version}_absent.sql"
+    if status.version_tuple >= (1, 11):
+        return f"query_stats_v{version}_pgss_1_11.sql"
+    if status.version_tuple >= (1, 9):
+        return f"query_stats_v{version}_pgss_1_9.sql"
+    return f"query_stats_v{version}_pgss_1_8.sql"
+
+
+def server_variant(server_version):
+    """Return the file suffix for the server: last_*_scan came in 16."""
+    return "pg16" if server_version >= 160000 else "pg14"
+
+
+def view_statements(version, status, server_version):
+    """Return (view name, SQL) for every view, in dependency order."""
+    variant = server_variant(server_version)
+    query_stats = load_sql(query_stats_file(version, status))
+    if status.usable:
+        query_stats = query_stats.replace("{pgss}", status.qualified_view)
+    return [
+        ("query_stats", query_stats),
+        ("slow_queries", load_sql(f"slow_queries_v{version}.sql")),
+        ("index_usage_stats", load_sql(f"index_usage_stats_v{version}_{variant}.sql")),
+        (
+            "table_performance_stats",
+            load_sql(f"table_performance_stats_v{version}_{variant}.sql"),
+        ),
+    ]
+
+
+def sync_views(version=LATEST_VERSION, using="default"):
+    """Create or replace every statistics view; return the status used."""
+    connection = connections[using]
+    status = statements_status(using)
+    connection.ensure_connection()
+    statements = view_statements(version, status, connection.pg_version)
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        for _name, sql in statements:
+            cursor.execute(sql)
+        comment = (
+            PLACEHOLDER_COMMENT
+            if not status.usable
+            else (f"perfconsole v{version}: {EXTENSION} {status.version}")
+        )
+        cursor.execute(f"COMMENT ON VIEW query_stats IS '{comment}'")
+    return status
+
+
+def update_extension(using="default"):
+    """Run ALTER EXTENSION ... UPDATE with the views out of its way.
+
+    The extension's update script drops and re-creates its view, which
+    query_stats depends on: swap in the placeholder, update, then re-sync.
+    """
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute(load_sql(f"query_stats_v{LATEST_VERSION}_absent.sql"))
+        cursor.execute(f"ALTER EXTENSION {EXTENSION} UPDATE")
+    return sync_views(using=using)
+
+
+def drop_views(using="default"):
+    """Drop every statistics view (a migration's reverse)."""
+    with connections[using].cursor() as cursor:
+        for name in reversed(VIEW_NAMES):
+            cursor.execute(f"DROP VIEW IF EXISTS {name}")
+
+
+def query_stats_is_placeholder(using="default"):
+    """Return True when query_stats is the empty placeholder view."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT obj_description(to_regclass('query_stats'), 'pg_class')")
+        (comment,) = cursor.fetchone()
+    return comment == PLACEHOLDER_COMMENT
