@@ -221,6 +221,28 @@ Q_CLUSTER = {
 MONITORING_STATEMENT_TIMEOUT_MS = env_int("MONITORING_STATEMENT_TIMEOUT_MS", 5000)
 MONITORING_LOCK_TIMEOUT_MS = env_int("MONITORING_LOCK_TIMEOUT_MS", 1000)
 
+# -- alerts ----------------------------------------------------------------
+
+# Who gets alert e-mail (comma-separated); none = no e-mail.
+ALERT_EMAIL_RECIPIENTS = env_list("ALERT_EMAIL_RECIPIENTS")
+# Optional JSON POST on every alert fired or resolved.
+ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "")
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env_int("ALERT_WEBHOOK_TIMEOUT_SECONDS", 5)
+ALERT_WEBHOOK_RETRIES = env_int("ALERT_WEBHOOK_RETRIES", 2)
+ALERT_WEBHOOK_BACKOFF_SECONDS = float(
+    os.environ.get("ALERT_WEBHOOK_BACKOFF_SECONDS", "1")
+)
+# Base URL of the console, for links in notifications (e.g. https://ops.example.com).
+ALERT_CONSOLE_URL = os.environ.get("ALERT_CONSOLE_URL", "")
+# Business hours in TIME_ZONE: the view-staleness rule only judges them.
+ALERT_BUSINESS_DAYS = [
+    int(day) for day in env_list("ALERT_BUSINESS_DAYS", ["1", "2", "3", "4", "5"])
+]
+ALERT_BUSINESS_HOURS = (
+    env_int("ALERT_BUSINESS_HOUR_START", 8),
+    env_int("ALERT_BUSINESS_HOUR_END", 19),
+)
+
 # -- logging -----------------------------------------------------------------
 
 LOGGING = {
