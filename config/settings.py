@@ -220,6 +220,21 @@ Q_CLUSTER = {
 # Every statistics query runs with these limits (milliseconds).
 MONITORING_STATEMENT_TIMEOUT_MS = env_int("MONITORING_STATEMENT_TIMEOUT_MS", 5000)
 MONITORING_LOCK_TIMEOUT_MS = env_int("MONITORING_LOCK_TIMEOUT_MS", 1000)
+# The query table's "slow only" filter (PgHero's defaults).
+MONITORING_SLOW_QUERY_MS = env_int("MONITORING_SLOW_QUERY_MS", 20)
+MONITORING_SLOW_QUERY_CALLS = env_int("MONITORING_SLOW_QUERY_CALLS", 100)
+# EXPLAIN on the query page (never ANALYZE) stops after this long.
+MONITORING_EXPLAIN_TIMEOUT_MS = env_int("MONITORING_EXPLAIN_TIMEOUT_MS", 10000)
+# Settings review: the server's memory and CPUs when the console cannot read
+# them (remote server, no pg_read_server_files), and PGTune's profile.
+MONITORING_SERVER_RAM_MB = env_int("MONITORING_SERVER_RAM_MB", 0)
+MONITORING_SERVER_CPUS = env_int("MONITORING_SERVER_CPUS", 0)
+MONITORING_PGTUNE_DB_TYPE = os.environ.get("MONITORING_PGTUNE_DB_TYPE", "web")
+MONITORING_PGTUNE_STORAGE = os.environ.get("MONITORING_PGTUNE_STORAGE", "ssd")
+if MONITORING_PGTUNE_DB_TYPE not in ("web", "oltp", "dw", "desktop", "mixed"):
+    raise ImproperlyConfigured("MONITORING_PGTUNE_DB_TYPE: web|oltp|dw|desktop|mixed")
+if MONITORING_PGTUNE_STORAGE not in ("ssd", "hdd", "san"):
+    raise ImproperlyConfigured("MONITORING_PGTUNE_STORAGE: ssd|hdd|san")
 
 # -- alerts ----------------------------------------------------------------
 
@@ -242,6 +257,19 @@ ALERT_BUSINESS_HOURS = (
     env_int("ALERT_BUSINESS_HOUR_START", 8),
     env_int("ALERT_BUSINESS_HOUR_END", 19),
 )
+
+# -- analyzer ----------------------------------------------------------------
+
+# Slow queries are MONITORING_SLOW_QUERY_MS / _CALLS; index suggestions only
+# look at tables of this many rows, unused indexes from this size.
+ANALYZER_MIN_TABLE_ROWS = env_int("ANALYZER_MIN_TABLE_ROWS", 10000)
+ANALYZER_UNUSED_INDEX_BYTES = env_int("ANALYZER_UNUSED_INDEX_BYTES", 1024 * 1024)
+ANALYZER_MAX_QUERIES = env_int("ANALYZER_MAX_QUERIES", 20)
+# Check index suggestions by building each index in a rolled-back transaction.
+# The build locks the table against writes, so only on a development database
+# by default (the embedded one); `analyzedb --trial-indexes` asks for it.
+ANALYZER_TRIAL_INDEXES = env_bool("ANALYZER_TRIAL_INDEXES", EMBEDDED_DATABASE)
+ANALYZER_TRIAL_INDEX_TIMEOUT_MS = env_int("ANALYZER_TRIAL_INDEX_TIMEOUT_MS", 30000)
 
 # -- logging -----------------------------------------------------------------
 

@@ -1,0 +1,126 @@
+"""Read-only admin pages over the statistics views and the settings review."""
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.urls import path
+
+from perfconsole.monitoring import forms, tables, views
+from perfconsole.monitoring.models import (
+    IndexUsage,
+    QueryStat,
+    SettingsReview,
+    SlowQuery,
+    TablePerformance,
+)
+
+
+class ReadOnlyPageAdmin(admin.ModelAdmin):
+    """An admin entry that shows one custom page and never writes."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def url_name(self, action):
+        return f"{self.opts.app_label}_{self.opts.model_name}_{action}"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [path("", wrap(self.changelist_view), name=self.url_name("changelist"))]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return self.page_view(request)
+
+
+class StatsTableAdmin(ReadOnlyPageAdmin):
+    """A statistics view as a filtered django-tables2 table."""
+
+    title = ""
+    description = ""
+    filter_form_class = forms.StatsFilterForm
+    table_class = None
+
+    def page_view(self, request):
+        return views.stats_table_page(
+            self, request, queryset=self.model.objects.all(), notice=self.notice()
+        )
+
+    def notice(self):
+        return None
+
+
+@admin.register(QueryStat)
+class QueryStatAdmin(StatsTableAdmin):
+    title = "Query statistics"
+    description = (
+        "Statements of this database from pg_stat_statements, the console's "
+        "own left out. Times include planning. Click a query for its plan."
+    )
+    filter_form_class = forms.QueryFilterForm
+    table_class = tables.QueryTable
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return super().get_urls() + [
+            path(
+                "<path:object_id>/",
+                wrap(self.detail_view),
+                name=self.url_name("change"),
+            )
+        ]
+
+    def notice(self):
+        return views.statements_notice()
+
+    def detail_view(self, request, object_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return views.query_detail_page(self, request, object_id)
+
+
+@admin.register(SlowQuery)
+class SlowQueryAdmin(QueryStatAdmin):
+    title = "Slow queries"
+    description = (
+        "Statements with a mean time of one second or more (the seed's "
+        "definition), planning included."
+    )
+    table_class = tables.SlowQueryTable
+
+
+@admin.register(IndexUsage)
+class IndexUsageAdmin(StatsTableAdmin):
+    title = "Index usage"
+    description = (
+        "Scans per index since the last statistics reset. 'Table index use' "
+        "is the share of the table's scans that used any index."
+    )
+    filter_form_class = forms.IndexFilterForm
+    table_class = tables.IndexTable
+
+
+@admin.register(TablePerformance)
+class TablePerformanceAdmin(StatsTableAdmin):
+    title = "Table performance"
+    description = (
+        "Reads and writes, dead tuples, cache hits, sizes and maintenance per "
+        "table since the last statistics reset."
+    )
+    filter_form_class = forms.TableFilterForm
+    table_class = tables.TableTable
+
+
+@admin.register(SettingsReview)
+class SettingsReviewAdmin(ReadOnlyPageAdmin):
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("monitoring.view_settings_review")
+
+    def page_view(self, request):
+        return views.settings_review_page(self, request)

@@ -1,0 +1,120 @@
+"""Filter forms for the statistics tables; bad input becomes form errors."""
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q
+
+MAX_PAGE = 100_000
+
+
+class StatsFilterForm(forms.Form):
+    """Paging and search shared by every statistics table."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+    _export = forms.ChoiceField(required=False, choices=[("", "page"), ("csv", "CSV")])
+    per_page = forms.IntegerField(required=False, min_value=1, max_value=500)
+
+    search_fields = ()
+    paging_fields = ("page", "per_page", "_export")
+
+    def filter_fields(self):
+        """Return the bound fields shown in the filter bar."""
+        return [field for field in self if field.name not in self.paging_fields]
+
+    def filter(self, queryset):
+        """Return the queryset narrowed by the cleaned values."""
+        term = self.cleaned_data.get("q")
+        if term:
+            match = Q()
+            for field in self.search_fields:
+                match |= Q(**{f"{field}__icontains": term})
+            queryset = queryset.filter(match)
+        return queryset
+
+
+class QueryFilterForm(StatsFilterForm):
+    """Filters of the query table: slow only, min calls, min mean, user."""
+
+    slow = forms.BooleanField(
+        required=False,
+        label="Slow only",
+        help_text="Mean time and calls at or above the slow-query settings.",
+    )
+    min_calls = forms.IntegerField(required=False, min_value=0, label="Min calls")
+    min_mean_ms = forms.FloatField(
+        required=False, min_value=0, max_value=86_400_000, label="Min mean (ms)"
+    )
+    user = forms.CharField(required=False, max_length=63, label="User")
+
+    search_fields = ("query",)
+
+    def filter(self, queryset):
+        queryset = super().filter(queryset)
+        data = self.cleaned_data
+        if data.get("slow"):
+            queryset = queryset.filter(
+                mean_time_ms__gte=settings.MONITORING_SLOW_QUERY_MS,
+                calls__gte=settings.MONITORING_SLOW_QUERY_CALLS,
+            )
+        if data.get("min_calls") is not None:
+            queryset = queryset.filter(calls__gte=data["min_calls"])
+        if data.get("min_mean_ms") is not None:
+            queryset = queryset.filter(mean_time_ms__gte=data["min_mean_ms"])
+        if data.get("user"):
+            queryset = queryset.filter(user_name=data["user"])
+        return queryset
+
+
+class RelationFilterForm(StatsFilterForm):
+    """Filters of the index and table pages: schema, table, size."""
+
+    schema = forms.CharField(required=False, max_length=63)
+    table = forms.CharField(required=False, max_length=63)
+    min_size_mb = forms.FloatField(
+        required=False, min_value=0, max_value=1e9, label="Min size (MB)"
+    )
+
+    size_field = ""
+
+    def filter(self, queryset):
+        queryset = super().filter(queryset)
+        data = self.cleaned_data
+        if data.get("schema"):
+            queryset = queryset.filter(schema_name=data["schema"])
+        if data.get("table"):
+            queryset = queryset.filter(table_name__icontains=data["table"])
+        if data.get("min_size_mb") is not None:
+            min_bytes = int(data["min_size_mb"] * 1024 * 1024)
+            queryset = queryset.filter(**{f"{self.size_field}__gte": min_bytes})
+        return queryset
+
+
+class IndexFilterForm(RelationFilterForm):
+    unused = forms.BooleanField(required=False, label="Never scanned")
+
+    search_fields = ("index_name", "table_name", "definition")
+    size_field = "index_size_bytes"
+
+    def filter(self, queryset):
+        queryset = super().filter(queryset)
+        if self.cleaned_data.get("unused"):
+            queryset = queryset.filter(idx_scan=0)
+        return queryset
+
+
+class TableFilterForm(RelationFilterForm):
+    min_dead_tuples = forms.IntegerField(
+        required=False, min_value=0, label="Min dead tuples"
+    )
+
+    search_fields = ("table_name",)
+    size_field = "total_size_bytes"
+
+    def filter(self, queryset):
+        queryset = super().filter(queryset)
+        if self.cleaned_data.get("min_dead_tuples") is not None:
+            queryset = queryset.filter(
+                n_dead_tup__gte=self.cleaned_data["min_dead_tuples"]
+            )
+        return queryset

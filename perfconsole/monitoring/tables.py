@@ -1,0 +1,118 @@
+"""django-tables2 tables of the statistics views, sortable, in the admin look."""
+
+import django_tables2 as tables
+from django.contrib.admin.utils import quote
+from django.template.defaultfilters import filesizeformat, truncatechars
+from django.urls import reverse
+from django.utils.html import format_html
+
+NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
+QUERY_PREVIEW_CHARS = 160
+
+
+class NumberColumn(tables.Column):
+    """A right-aligned number shown with two decimals at most."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("attrs", NUM)
+        super().__init__(*args, **kwargs)
+
+    def render(self, value):
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        return f"{value:,}"
+
+    def value(self, value):
+        # CSV gets the raw number, not the formatted text.
+        return value
+
+
+class BytesColumn(NumberColumn):
+    """A size in bytes, shown human-readable, exported as bytes."""
+
+    def render(self, value):
+        return filesizeformat(value)
+
+
+class StatsTable(tables.Table):
+    class Meta:
+        template_name = "django_tables2/table.html"
+        attrs = {"class": "pc-table"}
+        empty_text = "No rows."
+        # Column order follows the class attributes.
+        fields = ()
+
+
+class QueryTable(StatsTable):
+    query = tables.Column(verbose_name="Query", orderable=False)
+    user_name = tables.Column(verbose_name="User")
+    calls = NumberColumn()
+    total_time_ms = NumberColumn(verbose_name="Total (ms)")
+    mean_time_ms = NumberColumn(verbose_name="Mean (ms)")
+    max_time_ms = NumberColumn(verbose_name="Max (ms)")
+    share_of_total = NumberColumn(verbose_name="Share (%)", default="–")
+    rows = NumberColumn()
+    cache_hit_ratio = NumberColumn(verbose_name="Cache hit (%)", default="–")
+    io_time_ms = NumberColumn(verbose_name="I/O (ms)")
+
+    admin_site_name = "admin"
+    detail_url_name = "monitoring_querystat_change"
+
+    def render_query(self, value, record):
+        # format_html escapes the text: query comments may hold HTML.
+        url = reverse(
+            f"{self.admin_site_name}:{self.detail_url_name}", args=[quote(record.pk)]
+        )
+        return format_html(
+            '<a href="{}"><code>{}</code></a>',
+            url,
+            truncatechars(value, QUERY_PREVIEW_CHARS),
+        )
+
+    def value_query(self, value):
+        return value
+
+
+class IndexTable(StatsTable):
+    schema_name = tables.Column(verbose_name="Schema")
+    table_name = tables.Column(verbose_name="Table")
+    index_name = tables.Column(verbose_name="Index")
+    index_size_bytes = BytesColumn(verbose_name="Size")
+    idx_scan = NumberColumn(verbose_name="Scans")
+    idx_tup_read = NumberColumn(verbose_name="Tuples read")
+    idx_tup_fetch = NumberColumn(verbose_name="Tuples fetched")
+    index_usage_ratio = NumberColumn(verbose_name="Table index use (%)", default="–")
+    is_unique = tables.BooleanColumn(verbose_name="Unique")
+    is_primary = tables.BooleanColumn(verbose_name="Primary")
+    is_valid = tables.BooleanColumn(verbose_name="Valid")
+    last_idx_scan = tables.DateTimeColumn(verbose_name="Last scan", default="–")
+    definition = tables.Column(orderable=False)
+
+
+class TableTable(StatsTable):
+    schema_name = tables.Column(verbose_name="Schema")
+    table_name = tables.Column(verbose_name="Table")
+    n_live_tup = NumberColumn(verbose_name="Live")
+    n_dead_tup = NumberColumn(verbose_name="Dead")
+    dead_ratio = NumberColumn(verbose_name="Dead (%)", default="–")
+    seq_scan = NumberColumn(verbose_name="Seq scans")
+    idx_scan = NumberColumn(verbose_name="Index scans")
+    seq_scan_ratio = NumberColumn(verbose_name="Seq scan (%)", default="–")
+    seq_tup_read = NumberColumn(verbose_name="Seq tuples read")
+    n_tup_ins = NumberColumn(verbose_name="Inserts")
+    n_tup_upd = NumberColumn(verbose_name="Updates")
+    n_tup_del = NumberColumn(verbose_name="Deletes")
+    n_tup_hot_upd = NumberColumn(verbose_name="HOT updates")
+    heap_hit_ratio = NumberColumn(verbose_name="Heap hit (%)", default="–")
+    idx_hit_ratio = NumberColumn(verbose_name="Index hit (%)", default="–")
+    table_size_bytes = BytesColumn(verbose_name="Table")
+    indexes_size_bytes = BytesColumn(verbose_name="Indexes")
+    toast_size_bytes = BytesColumn(verbose_name="TOAST")
+    last_vacuum = tables.DateTimeColumn(default="–")
+    last_autovacuum = tables.DateTimeColumn(default="–")
+    last_analyze = tables.DateTimeColumn(default="–")
+    last_autoanalyze = tables.DateTimeColumn(default="–")
+
+
+class SlowQueryTable(QueryTable):
+    detail_url_name = "monitoring_slowquery_change"

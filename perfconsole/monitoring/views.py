@@ -1,0 +1,149 @@
+"""Admin pages of the monitoring app: statistics tables, query detail, settings.
+
+Pages are rendered inside reading_statistics(), so the ORM's queries carry
+the tag and the timeouts; a timeout or a lock gives a message, not a 500.
+"""
+
+import csv
+
+from django.contrib.admin.utils import unquote
+from django.core.paginator import EmptyPage
+from django.http import Http404, HttpResponse
+from django.template.loader import render_to_string
+from django_tables2 import LazyPaginator, RequestConfig
+
+from perfconsole.core.db import StatisticsUnavailable, server_version_num
+from perfconsole.monitoring.explain import explain_statement
+from perfconsole.monitoring.extension import statements_status
+from perfconsole.monitoring.models import QueryStat
+from perfconsole.monitoring.reading import reading_statistics
+from perfconsole.monitoring.settings_review import review_settings, server_machine
+from perfconsole.monitoring.statviews import query_stats_is_placeholder
+
+TABLE_TEMPLATE = "admin/monitoring/stats_table.html"
+DETAIL_TEMPLATE = "admin/monitoring/query_detail.html"
+SETTINGS_TEMPLATE = "admin/monitoring/settings_review.html"
+PER_PAGE = 50
+
+
+def render_page(request, template, context, status=200):
+    """Render now, not lazily, so the queries run inside the caller's limits."""
+    return HttpResponse(render_to_string(template, context, request), status=status)
+
+
+def page_context(model_admin, request, title):
+    """Return the admin context every monitoring page needs."""
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": title,
+    }
+
+
+def statements_notice():
+    """Return what to do when pg_stat_statements is not usable, else None."""
+    status = statements_status()
+    if status.usable and not query_stats_is_placeholder():
+        return None
+    if status.usable:
+        reason = "pg_stat_statements is enabled, but the views were created without it."
+        steps = ["python manage.py syncstatviews"]
+    else:
+        reason = "pg_stat_statements is not usable in this database"
+        if status.error:
+            reason += f" ({status.error})"
+        reason += "; query statistics stay empty until it is."
+        steps = status.steps
+    return {"reason": reason, "steps": steps}
+
+
+def paginate(table, form):
+    """Paginate lazily (no COUNT): a page past the end shows the first one."""
+    per_page = form.cleaned_data.get("per_page") or PER_PAGE
+    try:
+        table.paginate(
+            LazyPaginator, per_page=per_page, page=form.cleaned_data.get("page") or 1
+        )
+    except EmptyPage:
+        table.paginate(LazyPaginator, per_page=per_page, page=1)
+
+
+def csv_response(table, filename):
+    """Return every filtered row of the table as CSV."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    writer = csv.writer(response)
+    for row in table.as_values():
+        writer.writerow(row)
+    return response
+
+
+def export_querystring(request):
+    """Return the current filters with _export=csv and no page."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["_export"] = "csv"
+    return query.urlencode()
+
+
+def stats_table_page(model_admin, request, *, queryset, notice=None):
+    """Render a filtered, sortable, lazily paginated statistics table."""
+    context = page_context(model_admin, request, model_admin.title)
+    form = model_admin.filter_form_class(request.GET)
+    context.update(
+        form=form,
+        notice=notice,
+        description=model_admin.description,
+        export_query=export_querystring(request),
+    )
+    if not form.is_valid():
+        return render_page(request, TABLE_TEMPLATE, context, status=400)
+    try:
+        with reading_statistics():
+            table = model_admin.table_class(form.filter(queryset))
+            RequestConfig(request, paginate=False).configure(table)
+            if form.cleaned_data.get("_export") == "csv":
+                return csv_response(table, model_admin.model._meta.db_table)
+            paginate(table, form)
+            context["table"] = table
+            return render_page(request, TABLE_TEMPLATE, context)
+    except StatisticsUnavailable as error:
+        context["error"] = str(error)
+        return render_page(request, TABLE_TEMPLATE, context, status=503)
+
+
+def query_detail_page(model_admin, request, object_id):
+    """Render one statement: full text, every counter, share and plan."""
+    context = page_context(model_admin, request, "Query")
+    try:
+        with reading_statistics():
+            stat = model_admin.model.objects.filter(pk=unquote(object_id)).first()
+    except StatisticsUnavailable as error:
+        context["error"] = str(error)
+        return render_page(request, DETAIL_TEMPLATE, context, status=503)
+    if stat is None:
+        raise Http404("This statement is no longer in pg_stat_statements.")
+    counters = [
+        (field.verbose_name, getattr(stat, field.attname))
+        for field in QueryStat._meta.fields
+        if field.name not in ("query", "id")
+    ]
+    context.update(
+        title=f"Query {stat.queryid}",
+        stat=stat,
+        counters=counters,
+        plan=explain_statement(stat.query, server_version_num()),
+    )
+    return render_page(request, DETAIL_TEMPLATE, context)
+
+
+def settings_review_page(model_admin, request):
+    """Render the settings beside the seed's and PGTune's values."""
+    context = page_context(model_admin, request, "Settings review")
+    try:
+        machine = server_machine()
+        context.update(machine=machine, rows=review_settings(machine=machine))
+    except StatisticsUnavailable as error:
+        context["error"] = str(error)
+        return render_page(request, SETTINGS_TEMPLATE, context, status=503)
+    return render_page(request, SETTINGS_TEMPLATE, context)
