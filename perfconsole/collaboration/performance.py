@@ -1,0 +1,234 @@
+"""The objects the performance migration promises, and how to verify them.
+
+This is the single source of truth for the six indexes of the seed, the two
+functions and the materialized view: `verifyperf`, the `database` system
+check and the benchmarks' before/after comparison all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connections
+
+OK = "ok"
+MISSING = "missing"
+INVALID = "invalid"
+DIFFERS = "differs"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    table: str
+    # Key columns and INCLUDE list exactly as pg_get_indexdef prints them.
+    keys: str
+    sql_file: str
+
+    def definition(self, schema: str = "public") -> str:
+        """Return the index definition as pg_get_indexdef prints it."""
+        return (
+            f"CREATE INDEX {self.name} ON {schema}.{self.table} USING btree {self.keys}"
+        )
+
+    def create_sql(self, concurrently: bool = False) -> str:
+        """Return a CREATE INDEX statement; concurrent form is idempotent."""
+        how = "CONCURRENTLY IF NOT EXISTS " if concurrently else ""
+        return f"CREATE INDEX {how}{self.name} ON {self.table} USING btree {self.keys}"
+
+    def drop_sql(self, concurrently: bool = False) -> str:
+        """Return a DROP INDEX IF EXISTS statement."""
+        how = "CONCURRENTLY " if concurrently else ""
+        return f"DROP INDEX {how}IF EXISTS {self.name}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    # The signature as regprocedure prints it.
+    signature: str
+    sql_file: str
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    name: str
+    unique_index: str
+    sql_file: str
+
+
+INDEXES = [
+    IndexSpec(
+        "idx_organization_members_user_lookup",
+        "organization_members",
+        "(user_id, organization_id, role) INCLUDE (joined_at, invited_by)",
+        "indexes/idx_organization_members_user_lookup_v1.sql",
+    ),
+    IndexSpec(
+        "idx_organization_members_org_role",
+        "organization_members",
+        "(organization_id, role) INCLUDE (user_id, joined_at)",
+        "indexes/idx_organization_members_org_role_v1.sql",
+    ),
+    IndexSpec(
+        "idx_study_collaborators_performance",
+        "study_collaborators",
+        "(study_id, user_id, role) INCLUDE (permissions, added_at, added_by)",
+        "indexes/idx_study_collaborators_performance_v1.sql",
+    ),
+    IndexSpec(
+        "idx_study_collaborators_user_studies",
+        "study_collaborators",
+        "(user_id, role) INCLUDE (study_id, permissions, added_at)",
+        "indexes/idx_study_collaborators_user_studies_v1.sql",
+    ),
+    IndexSpec(
+        "idx_collaboration_activity_timeline",
+        "collaboration_activity",
+        "(study_id, created_at DESC, activity_type) INCLUDE (user_id, details)",
+        "indexes/idx_collaboration_activity_timeline_v1.sql",
+    ),
+    IndexSpec(
+        "idx_studies_organization_lookup",
+        "studies",
+        "(organization_id, status, created_at DESC) INCLUDE (title, created_by)",
+        "indexes/idx_studies_organization_lookup_v1.sql",
+    ),
+]
+
+FUNCTIONS = [
+    FunctionSpec(
+        "get_user_collaborative_studies",
+        "get_user_collaborative_studies(uuid)",
+        "functions/get_user_collaborative_studies_v1.sql",
+    ),
+    FunctionSpec(
+        "get_organization_analytics",
+        "get_organization_analytics(uuid,integer)",
+        "functions/get_organization_analytics_v1.sql",
+    ),
+]
+
+VIEW = ViewSpec(
+    "team_productivity_analytics",
+    "team_productivity_analytics_organization_id_key",
+    "views/team_productivity_analytics_v1.sql",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    name: str
+    status: str
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def line(self) -> str:
+        """Return the one-line report of this object."""
+        text = f"{self.status:<8} {self.kind:<9} {self.name}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+def index_by_name(name: str) -> IndexSpec:
+    """Return the spec of one of the six indexes."""
+    for spec in INDEXES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def check_index(cursor, spec: IndexSpec, schema: str) -> Finding:
+    """Compare one index with its promised definition."""
+    cursor.execute(
+        "SELECT pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisready"
+        "  FROM pg_index AS i"
+        "  JOIN pg_class AS c ON c.oid = i.indexrelid"
+        "  JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+        " WHERE c.relname = %s AND n.nspname = %s",
+        [spec.name, schema],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return Finding("index", spec.name, MISSING)
+    actual, valid, ready = row
+    expected = spec.definition(schema)
+    if not (valid and ready):
+        return Finding("index", spec.name, INVALID, "a failed concurrent build")
+    if actual != expected:
+        return Finding("index", spec.name, DIFFERS, f"{actual} (expected {expected})")
+    return Finding("index", spec.name, OK)
+
+
+def check_function(cursor, spec: FunctionSpec) -> Finding:
+    """Check that a function exists with its signature, STABLE, path pinned."""
+    cursor.execute(
+        "SELECT p.provolatile, coalesce(p.proconfig, '{}')"
+        "  FROM pg_proc AS p WHERE p.oid = to_regprocedure(%s)",
+        [spec.signature],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return Finding("function", spec.signature, MISSING)
+    volatility, config = row
+    if volatility != "s":
+        return Finding("function", spec.signature, DIFFERS, "not STABLE")
+    if not any(item.startswith("search_path=") for item in config):
+        return Finding("function", spec.signature, DIFFERS, "search_path not set")
+    return Finding("function", spec.signature, OK)
+
+
+def check_view(cursor, spec: ViewSpec, schema: str) -> Finding:
+    """Check that the view exists, is populated and has its unique index."""
+    cursor.execute(
+        "SELECT ispopulated FROM pg_matviews"
+        " WHERE schemaname = %s AND matviewname = %s",
+        [schema, spec.name],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return Finding("view", spec.name, MISSING)
+    if not row[0]:
+        return Finding("view", spec.name, INVALID, "not populated")
+    cursor.execute(
+        "SELECT i.indisunique AND i.indisvalid AND i.indpred IS NULL"
+        "       AND i.indexprs IS NULL AND i.indrelid = %s::regclass"
+        "  FROM pg_index AS i"
+        "  JOIN pg_class AS c ON c.oid = i.indexrelid"
+        "  JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+        " WHERE c.relname = %s AND n.nspname = %s",
+        [f"{schema}.{spec.name}", spec.unique_index, schema],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return Finding("view", spec.name, MISSING, f"no index {spec.unique_index}")
+    if not row[0]:
+        return Finding(
+            "view",
+            spec.name,
+            INVALID,
+            f"{spec.unique_index} cannot serve REFRESH CONCURRENTLY",
+        )
+    return Finding("view", spec.name, OK)
+
+
+def verify(using: str = "default") -> list[Finding]:
+    """Return one finding per promised object, in a fixed order."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        schema = cursor.fetchone()[0]
+        findings = [check_index(cursor, spec, schema) for spec in INDEXES]
+        findings += [check_function(cursor, spec) for spec in FUNCTIONS]
+        findings.append(check_view(cursor, VIEW, schema))
+    return findings
