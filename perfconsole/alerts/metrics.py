@@ -1,0 +1,236 @@
+"""Read the current value of each alert metric, per subject.
+
+Each metric is a function taking the rule (for its scope) and returning a list
+of Observation for the current database, or None when there is no data right
+now (extension missing, outside business hours…): open alerts are then left
+as they are instead of being resolved.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from perfconsole.core.db import QUERY_TAG, fetch_dicts
+
+from .models import Metric
+
+
+@dataclass(frozen=True)
+class Observation:
+    subject: str
+    value: float
+    detail: str = ""
+
+
+def table_scope_sql(rule):
+    """Return a WHERE fragment and parameters limiting tables to the rule's scope."""
+    sql, params = " AND n_live_tup >= %s", [rule.min_rows]
+    if rule.tables:
+        sql += " AND relname = ANY(%s)"
+        params.append(list(rule.tables))
+    return sql, params
+
+
+def table_stats(rule, value_sql, extra_where=""):
+    """Return one observation per user table in scope, valued by value_sql."""
+    scope_sql, params = table_scope_sql(rule)
+    rows = fetch_dicts(
+        f"SELECT schemaname || '.' || relname AS subject, {value_sql} AS value,"
+        " n_live_tup FROM pg_stat_user_tables"
+        f" WHERE true {scope_sql} {extra_where}",
+        params,
+    )
+    return [
+        Observation(row["subject"], float(row["value"]), f"{row['n_live_tup']} rows")
+        for row in rows
+        if row["value"] is not None
+    ]
+
+
+def index_usage_pct(rule):
+    """Return the share of scans that used an index, for tables scanned at all."""
+    return table_stats(
+        rule,
+        "round(100.0 * coalesce(idx_scan, 0) / (seq_scan + coalesce(idx_scan, 0)), 2)",
+        "AND seq_scan + coalesce(idx_scan, 0) > 0",
+    )
+
+
+def seq_scan_pct(rule):
+    """Return the share of scans that were sequential, for tables scanned at all."""
+    return table_stats(
+        rule,
+        "round(100.0 * seq_scan / (seq_scan + coalesce(idx_scan, 0)), 2)",
+        "AND seq_scan + coalesce(idx_scan, 0) > 0",
+    )
+
+
+def dead_tuples(rule):
+    """Return the dead tuple count of each table."""
+    return table_stats(rule, "n_dead_tup")
+
+
+def pg_stat_statements_schema():
+    """Return the schema of pg_stat_statements, or None when not installed."""
+    rows = fetch_dicts(
+        "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension"
+        " WHERE extname = 'pg_stat_statements'"
+    )
+    return rows[0]["schema"] if rows else None
+
+
+def query_mean_time_ms(rule):
+    """Return the mean execution time of each critical statement.
+
+    A statement is critical when it mentions one of the rule's tables (as a
+    whole word) or its query id is listed; with neither, every statement is.
+    The console's own tagged statements are left out.
+    """
+    schema = pg_stat_statements_schema()
+    if schema is None:
+        return None
+    scope, params = [], []
+    if rule.tables:
+        scope.append("query ~* %s")
+        params.append(r"\m(" + "|".join(map(regex_escape, rule.tables)) + r")\M")
+    if rule.query_ids:
+        scope.append("queryid = ANY(%s)")
+        params.append(list(rule.query_ids))
+    scope_sql = f"AND ({' OR '.join(scope)})" if scope else ""
+    rows = fetch_dicts(
+        "SELECT queryid::text AS subject, min(left(query, 500)) AS detail,"
+        " sum(total_exec_time) / nullif(sum(calls), 0) AS value"
+        # regnamespace::text is already quoted where needed.
+        f" FROM {schema}.pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        f" AND query NOT LIKE %s {scope_sql} GROUP BY queryid",
+        [QUERY_TAG + "%", *params],
+    )
+    return [
+        Observation(row["subject"], round(float(row["value"]), 2), row["detail"])
+        for row in rows
+        if row["value"] is not None
+    ]
+
+
+def cache_hit_pct(rule):
+    """Return the buffer cache hit rate of the current database."""
+    rows = fetch_dicts(
+        "SELECT datname AS subject,"
+        " round(100.0 * blks_hit / nullif(blks_hit + blks_read, 0), 2) AS value,"
+        " blks_hit, blks_read FROM pg_stat_database WHERE datname = current_database()"
+    )
+    return [
+        Observation(
+            row["subject"],
+            float(row["value"]),
+            f"{row['blks_hit']} hits, {row['blks_read']} reads",
+        )
+        for row in rows
+        if row["value"] is not None
+    ]
+
+
+def invalid_index(rule):
+    """Return 1 for each INVALID index (a failed concurrent build)."""
+    rows = fetch_dicts(
+        "SELECT n.nspname || '.' || c.relname AS subject,"
+        " 'on ' || t.relname AS detail FROM pg_index i"
+        " JOIN pg_class c ON c.oid = i.indexrelid"
+        " JOIN pg_class t ON t.oid = i.indrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE NOT i.indisvalid"
+        " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    )
+    return [Observation(row["subject"], 1.0, row["detail"]) for row in rows]
+
+
+def view_refresh_model():
+    """Return the maintenance app's ViewRefresh model, or None if absent."""
+    try:
+        from perfconsole.maintenance.models import ViewRefresh
+    except ImportError:
+        return None
+    return ViewRefresh
+
+
+def in_business_hours(now=None):
+    """Return whether now falls in the console's business hours."""
+    local = timezone.localtime(now or timezone.now())
+    start, end = settings.ALERT_BUSINESS_HOURS
+    return (
+        local.isoweekday() in settings.ALERT_BUSINESS_DAYS and start <= local.hour < end
+    )
+
+
+def matview_stale_hours(rule, now=None):
+    """Return the hours since each view's last successful refresh.
+
+    Only in business hours: views are not refreshed at night, so staleness
+    then says nothing. Views never refreshed by the console are not judged.
+    """
+    ViewRefresh = view_refresh_model()
+    now = now or timezone.now()
+    if ViewRefresh is None or not in_business_hours(now):
+        return None
+    latest = (
+        ViewRefresh.objects.filter(status="succeeded")
+        .values("view_name")
+        .annotate(last=Max("finished_at"))
+    )
+    return [
+        Observation(
+            row["view_name"],
+            round((now - row["last"]) / timedelta(hours=1), 2),
+            f"last refreshed {row['last']:%Y-%m-%d %H:%M %Z}",
+        )
+        for row in latest
+        if row["last"] is not None
+    ]
+
+
+def refresh_failed(rule):
+    """Return 1 for each view whose latest refresh failed, else 0."""
+    ViewRefresh = view_refresh_model()
+    if ViewRefresh is None:
+        return None
+    latest = (
+        # Queued, running and skipped refreshes say nothing about the outcome.
+        ViewRefresh.objects.filter(status__in=["succeeded", "failed"])
+        .order_by("view_name", "-requested_at", "-id")
+        .distinct("view_name")
+        .values("view_name", "status", "error")
+    )
+    return [
+        Observation(
+            row["view_name"],
+            1.0 if row["status"] == "failed" else 0.0,
+            (row.get("error") or "")[:500],
+        )
+        for row in latest
+    ]
+
+
+def regex_escape(word):
+    """Escape a table name for a PostgreSQL regular expression."""
+    return "".join("\\" + ch if not ch.isalnum() and ch != "_" else ch for ch in word)
+
+
+METRICS = {
+    Metric.QUERY_MEAN_TIME_MS: query_mean_time_ms,
+    Metric.INDEX_USAGE_PCT: index_usage_pct,
+    Metric.SEQ_SCAN_PCT: seq_scan_pct,
+    Metric.DEAD_TUPLES: dead_tuples,
+    Metric.MATVIEW_STALE_HOURS: matview_stale_hours,
+    Metric.REFRESH_FAILED: refresh_failed,
+    Metric.CACHE_HIT_PCT: cache_hit_pct,
+    Metric.INVALID_INDEX: invalid_index,
+}
+
+
+def observe(rule):
+    """Return the current observations for a rule's metric (None = no data)."""
+    return METRICS[rule.metric](rule)
