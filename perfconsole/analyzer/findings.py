@@ -1,0 +1,104 @@
+"""The analyzer's vocabulary: findings, target checks and the report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+CRITICAL = "critical"
+WARNING = "warning"
+INFO = "info"
+
+# Lower rank sorts first: the most urgent finding leads the report.
+SEVERITY_RANK = {CRITICAL: 0, WARNING: 1, INFO: 2}
+
+
+@dataclass
+class Finding:
+    """One thing the analyzer wants a DBA to look at, with proof and a fix.
+
+    `evidence` holds the numbers behind the finding; `fix_sql` the exact SQL or
+    setting change to apply (empty when the fix is not a statement);
+    `weight` orders findings of equal severity (bigger comes first).
+    """
+
+    check: str
+    severity: str
+    subject: str
+    title: str
+    evidence: dict
+    impact: str
+    recommendation: str
+    fix_sql: str = ""
+    weight: float = 0.0
+
+    def as_dict(self):
+        """Return the finding as plain data for the JSON report."""
+        data = asdict(self)
+        data.pop("weight")
+        return data
+
+
+@dataclass
+class TargetCheck:
+    """One of the seed's index efficiency targets, met, missed or not measured.
+
+    `met` is None when the figure could not be measured.
+    """
+
+    name: str
+    target: str
+    measured: str
+    met: bool | None
+    detail: str = ""
+
+    @property
+    def status(self):
+        """Return "met", "missed" or "not measured"."""
+        if self.met is None:
+            return "not measured"
+        return "met" if self.met else "missed"
+
+    def as_dict(self):
+        """Return the target check as plain data for the JSON report."""
+        return {**asdict(self), "status": self.status}
+
+
+@dataclass
+class Report:
+    """The analyzer report: prioritized findings, targets and notes."""
+
+    generated_at: datetime
+    database: str
+    server_version: str
+    findings: list[Finding] = field(default_factory=list)
+    targets: list[TargetCheck] = field(default_factory=list)
+    # Sentences about parts that could not run (a timeout, a missing grant).
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self):
+        """Return the number of findings per severity."""
+        counts = {CRITICAL: 0, WARNING: 0, INFO: 0}
+        for finding in self.findings:
+            counts[finding.severity] += 1
+        return counts
+
+    def as_dict(self):
+        """Return the whole report as plain data for the JSON report."""
+        return {
+            "generated_at": self.generated_at.isoformat(),
+            "database": self.database,
+            "server_version": self.server_version,
+            "summary": self.counts(),
+            "findings": [finding.as_dict() for finding in self.findings],
+            "targets": [target.as_dict() for target in self.targets],
+            "notes": self.notes,
+        }
+
+
+def prioritize(findings):
+    """Return findings ordered by severity, then by weight (impact)."""
+    return sorted(
+        findings,
+        key=lambda finding: (SEVERITY_RANK[finding.severity], -finding.weight),
+    )

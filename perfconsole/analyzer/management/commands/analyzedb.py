@@ -1,0 +1,61 @@
+"""The analyzer report on the command line."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from perfconsole.analyzer.renderers import RENDERERS
+from perfconsole.analyzer.report import Options, build_report
+from perfconsole.core.db import StatisticsUnavailable
+
+
+class Command(BaseCommand):
+    help = (
+        "Analyze the database: prioritized findings from the health checks, slow "
+        "queries, index usage and settings, with evidence and the SQL to apply."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
+        parser.add_argument("--output", help="write the report to this file")
+        trial = parser.add_mutually_exclusive_group()
+        trial.add_argument(
+            "--trial-indexes",
+            dest="trial_indexes",
+            action="store_true",
+            default=None,
+            help=(
+                "check index suggestions by building each index in a "
+                "rolled-back transaction (locks the table while it builds; "
+                "default on for the embedded development database)"
+            ),
+        )
+        trial.add_argument(
+            "--no-trial-indexes", dest="trial_indexes", action="store_false"
+        )
+        parser.add_argument("--slow-query-ms", type=float)
+        parser.add_argument("--slow-query-calls", type=int)
+        parser.add_argument("--min-table-rows", type=int)
+        parser.add_argument("--unused-index-bytes", type=int)
+
+    def handle(self, **options):
+        analyzer_options = Options.from_settings(
+            slow_query_ms=options["slow_query_ms"],
+            slow_query_calls=options["slow_query_calls"],
+            min_table_rows=options["min_table_rows"],
+            unused_index_bytes=options["unused_index_bytes"],
+            trial_indexes=options["trial_indexes"],
+        )
+        try:
+            report = build_report(analyzer_options)
+        except StatisticsUnavailable as error:
+            raise CommandError(str(error)) from error
+        output = RENDERERS[options["format"]](report)
+        if options["output"]:
+            with open(options["output"], "w", encoding="utf-8") as file:
+                file.write(output)
+            counts = report.counts()
+            self.stdout.write(
+                f"Wrote {len(report.findings)} findings ({counts['critical']} "
+                f"critical, {counts['warning']} warning) to {options['output']}"
+            )
+        else:
+            self.stdout.write(output, ending="")

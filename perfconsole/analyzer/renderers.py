@@ -1,0 +1,78 @@
+"""Render the analyzer report as text, JSON or a standalone HTML page."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from django.template.loader import render_to_string
+
+WIDTH = 88
+
+
+def render_json(report):
+    """Return the report as a JSON document (one entry per finding)."""
+    return json.dumps(report.as_dict(), indent=2, default=str) + "\n"
+
+
+def render_html(report):
+    """Return the report as a standalone HTML page, every value escaped."""
+    return render_to_string("analyzer/report.html", {"report": report})
+
+
+def render_text(report):
+    """Return the report as plain text for a terminal."""
+    counts = report.counts()
+    lines = [
+        f"Analyzer report for {report.database} (PostgreSQL "
+        f"{report.server_version}), {report.generated_at:%Y-%m-%d %H:%M %Z}",
+        f"{counts['critical']} critical, {counts['warning']} warning, "
+        f"{counts['info']} info",
+        "",
+        "Index efficiency targets",
+    ]
+    for target in report.targets:
+        lines.append(
+            f"  [{target.status.upper()}] {target.name} {target.target}: "
+            f"{target.measured}"
+        )
+        if target.detail:
+            lines.extend(_wrap(target.detail, "      "))
+    lines.append("")
+    if not report.findings:
+        lines.append("No findings.")
+    for number, finding in enumerate(report.findings, start=1):
+        lines.append(f"{number}. [{finding.severity.upper()}] {finding.title}")
+        lines.append(f"   check: {finding.check}   subject: {finding.subject}")
+        evidence = ", ".join(
+            f"{key}={_short(value)}"
+            for key, value in finding.evidence.items()
+            if key != "query"
+        )
+        lines.extend(_wrap(f"evidence: {evidence}", "   "))
+        if "query" in finding.evidence:
+            lines.extend(
+                _wrap(f"query: {_short(finding.evidence['query'], 300)}", "   ")
+            )
+        lines.extend(_wrap(f"impact: {finding.impact}", "   "))
+        lines.extend(_wrap(f"do: {finding.recommendation}", "   "))
+        if finding.fix_sql:
+            lines.append(f"   sql: {finding.fix_sql}")
+        lines.append("")
+    for note in report.notes:
+        lines.extend(_wrap(f"Note: {note}", ""))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _short(value, limit=80):
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _wrap(text, indent):
+    return textwrap.wrap(
+        text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  "
+    ) or [indent]
+
+
+RENDERERS = {"text": render_text, "json": render_json, "html": render_html}

@@ -1,0 +1,320 @@
+"""Build the analyzer report from health checks, statistics and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
+from perfconsole.monitoring.models import QueryStat, TablePerformance
+from perfconsole.monitoring.reading import reading_statistics
+
+from . import catalog, rules
+from .findings import CRITICAL, INFO, WARNING, Finding, Report, TargetCheck, prioritize
+from .suggestions import suggest_indexes
+
+# The seed's collaboration tables, whose index usage should exceed 90 %.
+COLLABORATION_TABLES = (
+    "organizations",
+    "organization_members",
+    "studies",
+    "study_collaborators",
+    "collaboration_activity",
+)
+INDEX_USAGE_TARGET = 90.0
+CACHE_HIT_TARGET = 95.0
+# The seed's definition of a slow query: one second or more per call.
+CRITICAL_QUERY_MS = 1000.0
+
+
+@dataclass
+class Options:
+    """Thresholds of one analyzer run; defaults come from settings."""
+
+    slow_query_ms: float
+    slow_query_calls: int
+    min_table_rows: int
+    unused_index_bytes: int
+    max_queries: int
+    trial_indexes: bool
+
+    @classmethod
+    def from_settings(cls, **overrides):
+        """Return options from the ANALYZER_* settings, with overrides."""
+        values = {
+            "slow_query_ms": settings.MONITORING_SLOW_QUERY_MS,
+            "slow_query_calls": settings.MONITORING_SLOW_QUERY_CALLS,
+            "min_table_rows": settings.ANALYZER_MIN_TABLE_ROWS,
+            "unused_index_bytes": settings.ANALYZER_UNUSED_INDEX_BYTES,
+            "max_queries": settings.ANALYZER_MAX_QUERIES,
+            "trial_indexes": settings.ANALYZER_TRIAL_INDEXES,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def build_report(options=None):
+    """Run every analysis and return the prioritized report.
+
+    A part that cannot run (timeout, missing grant) adds a note instead of
+    failing the whole report.
+    """
+    options = options or Options.from_settings()
+    server = fetch_dicts(
+        "SELECT current_database() AS database, current_setting('server_version')"
+        " AS version"
+    )[0]
+    report = Report(
+        generated_at=timezone.now(),
+        database=server["database"],
+        server_version=server["version"],
+    )
+    findings = []
+    for part, analysis in (
+        ("index checks", _index_findings),
+        ("table scans", _table_findings),
+        ("slow queries and index suggestions", _query_findings),
+        ("settings review", _settings_findings),
+    ):
+        try:
+            findings.extend(analysis(options, report))
+        except StatisticsUnavailable as error:
+            report.notes.append(f"{part}: {error}")
+    report.findings = prioritize(findings)
+    try:
+        report.targets = index_efficiency_targets()
+    except StatisticsUnavailable as error:
+        report.notes.append(f"index efficiency targets: {error}")
+    return report
+
+
+def _index_findings(options, report):
+    inventory = catalog.index_inventory()
+    stats_reset = catalog.stats_reset_time()
+    return [
+        *rules.invalid_index_findings(inventory),
+        *rules.duplicate_index_findings(
+            inventory, min_bytes=options.unused_index_bytes
+        ),
+        *rules.unused_index_findings(
+            inventory, min_bytes=options.unused_index_bytes, stats_reset=stats_reset
+        ),
+    ]
+
+
+def _table_findings(options, report):
+    with reading_statistics():
+        tables = list(
+            TablePerformance.objects.values(
+                "schema_name",
+                "table_name",
+                "seq_scan",
+                "seq_tup_read",
+                "idx_scan",
+                "n_live_tup",
+            )
+        )
+    return rules.sequential_scan_findings(tables, min_rows=options.min_table_rows)
+
+
+def slow_queries(options):
+    """Return the slowest top-level statements by total time, as dicts."""
+    with reading_statistics():
+        return list(
+            QueryStat.objects.filter(
+                toplevel=True,
+                calls__gte=options.slow_query_calls,
+                mean_time_ms__gte=options.slow_query_ms,
+            )
+            .order_by("-total_time_ms")
+            .values(
+                "queryid",
+                "query",
+                "calls",
+                "rows",
+                "total_time_ms",
+                "mean_time_ms",
+                "cache_hit_ratio",
+                "share_of_total",
+            )[: options.max_queries]
+        )
+
+
+def _query_findings(options, report):
+    queries = slow_queries(options)
+    rows = [{**query, "mean_ms": query["mean_time_ms"]} for query in queries]
+    suggestions, skipped = suggest_indexes(
+        rows, min_rows=options.min_table_rows, trial_indexes=options.trial_indexes
+    )
+    by_query = {suggestion.queryid: suggestion for suggestion in suggestions}
+    findings = [
+        _slow_query_finding(query, by_query.get(query["queryid"])) for query in queries
+    ]
+    seen = set()
+    for suggestion in suggestions:
+        key = (suggestion.table, tuple(suggestion.columns))
+        if key not in seen:
+            seen.add(key)
+            findings.append(_suggestion_finding(suggestion))
+    if suggestions and not any(s.method != "not checked" for s in suggestions):
+        report.notes.append(
+            "Index suggestions were not checked against the planner's costs: "
+            "HypoPG is not installed and trial indexes are off here (they "
+            "lock the table while built). Run `python manage.py analyzedb "
+            "--trial-indexes` on a development copy to check them."
+        )
+    return findings
+
+
+def _slow_query_finding(query, suggestion):
+    mean = query["mean_time_ms"]
+    subject = f"query {query['queryid']}"
+    if suggestion is not None:
+        recommendation = (
+            f"Index {suggestion.table} on ({', '.join(suggestion.columns)})."
+        )
+        fix_sql = suggestion.create_sql()
+    else:
+        recommendation = (
+            "Read its plan with EXPLAIN (ANALYZE, BUFFERS) and index or rewrite "
+            "what it scans."
+        )
+        fix_sql = ""
+    return Finding(
+        check="slow_query",
+        severity=CRITICAL if mean >= CRITICAL_QUERY_MS else WARNING,
+        subject=subject,
+        title=f"Query {query['queryid']} takes {mean:.1f} ms on average",
+        evidence={
+            "query": query["query"][:1000],
+            "calls": query["calls"],
+            "mean_ms": round(mean, 3),
+            "total_ms": round(query["total_time_ms"], 1),
+            "share_of_total_pct": query["share_of_total"],
+            "rows": query["rows"],
+            "cache_hit_pct": query["cache_hit_ratio"],
+        },
+        impact=(
+            f"{query['total_time_ms'] / 1000:.1f} s of database time over "
+            f"{query['calls']:,} calls"
+            + (
+                f" ({query['share_of_total']:.1f} % of this database's total)."
+                if query["share_of_total"] is not None
+                else "."
+            )
+        ),
+        recommendation=recommendation,
+        fix_sql=fix_sql,
+        weight=query["total_time_ms"],
+    )
+
+
+def _suggestion_finding(suggestion):
+    evidence = {
+        "columns": suggestion.columns,
+        "estimated_rows": suggestion.estimated_rows,
+        "query": suggestion.query[:1000],
+        "query_mean_ms": round(suggestion.mean_ms, 3),
+        "query_calls": suggestion.calls,
+        "checked_with": suggestion.method,
+        "cost_before": suggestion.cost_before,
+        "cost_after": suggestion.cost_after,
+    }
+    if suggestion.saving is not None:
+        impact = (
+            f"The planner's estimated cost falls from {suggestion.cost_before:,.0f} "
+            f"to {suggestion.cost_after:,.0f} ({suggestion.saving:.0%} less) for a "
+            f"query called {suggestion.calls:,} times."
+        )
+        evidence["cost_saving_pct"] = round(100 * suggestion.saving, 1)
+    else:
+        impact = (
+            f"A query called {suggestion.calls:,} times scans "
+            f"{suggestion.estimated_rows:,} rows of {suggestion.table}; not yet "
+            "checked against the planner's costs."
+        )
+    return Finding(
+        check="index_suggestion",
+        severity=WARNING if suggestion.confirmed else INFO,
+        subject=suggestion.table,
+        title=(f"Index {suggestion.table} on ({', '.join(suggestion.columns)})"),
+        evidence=evidence,
+        impact=impact,
+        recommendation=(
+            "Create the index concurrently (it does not block writes); run it "
+            "outside a transaction."
+        ),
+        fix_sql=suggestion.create_sql(),
+        weight=suggestion.mean_ms * suggestion.calls,
+    )
+
+
+def _settings_findings(options, report):
+    return rules.settings_findings(catalog.current_settings(rules.SEED_SETTINGS))
+
+
+def index_efficiency_targets():
+    """Return the seed's index efficiency targets as met, missed or unmeasured."""
+    return [
+        _collaboration_index_usage(),
+        _cache_hit_target(),
+        TargetCheck(
+            name="Sequential scan reduction on large tables",
+            target="> 80 %",
+            measured="not measured",
+            met=None,
+            detail=(
+                "Needs sequential scan counts from before the indexes; "
+                "`python manage.py benchmark --compare` measures it per query."
+            ),
+        ),
+    ]
+
+
+def _collaboration_index_usage():
+    with reading_statistics():
+        tables = list(
+            TablePerformance.objects.filter(table_name__in=COLLABORATION_TABLES).values(
+                "schema_name", "table_name", "seq_scan", "idx_scan"
+            )
+        )
+    scanned = [t for t in tables if t["seq_scan"] + t["idx_scan"] > 0]
+    target = f"> {INDEX_USAGE_TARGET:.0f} % on collaboration tables"
+    name = "Index usage ratio"
+    if not scanned:
+        return TargetCheck(
+            name=name,
+            target=target,
+            measured="not measured",
+            met=None,
+            detail="The collaboration tables are missing or have not been read yet.",
+        )
+    ratios = {
+        t["table_name"]: 100.0 * t["idx_scan"] / (t["seq_scan"] + t["idx_scan"])
+        for t in scanned
+    }
+    lowest = min(ratios, key=ratios.get)
+    return TargetCheck(
+        name=name,
+        target=target,
+        measured=f"lowest {ratios[lowest]:.1f} % ({lowest})",
+        met=all(ratio > INDEX_USAGE_TARGET for ratio in ratios.values()),
+        detail="; ".join(f"{table} {ratio:.1f} %" for table, ratio in ratios.items()),
+    )
+
+
+def _cache_hit_target():
+    ratio, blocks = catalog.cache_hit()
+    name = "Cache hit rate"
+    target = f"> {CACHE_HIT_TARGET:.0f} %"
+    if ratio is None:
+        return TargetCheck(name, target, "not measured", None, "No block read yet.")
+    return TargetCheck(
+        name=name,
+        target=target,
+        measured=f"{100 * ratio:.2f} %",
+        met=100 * ratio > CACHE_HIT_TARGET,
+        detail=f"over {blocks:,} table and index block requests",
+    )

@@ -1,0 +1,441 @@
+"""Suggest indexes for slow queries that scan large tables.
+
+PgHero's heuristic: parse a single-table SELECT, order its WHERE columns by
+how many rows each leaves (from pg_stats), keep the columns that cut the
+rows down, and skip what an existing index already covers. A suggestion is
+then checked with the planner's costs: through HypoPG when it is installed,
+otherwise by building the index inside a transaction that is rolled back
+(only when trial indexes are allowed, since the build locks the table).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from pglast import ast, parse_sql
+from pglast.enums import A_Expr_Kind, NullTestType
+from pglast.parser import ParseError
+
+from perfconsole.core.db import QUERY_TAG, StatisticsUnavailable, monitoring_cursor
+
+from . import catalog
+from .catalog import qualified_name, quote_ident
+
+EQUALITY, RANGE, NULL, NOT_NULL = "equality", "range", "null", "not_null"
+RANGE_OPERATORS = {"<", "<=", ">", ">="}
+
+# PgHero's limits: stop adding columns below this many rows, never suggest
+# more than two, and drop a column that cuts the rows by less than 70 %.
+TARGET_ROWS = 50
+MAX_COLUMNS = 2
+MIN_REDUCTION = 0.3
+# Dexter's rule: a suggestion must halve the query's estimated cost.
+MIN_COST_SAVING = 0.5
+# The prepared statement that probes a generic plan before PostgreSQL 16.
+PROBE = "perfconsole_analyzer_probe"
+
+
+class Unsupported(Exception):
+    """The query is outside what the conservative parser understands."""
+
+
+@dataclass
+class Scan:
+    """The single table a query reads, with its filter and sort columns."""
+
+    table: str
+    predicates: list[tuple[str, str]] = field(default_factory=list)
+    order_by: list[str] = field(default_factory=list)
+    parameters: int = 0
+
+
+@dataclass
+class Suggestion:
+    """A candidate index for one query, with the planner's verdict."""
+
+    query: str
+    queryid: int | None
+    mean_ms: float
+    calls: int
+    schema: str
+    table_name: str
+    estimated_rows: int
+    columns: list[str]
+    cost_before: float | None = None
+    cost_after: float | None = None
+    method: str = "not checked"
+    plan_uses_index: bool | None = None
+    confirmed: bool = False
+
+    @property
+    def table(self):
+        return qualified_name(self.schema, self.table_name)
+
+    @property
+    def index_name(self):
+        name = f"{self.table_name}_{'_'.join(self.columns)}_idx"
+        if len(name) > 63:
+            digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+            name = f"{name[:50]}_{digest}_idx"
+        return name
+
+    def create_sql(self, concurrently=True):
+        """Return the CREATE INDEX statement for this suggestion."""
+        columns = ", ".join(quote_ident(column) for column in self.columns)
+        how = "CONCURRENTLY IF NOT EXISTS " if concurrently else ""
+        return (
+            f"CREATE INDEX {how}{quote_ident(self.index_name)} "
+            f"ON {self.table} ({columns});"
+        )
+
+    @property
+    def saving(self):
+        """Return the estimated cost saving as a fraction, or None."""
+        if not self.cost_before or self.cost_after is None:
+            return None
+        return 1 - self.cost_after / self.cost_before
+
+
+def parse_scan(query):
+    """Return the Scan of a single-table SELECT, or raise Unsupported."""
+    try:
+        statements = parse_sql(query)
+    except ParseError as error:
+        raise Unsupported(f"cannot parse: {error}") from error
+    if len(statements) != 1 or not isinstance(statements[0].stmt, ast.SelectStmt):
+        raise Unsupported("only single SELECT statements are analyzed")
+    select = statements[0].stmt
+    if select.op and select.op.name != "SETOP_NONE":
+        raise Unsupported("UNION / INTERSECT / EXCEPT are not analyzed")
+    if select.withClause or not select.fromClause or len(select.fromClause) != 1:
+        raise Unsupported("only queries on exactly one table are analyzed")
+    relation = select.fromClause[0]
+    if not isinstance(relation, ast.RangeVar):
+        raise Unsupported("joins and subqueries are not analyzed")
+    table = relation.relname
+    if relation.schemaname:
+        table = f"{relation.schemaname}.{table}"
+    alias = relation.alias.aliasname if relation.alias else None
+    scan = Scan(table=table, parameters=_parameter_count(query))
+    if select.whereClause is not None:
+        for condition in _conjuncts(select.whereClause):
+            scan.predicates.append(_predicate(condition, relation.relname, alias))
+    for sort in select.sortClause or ():
+        column = _column(sort.node, relation.relname, alias)
+        if column is None:
+            break
+        scan.order_by.append(column)
+    if not scan.predicates:
+        raise Unsupported("no WHERE clause to index")
+    return scan
+
+
+def _parameter_count(query):
+    return max((int(n) for n in re.findall(r"\$(\d+)", query)), default=0)
+
+
+def _conjuncts(node):
+    if isinstance(node, ast.BoolExpr):
+        if node.boolop.name != "AND_EXPR":
+            raise Unsupported("OR / NOT conditions are not analyzed")
+        for arg in node.args:
+            yield from _conjuncts(arg)
+    else:
+        yield node
+
+
+def _predicate(node, table_name, alias):
+    """Return (column, kind) for one condition of the WHERE clause."""
+    if isinstance(node, ast.NullTest):
+        column = _column(node.arg, table_name, alias)
+        if column is None:
+            raise Unsupported("IS NULL on an expression is not analyzed")
+        is_null = node.nulltesttype == NullTestType.IS_NULL
+        return column, NULL if is_null else NOT_NULL
+    if not isinstance(node, ast.A_Expr):
+        raise Unsupported("only simple comparisons are analyzed")
+    operator = node.name[-1].sval if node.name else ""
+    column = _column(node.lexpr, table_name, alias)
+    value = node.rexpr
+    if column is None:
+        column, value = _column(node.rexpr, table_name, alias), node.lexpr
+        operator = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(operator, operator)
+    if column is None:
+        raise Unsupported("comparisons must have a plain column on one side")
+    if node.kind == A_Expr_Kind.AEXPR_OP and operator == "=" and _is_value(value):
+        return column, EQUALITY
+    if node.kind == A_Expr_Kind.AEXPR_OP and operator in RANGE_OPERATORS:
+        if _is_value(value):
+            return column, RANGE
+    if node.kind == A_Expr_Kind.AEXPR_IN and operator == "=":
+        if all(_is_value(item) for item in value):
+            return column, EQUALITY
+    if node.kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_LIKE):
+        raise Unsupported("BETWEEN and LIKE are not analyzed")
+    raise Unsupported(f"operator {operator!r} is not analyzed")
+
+
+def _is_value(node):
+    """Return True for a parameter or constant, possibly cast."""
+    if isinstance(node, ast.TypeCast):
+        return _is_value(node.arg)
+    return isinstance(node, ast.ParamRef | ast.A_Const)
+
+
+def _column(node, table_name, alias):
+    """Return the column name of a plain column reference, else None."""
+    if not isinstance(node, ast.ColumnRef):
+        return None
+    names = [getattr(part, "sval", None) for part in node.fields]
+    if None in names or len(names) > 2:
+        return None
+    if len(names) == 2 and names[0] not in (table_name, alias):
+        return None
+    return names[-1]
+
+
+def choose_columns(scan, estimated_rows, stats):
+    """Return the columns to index, most selective first (PgHero's rule)."""
+    estimates = []
+    for column, kind in scan.predicates:
+        if column not in stats:
+            continue
+        remaining = _rows_left(stats[column], kind, estimated_rows)
+        estimates.append((remaining, kind, column))
+    estimates.sort()
+    chosen, rows = [], estimated_rows
+    for remaining_rows, kind, column in estimates:
+        if rows < TARGET_ROWS or len(chosen) >= MAX_COLUMNS or column in chosen:
+            break
+        if (
+            chosen
+            and remaining_rows * estimated_rows / max(rows, 1) > MIN_REDUCTION * rows
+        ):
+            break
+        # Each further column narrows what the previous ones left.
+        rows = rows * remaining_rows / max(estimated_rows, 1)
+        chosen.append(column)
+        if kind == RANGE:
+            break
+    if chosen and all(kind == EQUALITY for _, kind, col in estimates if col in chosen):
+        # Rows already equal on the leading columns come out in index order,
+        # so the sort column saves the sort step.
+        for column in scan.order_by[:1]:
+            if column not in chosen and len(chosen) < MAX_COLUMNS + 1:
+                chosen.append(column)
+    return chosen
+
+
+def _rows_left(column_stats, kind, total_rows):
+    """Estimate the rows left after one condition, from pg_stats."""
+    null_frac = float(column_stats["null_frac"] or 0)
+    if kind == NULL:
+        return total_rows * null_frac
+    if kind == NOT_NULL:
+        return total_rows * (1 - null_frac)
+    n_distinct = float(column_stats["n_distinct"] or 0)
+    non_null = total_rows * (1 - null_frac)
+    if n_distinct == 0:
+        per_value = non_null
+    elif n_distinct < 0:
+        # A negative n_distinct is a fraction of the rows.
+        per_value = non_null / max(-n_distinct * total_rows, 1)
+    else:
+        per_value = non_null / n_distinct
+    if kind == RANGE:
+        # The planner's default selectivity for an open range, as PgHero.
+        return (non_null + per_value) / 10
+    return per_value
+
+
+def covered_by(columns, table_indexes):
+    """Return the name of an existing btree index that leads with `columns`."""
+    for index in table_indexes:
+        if (
+            index["method"] == "btree"
+            and index["is_valid"]
+            and not index["is_partial"]
+            and index["key_columns"][: len(columns)] == columns
+        ):
+            return index["index_name"]
+    return None
+
+
+def suggest_indexes(slow_queries, *, min_rows, trial_indexes):
+    """Return (suggestions, skipped) for the slow queries given.
+
+    `skipped` lists (query, reason) for queries left without a suggestion,
+    so the report can say why.
+    """
+    inventory = catalog.index_inventory()
+    suggestions, skipped = [], []
+    for row in slow_queries:
+        try:
+            suggestion = _suggest_one(row, inventory, min_rows, trial_indexes)
+        except Unsupported as reason:
+            skipped.append((row["query"], str(reason)))
+            continue
+        suggestions.append(suggestion)
+    return suggestions, skipped
+
+
+def _suggest_one(row, inventory, min_rows, trial_indexes):
+    scan = parse_scan(row["query"])
+    table = catalog.table(scan.table)
+    if table is None:
+        raise Unsupported(f"table {scan.table} not found on the search path")
+    if table["estimated_rows"] < min_rows:
+        raise Unsupported(f"{scan.table} has under {min_rows} rows")
+    columns = {column for column, _ in scan.predicates} | set(scan.order_by)
+    stats = catalog.column_stats(table["schema"], table["table_name"], columns)
+    if not stats:
+        raise Unsupported(f"no pg_stats for {scan.table}: run ANALYZE")
+    chosen = choose_columns(scan, table["estimated_rows"], stats)
+    if not chosen:
+        raise Unsupported("no selective column to index")
+    table_indexes = [i for i in inventory if i["table_oid"] == table["table_oid"]]
+    existing = covered_by(chosen, table_indexes)
+    if existing:
+        raise Unsupported(f"already covered by index {existing}")
+    suggestion = Suggestion(
+        query=row["query"],
+        queryid=row.get("queryid"),
+        mean_ms=float(row["mean_ms"]),
+        calls=row["calls"],
+        schema=table["schema"],
+        table_name=table["table_name"],
+        estimated_rows=table["estimated_rows"],
+        columns=chosen,
+    )
+    check_with_planner(suggestion, scan.parameters, trial_indexes=trial_indexes)
+    if suggestion.method != "not checked" and not suggestion.confirmed:
+        raise Unsupported(
+            f"the planner would not gain from an index on {', '.join(chosen)}"
+        )
+    return suggestion
+
+
+def check_with_planner(suggestion, parameters, *, trial_indexes):
+    """Fill in the query's cost without and with the index.
+
+    With HypoPG the index is hypothetical; otherwise, when trial indexes are
+    allowed, it is built for real inside a transaction that is rolled back.
+    Without either, only the current cost is recorded.
+    """
+    try:
+        if _hypopg_installed():
+            _check_with_hypopg(suggestion, parameters)
+        elif trial_indexes:
+            _check_with_trial_index(suggestion, parameters)
+        else:
+            with monitoring_cursor() as cursor:
+                suggestion.cost_before = _generic_plan_cost(
+                    cursor, suggestion.query, parameters
+                )[0]
+    except (DatabaseError, StatisticsUnavailable) as error:
+        raise Unsupported(f"EXPLAIN failed: {error}") from error
+
+
+def _hypopg_installed():
+    with monitoring_cursor() as cursor:
+        cursor.execute(
+            f"{QUERY_TAG} SELECT 1 FROM pg_extension WHERE extname = 'hypopg'"
+        )
+        return cursor.fetchone() is not None
+
+
+def _check_with_hypopg(suggestion, parameters):
+    with monitoring_cursor() as cursor:
+        before, _ = _generic_plan_cost(cursor, suggestion.query, parameters)
+        cursor.execute(
+            f"{QUERY_TAG} SELECT indexname FROM hypopg_create_index(%s)",
+            [suggestion.create_sql(concurrently=False)],
+        )
+        hypothetical = cursor.fetchone()[0]
+        try:
+            after, plan = _generic_plan_cost(cursor, suggestion.query, parameters)
+        finally:
+            cursor.execute(f"{QUERY_TAG} SELECT hypopg_reset()")
+    _record(
+        suggestion, "hypothetical index (HypoPG)", before, after, plan, hypothetical
+    )
+
+
+def _check_with_trial_index(suggestion, parameters):
+    """Build the index in a transaction, EXPLAIN, and roll everything back."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{QUERY_TAG} SELECT set_config('lock_timeout', %s, true),"
+                " set_config('statement_timeout', %s, true)",
+                [
+                    f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms",
+                    f"{settings.ANALYZER_TRIAL_INDEX_TIMEOUT_MS}ms",
+                ],
+            )
+            before, _ = _generic_plan_cost(cursor, suggestion.query, parameters)
+            cursor.execute(f"{QUERY_TAG} {suggestion.create_sql(concurrently=False)}")
+            after, plan = _generic_plan_cost(cursor, suggestion.query, parameters)
+        transaction.set_rollback(True)
+    _record(
+        suggestion,
+        "trial index (built and rolled back)",
+        before,
+        after,
+        plan,
+        suggestion.index_name,
+    )
+
+
+def _record(suggestion, method, before, after, plan, index_name):
+    suggestion.method = method
+    suggestion.cost_before = before
+    suggestion.cost_after = after
+    suggestion.plan_uses_index = index_name in json.dumps(plan)
+    suggestion.confirmed = bool(
+        suggestion.plan_uses_index and after <= before * (1 - MIN_COST_SAVING)
+    )
+
+
+def _generic_plan_cost(cursor, query, parameters):
+    """Return (total cost, plan) of the query's generic plan.
+
+    EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16+; before that, PREPARE +
+    EXPLAIN EXECUTE with plan_cache_mode = force_generic_plan gives the same
+    plan, and the NULL arguments do not matter for a generic plan.
+    """
+    if connection.pg_version >= 160000:
+        cursor.execute(f"{QUERY_TAG} EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}")
+        plan = cursor.fetchone()[0]
+    else:
+        plan = _prepared_generic_plan(cursor, query, parameters)
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Total Cost"]), plan
+
+
+def _prepared_generic_plan(cursor, query, parameters):
+    # A prepared statement outlives a rolled-back transaction, so one left
+    # over by a failed run is freed first.
+    cursor.execute(
+        f"{QUERY_TAG} SELECT 1 FROM pg_prepared_statements WHERE name = %s",
+        [PROBE],
+    )
+    if cursor.fetchone():
+        cursor.execute(f"{QUERY_TAG} DEALLOCATE {PROBE}")
+    cursor.execute(
+        f"{QUERY_TAG} SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+    )
+    cursor.execute(f"{QUERY_TAG} PREPARE {PROBE} AS {query}")
+    execute = f"EXECUTE {PROBE}"
+    if parameters:
+        execute += "(" + ", ".join(["NULL"] * parameters) + ")"
+    cursor.execute(f"{QUERY_TAG} EXPLAIN (FORMAT JSON) {execute}")
+    plan = cursor.fetchone()[0]
+    cursor.execute(f"{QUERY_TAG} DEALLOCATE {PROBE}")
+    return plan

@@ -1,0 +1,103 @@
+"""Fixtures for the analyzer: real tables with real problems, or none."""
+
+import pytest
+from django.db import connection
+
+from perfconsole.monitoring.statviews import sync_views
+
+SCHEMA = "analyzer_fixture"
+ROWS = 30000
+CUSTOMERS = 3000
+LOOKUP = f"SELECT id, note FROM {SCHEMA}.orders WHERE customer_id = %s"
+
+
+def _execute(sql, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _flush_statistics():
+    """Make this backend's table and index counters visible to readers now."""
+    if connection.pg_version >= 150000:
+        _execute("SELECT pg_stat_force_next_flush()")
+    else:
+        # Before 15 the statistics collector receives counters with a delay.
+        _execute("SELECT pg_sleep(0.6)")
+
+
+@pytest.fixture
+def statements(transactional_db):
+    """Install pg_stat_statements in the test database and start it empty."""
+    _execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    sync_views()
+    _execute(
+        "SELECT pg_stat_statements_reset(0, "
+        "(SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+    )
+
+
+def _create_orders():
+    _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    _execute(f"CREATE SCHEMA {SCHEMA}")
+    _execute(
+        f"CREATE TABLE {SCHEMA}.orders ("
+        " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " customer_id integer NOT NULL,"
+        " status text NOT NULL,"
+        " created_at timestamptz NOT NULL,"
+        " note text)"
+    )
+    _execute(
+        f"INSERT INTO {SCHEMA}.orders (customer_id, status, created_at, note)"
+        f" SELECT g % {CUSTOMERS},"
+        " (ARRAY['new', 'paid', 'sent', 'done', 'void'])[g % 5 + 1],"
+        " now() - g * interval '1 minute', 'order ' || g"
+        f" FROM generate_series(1, {ROWS}) AS g"
+    )
+
+
+def _run_lookups(times):
+    for customer in range(times):
+        _execute(LOOKUP, [customer * 7])
+
+
+def _plan(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.fixture
+def problem_fixture(statements):
+    """Orders with a seq-scanning lookup, an unused index and a duplicate.
+
+    - customer_id has no index, and the lookup by customer runs 30 times;
+    - orders_note_idx is never scanned;
+    - orders_status_idx is the leading part of orders_status_created_idx.
+    """
+    _create_orders()
+    _execute(f"CREATE INDEX orders_note_idx ON {SCHEMA}.orders (note)")
+    _execute(f"CREATE INDEX orders_status_idx ON {SCHEMA}.orders (status)")
+    _execute(
+        f"CREATE INDEX orders_status_created_idx ON {SCHEMA}.orders"
+        " (status, created_at)"
+    )
+    _execute(f"ANALYZE {SCHEMA}.orders")
+    assert "Seq Scan on orders" in _plan(LOOKUP, [7])
+    _run_lookups(30)
+    _flush_statistics()
+    yield
+    _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+
+
+@pytest.fixture
+def healthy_fixture(statements):
+    """The same orders and lookups, with the right index and nothing extra."""
+    _create_orders()
+    _execute(f"CREATE INDEX orders_customer_id_idx ON {SCHEMA}.orders (customer_id)")
+    _execute(f"ANALYZE {SCHEMA}.orders")
+    assert "orders_customer_id_idx" in _plan(LOOKUP, [7])
+    _run_lookups(60)
+    _flush_statistics()
+    yield
+    _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

@@ -1,0 +1,156 @@
+"""The analyzer on real problems, and on a healthy schema."""
+
+import pytest
+from django.db import connection
+
+from perfconsole.analyzer.findings import CRITICAL, INFO, WARNING
+from perfconsole.analyzer.report import Options, build_report
+
+from .conftest import SCHEMA
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Index thresholds low enough for a 30 000-row fixture.
+SENSITIVE = {"min_table_rows": 1000, "unused_index_bytes": 0}
+
+
+def _findings(report, check, subject):
+    return [f for f in report.findings if f.check == check and f.subject == subject]
+
+
+def _fixture_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s"
+            " ORDER BY indexname",
+            [SCHEMA],
+        )
+        return cursor.fetchall()
+
+
+def test_it_suggests_the_missing_index_checked_by_a_trial_index(problem_fixture):
+    report = build_report(
+        Options.from_settings(
+            slow_query_ms=0, slow_query_calls=1, trial_indexes=True, **SENSITIVE
+        )
+    )
+    (suggestion,) = _findings(report, "index_suggestion", f"{SCHEMA}.orders")
+    assert suggestion.severity == WARNING
+    assert suggestion.fix_sql == (
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_idx"
+        f" ON {SCHEMA}.orders (customer_id);"
+    )
+    evidence = suggestion.evidence
+    assert evidence["columns"] == ["customer_id"]
+    assert evidence["checked_with"] == "trial index (built and rolled back)"
+    assert evidence["cost_after"] <= evidence["cost_before"] / 2
+    # The slow query itself points at the same fix.
+    (slow,) = [
+        f
+        for f in report.findings
+        if f.check == "slow_query" and f.evidence["query"].startswith("SELECT id, note")
+    ]
+    assert slow.fix_sql == suggestion.fix_sql
+    assert slow.evidence["calls"] == 30
+
+
+def test_it_leaves_no_trial_index_behind(problem_fixture):
+    before = _fixture_indexes()
+    build_report(
+        Options.from_settings(
+            slow_query_ms=0, slow_query_calls=1, trial_indexes=True, **SENSITIVE
+        )
+    )
+    assert _fixture_indexes() == before
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_it_reports_unused_duplicate_and_scanned_table(problem_fixture):
+    report = build_report(
+        Options.from_settings(
+            slow_query_ms=0, slow_query_calls=1, trial_indexes=False, **SENSITIVE
+        )
+    )
+    (unused,) = _findings(report, "unused_index", f"{SCHEMA}.orders_note_idx")
+    assert unused.severity == WARNING
+    assert unused.evidence["scans"] == 0
+    assert unused.fix_sql == (
+        f"DROP INDEX CONCURRENTLY IF EXISTS {SCHEMA}.orders_note_idx;"
+    )
+    (duplicate,) = _findings(report, "duplicate_index", f"{SCHEMA}.orders_status_idx")
+    assert duplicate.evidence["covered_by"] == "orders_status_created_idx"
+    assert duplicate.fix_sql == (
+        f"DROP INDEX CONCURRENTLY IF EXISTS {SCHEMA}.orders_status_idx;"
+    )
+    # The longer index is the one kept.
+    assert not _findings(
+        report, "duplicate_index", f"{SCHEMA}.orders_status_created_idx"
+    )
+    (scans,) = _findings(report, "sequential_scans", f"{SCHEMA}.orders")
+    assert scans.evidence["seq_scan"] >= 30
+    assert scans.evidence["idx_scan"] == 0
+
+
+def test_it_marks_suggestions_unchecked_without_trial_indexes(problem_fixture):
+    report = build_report(
+        Options.from_settings(
+            slow_query_ms=0, slow_query_calls=1, trial_indexes=False, **SENSITIVE
+        )
+    )
+    (suggestion,) = _findings(report, "index_suggestion", f"{SCHEMA}.orders")
+    assert suggestion.severity == INFO
+    assert suggestion.evidence["checked_with"] == "not checked"
+    assert suggestion.evidence["cost_before"] > 0
+    assert any("--trial-indexes" in note for note in report.notes)
+
+
+def test_it_orders_findings_by_severity(problem_fixture):
+    report = build_report(
+        Options.from_settings(
+            slow_query_ms=0, slow_query_calls=1, trial_indexes=False, **SENSITIVE
+        )
+    )
+    ranks = [{CRITICAL: 0, WARNING: 1, INFO: 2}[f.severity] for f in report.findings]
+    assert ranks == sorted(ranks)
+
+
+def test_it_reports_nothing_alarming_on_a_healthy_schema(healthy_fixture):
+    # Slow queries keep PgHero's bar (20 ms mean over 100 calls), which the
+    # fixture's one-off setup statements do not reach.
+    report = build_report(Options.from_settings(trial_indexes=True, **SENSITIVE))
+    alarming = [
+        f
+        for f in report.findings
+        if f.severity in (CRITICAL, WARNING)
+        and (SCHEMA in f.subject or SCHEMA in str(f.evidence))
+    ]
+    assert alarming == []
+    assert not [f for f in report.findings if f.check == "index_suggestion"]
+
+
+def test_it_reports_the_index_efficiency_targets(healthy_fixture):
+    report = build_report(Options.from_settings(**SENSITIVE))
+    targets = {target.name: target for target in report.targets}
+    cache = targets["Cache hit rate"]
+    assert cache.met is not None and cache.measured.endswith("%")
+    assert targets["Sequential scan reduction on large tables"].status == (
+        "not measured"
+    )
+
+
+def test_it_suggests_nothing_an_existing_index_covers(healthy_fixture):
+    report = build_report(
+        Options.from_settings(
+            slow_query_ms=0, slow_query_calls=50, trial_indexes=True, **SENSITIVE
+        )
+    )
+    (lookup,) = [
+        f
+        for f in report.findings
+        if f.check == "slow_query" and f.evidence["query"].startswith("SELECT id, note")
+    ]
+    assert lookup.evidence["calls"] == 60
+    assert lookup.fix_sql == ""
+    assert not [f for f in report.findings if f.check == "index_suggestion"]
