@@ -258,6 +258,28 @@ ALERT_BUSINESS_HOURS = (
     env_int("ALERT_BUSINESS_HOUR_END", 19),
 )
 
+# -- maintenance -------------------------------------------------------------
+
+# When the scheduler refreshes every materialized view, as a cron line read in
+# TIME_ZONE (the seed: hourly in business hours).
+MAINTENANCE_REFRESH_CRON = os.environ.get("MAINTENANCE_REFRESH_CRON", "0 8-18 * * 1-5")
+# When old refresh history is pruned (daily), and how many days are kept.
+MAINTENANCE_PRUNE_CRON = os.environ.get("MAINTENANCE_PRUNE_CRON", "30 3 * * *")
+MAINTENANCE_HISTORY_DAYS = env_int("MAINTENANCE_HISTORY_DAYS", 90)
+# Limits of one REFRESH (milliseconds). The statement limit stays below the
+# task cluster's timeout so a slow refresh is recorded as failed, not killed.
+MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS = env_int(
+    "MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS", 300_000
+)
+MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS = env_int(
+    "MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS", 5000
+)
+if MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS >= Q_CLUSTER["timeout"] * 1000:
+    raise ImproperlyConfigured(
+        "MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS must stay below the task "
+        f"timeout ({Q_CLUSTER['timeout']} s)"
+    )
+
 # -- analyzer ----------------------------------------------------------------
 
 # Slow queries are MONITORING_SLOW_QUERY_MS / _CALLS; index suggestions only
@@ -270,6 +292,14 @@ ANALYZER_MAX_QUERIES = env_int("ANALYZER_MAX_QUERIES", 20)
 # by default (the embedded one); `analyzedb --trial-indexes` asks for it.
 ANALYZER_TRIAL_INDEXES = env_bool("ANALYZER_TRIAL_INDEXES", EMBEDDED_DATABASE)
 ANALYZER_TRIAL_INDEX_TIMEOUT_MS = env_int("ANALYZER_TRIAL_INDEX_TIMEOUT_MS", 30000)
+
+# -- health ------------------------------------------------------------------
+
+# Health-check thresholds: any key of perfconsole.health.thresholds
+# DEFAULT_THRESHOLDS (PgHero's defaults and the seed's values) can be overridden.
+HEALTH_THRESHOLDS = {}
+# Cancel / terminate on the live activity page; off removes them entirely.
+ACTIVITY_ACTIONS_ENABLED = env_bool("ACTIVITY_ACTIONS_ENABLED", True)
 
 # -- logging -----------------------------------------------------------------
 

@@ -1,0 +1,227 @@
+"""Admin pages: materialized views with "Refresh now", and refresh history."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
+
+from .models import MaterializedView, ViewRefresh
+from .services import UnknownView, get_materialized_view, request_refresh
+
+REFRESH_PERMISSION = "maintenance.refresh_materialized_view"
+HISTORY_ON_PAGE = 20
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Show rows that only the console itself writes."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MaterializedView)
+class MaterializedViewAdmin(ReadOnlyAdmin):
+    list_display = [
+        "name",
+        "populated",
+        "size",
+        "row_estimate",
+        "has_unique_index",
+        "last_status",
+        "last_finished_at",
+        "last_duration",
+        "age_display",
+        "in_progress",
+    ]
+    actions = ["refresh_now"]
+    show_full_result_count = False
+
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, view):
+        if view.size_bytes is None:
+            return "busy (plain refresh running)"
+        return filesizeformat(view.size_bytes)
+
+    @admin.display(description="last duration", ordering="last_duration_ms")
+    def last_duration(self, view):
+        if view.last_duration_ms is None:
+            return "-"
+        return f"{view.last_duration_ms} ms"
+
+    @admin.display(description="age", ordering="age")
+    def age_display(self, view):
+        return format_age(view.age)
+
+    def has_refresh_permission(self, request):
+        return request.user.has_perm(REFRESH_PERMISSION)
+
+    @admin.action(description="Refresh now", permissions=["refresh"])
+    def refresh_now(self, request, queryset):
+        for view in queryset:
+            refresh, created = request_refresh(
+                view.name, ViewRefresh.Trigger.USER, request.user
+            )
+            self.audit_request(request, view, refresh, created)
+        self.message_user(
+            request, "Refresh queued; the view's page shows its progress."
+        )
+
+    def audit_request(self, request, view, refresh, created):
+        """Write the LogEntry for one press of "Refresh now"."""
+        if created:
+            message = f"Refresh requested (#{refresh.pk}, task {refresh.task_id})"
+        else:
+            message = (
+                f"Refresh requested while #{refresh.pk} was {refresh.status}: "
+                "nothing new queued"
+            )
+        self.log_change(request, view, message)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/refresh/",
+                self.admin_site.admin_view(self.refresh_view),
+                name="{}_{}_refresh".format(*info),
+            ),
+        ] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method != "GET":
+            return super().changelist_view(request, extra_context)
+        # Read the catalog with the monitoring time limits, so a lock shows
+        # a message instead of hanging the page.
+        try:
+            with monitoring_cursor():
+                response = super().changelist_view(request, extra_context)
+                if hasattr(response, "render"):
+                    response.render()
+        except StatisticsUnavailable as error:
+            return self.render_page(request, "Materialized views", error=str(error))
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Show one view, its refresh history and the "Refresh now" button."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            view = get_materialized_view(unquote(object_id))
+        except UnknownView:
+            raise Http404("No such materialized view") from None
+        except StatisticsUnavailable as error:
+            return self.render_page(request, "Materialized view", error=str(error))
+        history = list(
+            ViewRefresh.objects.filter(view_name=view.name).select_related(
+                "triggered_by"
+            )[:HISTORY_ON_PAGE]
+        )
+        latest = history[0] if history else None
+        return self.render_page(
+            request,
+            f"Materialized view {view.name}",
+            template="admin/maintenance/materializedview_detail.html",
+            view=view,
+            history=history,
+            latest=latest,
+            polling=latest is not None and latest.in_progress,
+            can_refresh=self.has_refresh_permission(request),
+            refresh_url=reverse(
+                "admin:maintenance_materializedview_refresh", args=[quote(view.name)]
+            ),
+        )
+
+    def refresh_view(self, request, object_id):
+        """Queue a refresh of one view (POST only), then show its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_refresh_permission(request):
+            raise PermissionDenied
+        try:
+            view = get_materialized_view(unquote(object_id))
+            refresh, created = request_refresh(
+                view.name, ViewRefresh.Trigger.USER, request.user
+            )
+        except UnknownView:
+            raise Http404("No such materialized view") from None
+        except StatisticsUnavailable as error:
+            self.message_user(request, str(error), messages.ERROR)
+        else:
+            self.audit_request(request, view, refresh, created)
+            if created:
+                self.message_user(request, f"Refresh of {view.name} queued.")
+            else:
+                self.message_user(
+                    request,
+                    f"A refresh of {view.name} is already {refresh.status}; "
+                    "no second one was queued.",
+                    messages.WARNING,
+                )
+        return HttpResponseRedirect(
+            reverse("admin:maintenance_materializedview_change", args=[object_id])
+        )
+
+    def render_page(self, request, title, template=None, error=None, **context):
+        """Render a console page inside the admin look."""
+        return TemplateResponse(
+            request,
+            template or "admin/perfconsole/page.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                "error": error,
+                **context,
+            },
+        )
+
+
+@admin.register(ViewRefresh)
+class ViewRefreshAdmin(ReadOnlyAdmin):
+    list_display = [
+        "view_name",
+        "status",
+        "trigger",
+        "triggered_by",
+        "requested_at",
+        "started_at",
+        "duration",
+        "concurrently",
+        "short_error",
+    ]
+    list_filter = ["status", "trigger", "view_name"]
+    search_fields = ["view_name"]
+    list_select_related = ["triggered_by"]
+    show_full_result_count = False
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, refresh):
+        return "-" if refresh.duration_ms is None else f"{refresh.duration_ms} ms"
+
+    @admin.display(description="error")
+    def short_error(self, refresh):
+        return refresh.error[:120]
+
+
+def format_age(age):
+    """Return a timedelta as '3 h 12 min', or '-' when unknown."""
+    if age is None:
+        return "-"
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"

@@ -1,0 +1,103 @@
+"""Materialized views as the database sees them, and the history of refreshes."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ViewRefresh(models.Model):
+    """One refresh of one materialized view: who asked, when, how it went."""
+
+    class Trigger(models.TextChoices):
+        USER = "user", "User"
+        SCHEDULE = "schedule", "Schedule"
+        COMMAND = "command", "Command"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (another refresh was running)"
+
+    IN_PROGRESS = (Status.QUEUED, Status.RUNNING)
+
+    view_name = models.CharField(max_length=200)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    task_id = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    concurrently = models.BooleanField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "view refresh"
+        verbose_name_plural = "view refresh history"
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # The views page and the duplicate check read the latest rows of one
+            # view; pruning reads by age.
+            models.Index(
+                fields=["view_name", "-requested_at"],
+                name="maintenance_refresh_view_idx",
+            ),
+            models.Index(fields=["requested_at"], name="maintenance_refresh_age_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.view_name} ({self.get_status_display()})"
+
+    @property
+    def in_progress(self):
+        return self.status in self.IN_PROGRESS
+
+
+class MaterializedView(models.Model):
+    """A materialized view found in pg_class, with its latest refresh.
+
+    Backed by the SQL view maintenance_materialized_view (sql/views/).
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    schema_name = models.CharField(max_length=200)
+    view_name = models.CharField(max_length=200)
+    populated = models.BooleanField()
+    size_bytes = models.BigIntegerField(null=True)
+    row_estimate = models.BigIntegerField(null=True)
+    has_unique_index = models.BooleanField()
+    last_status = models.CharField(
+        max_length=20, blank=True, choices=ViewRefresh.Status.choices
+    )
+    last_started_at = models.DateTimeField(null=True)
+    last_finished_at = models.DateTimeField(null=True)
+    last_duration_ms = models.IntegerField(null=True)
+    last_error = models.TextField(blank=True)
+    last_success_at = models.DateTimeField(null=True)
+    age = models.DurationField(null=True)
+    in_progress = models.BooleanField()
+
+    class Meta:
+        managed = False
+        db_table = "maintenance_materialized_view"
+        ordering = ["name"]
+        default_permissions = ("view",)
+        permissions = [
+            ("refresh_materialized_view", "Can refresh materialized views"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def can_refresh_concurrently(self):
+        return self.populated and self.has_unique_index

@@ -1,0 +1,99 @@
+"""The console's django-q2 schedules, created and updated idempotently.
+
+Schedules are looked up by name (django-q2 does not make names unique). What
+to run belongs to the code and is kept up to date; when to run it may be
+edited in django-q2's admin and is kept, unless a reset is asked for.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+from django_q.models import Schedule
+
+# Fields the code owns; an edit in the admin is put back.
+CODE_FIELDS = ("func", "args", "kwargs")
+# Fields an operator may tune in the admin.
+TIMING_FIELDS = ("schedule_type", "cron", "minutes")
+
+
+def console_schedules():
+    """Return the wanted schedules as dicts of Schedule fields."""
+    return [
+        {
+            "name": "refresh-materialized-views",
+            "func": "perfconsole.maintenance.tasks.refresh_all_views",
+            "args": None,
+            "kwargs": None,
+            "schedule_type": Schedule.CRON,
+            "cron": settings.MAINTENANCE_REFRESH_CRON,
+            "minutes": None,
+        },
+        {
+            # Written by perfconsole.alerts; referenced by name only, so this
+            # module never imports the alerts app.
+            "name": "evaluate-alerts",
+            "func": "perfconsole.alerts.tasks.evaluate_alerts",
+            "args": None,
+            "kwargs": None,
+            "schedule_type": Schedule.MINUTES,
+            "cron": None,
+            "minutes": 5,
+        },
+        {
+            "name": "prune-history",
+            "func": "perfconsole.maintenance.tasks.prune_history",
+            "args": None,
+            "kwargs": None,
+            "schedule_type": Schedule.CRON,
+            "cron": settings.MAINTENANCE_PRUNE_CRON,
+            "minutes": None,
+        },
+    ]
+
+
+def ensure_schedule(wanted, reset=False):
+    """Create or update one schedule; return what was done, in words."""
+    rows = list(Schedule.objects.filter(name=wanted["name"]).order_by("id"))
+    if not rows:
+        schedule = Schedule(repeats=-1, **wanted)
+        schedule.full_clean()
+        # save() computes next_run for a new cron schedule.
+        schedule.save()
+        return "created"
+    schedule, duplicates = rows[0], rows[1:]
+    for duplicate in duplicates:
+        duplicate.delete()
+    changed = [f for f in CODE_FIELDS if getattr(schedule, f) != wanted[f]]
+    timing = [f for f in TIMING_FIELDS if getattr(schedule, f) != wanted[f]]
+    if reset:
+        changed += timing
+    for field in changed:
+        setattr(schedule, field, wanted[field])
+    if reset and timing:
+        schedule.next_run = next_run(schedule)
+    if changed:
+        schedule.full_clean()
+        schedule.save()
+    words = []
+    if duplicates:
+        words.append(f"removed {len(duplicates)} duplicate(s)")
+    words.append(f"updated {', '.join(changed)}" if changed else "unchanged")
+    if timing and not reset:
+        words.append(
+            "timing edited in the admin kept (setupschedules --reset restores it)"
+        )
+    return "; ".join(words)
+
+
+def next_run(schedule):
+    """Return the next run of a schedule whose timing just changed."""
+    if schedule.schedule_type == Schedule.CRON:
+        return schedule.calculate_next_run()
+    return timezone.now()
+
+
+def ensure_schedules(reset=False):
+    """Create or update every console schedule; return {name: what was done}."""
+    return {
+        wanted["name"]: ensure_schedule(wanted, reset=reset)
+        for wanted in console_schedules()
+    }

@@ -1,0 +1,288 @@
+"""Refresh materialized views safely, and keep the history of every refresh.
+
+A refresh runs on its own database session, which holds a PostgreSQL advisory
+lock for the view while it works: two refreshes of one view never overlap, on
+any machine, and the second is recorded as skipped. REFRESH ... CONCURRENTLY is
+used whenever PostgreSQL allows it, so readers are never blocked.
+"""
+
+import time
+from datetime import timedelta
+
+import psycopg
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg import sql
+
+from perfconsole.core.db import QUERY_TAG, monitoring_cursor
+
+from .models import MaterializedView, ViewRefresh
+
+REFRESH_LOCK_PREFIX = "perfconsole.refresh:"
+ENQUEUE_LOCK_PREFIX = "perfconsole.enqueue:"
+REFRESH_TASK = "perfconsole.maintenance.tasks.refresh_view_task"
+
+Status = ViewRefresh.Status
+
+
+class UnknownView(ValueError):
+    """No materialized view has this name."""
+
+
+def list_materialized_views():
+    """Return every materialized view with its state and latest refresh.
+
+    Each row is a MaterializedView: name, populated, size_bytes, row_estimate,
+    has_unique_index, last_status, last_finished_at, last_duration_ms,
+    last_error, last_success_at, age, in_progress. Raises StatisticsUnavailable
+    when the catalog cannot be read in time.
+    """
+    with monitoring_cursor():
+        return list(
+            MaterializedView.objects.raw(
+                f"{QUERY_TAG} SELECT * FROM maintenance_materialized_view ORDER BY name"
+            )
+        )
+
+
+def get_materialized_view(name):
+    """Return one materialized view by name (as listed, or schema.name)."""
+    with monitoring_cursor():
+        found = list(
+            MaterializedView.objects.raw(
+                f"{QUERY_TAG} SELECT * FROM maintenance_materialized_view "
+                "WHERE name = %s OR schema_name || '.' || view_name = %s",
+                [name, name],
+            )
+        )
+    if not found:
+        raise UnknownView(f"There is no materialized view named {name!r}.")
+    return found[0]
+
+
+def request_refresh(name, trigger, user=None):
+    """Queue a refresh of one view unless one is queued or running already.
+
+    Return (refresh, created). Requests for one view are serialised by a
+    transaction-level advisory lock, so two presses at the same moment still
+    queue one refresh.
+    """
+    view = get_materialized_view(name)
+    from django_q.tasks import async_task
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{QUERY_TAG} SELECT pg_advisory_xact_lock(hashtext(%s))",
+                [ENQUEUE_LOCK_PREFIX + view.name],
+            )
+        abandon_stale_refreshes(view.name)
+        current = (
+            ViewRefresh.objects.filter(
+                view_name=view.name, status__in=ViewRefresh.IN_PROGRESS
+            )
+            .order_by("requested_at")
+            .first()
+        )
+        if current is not None:
+            return current, False
+        refresh = ViewRefresh.objects.create(
+            view_name=view.name,
+            trigger=trigger,
+            triggered_by=user,
+            status=Status.QUEUED,
+        )
+        # The task row commits with the history row: a worker can never pick
+        # up a task whose history row does not exist yet.
+        refresh.task_id = async_task(
+            REFRESH_TASK,
+            view.name,
+            trigger,
+            refresh_id=refresh.pk,
+            task_name=f"refresh {view.name} #{refresh.pk}"[:100],
+            group="refresh",
+        )
+        ViewRefresh.objects.filter(pk=refresh.pk).update(task_id=refresh.task_id)
+    refresh.refresh_from_db()
+    return refresh, True
+
+
+def abandon_stale_refreshes(view_name=None):
+    """Mark queued or running rows that no worker can still finish as failed.
+
+    A task is killed after Q_CLUSTER's timeout and handed out again after its
+    retry, so a row still in progress after both has lost its worker.
+    """
+    limit = settings.Q_CLUSTER["timeout"] + settings.Q_CLUSTER["retry"]
+    stale = ViewRefresh.objects.filter(
+        status__in=ViewRefresh.IN_PROGRESS,
+        requested_at__lt=timezone.now() - timedelta(seconds=limit),
+    )
+    if view_name is not None:
+        stale = stale.filter(view_name=view_name)
+    return stale.update(
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error=f"Abandoned: no worker finished this refresh within {limit} s.",
+    )
+
+
+def refresh_view(name, trigger, user=None, refresh_id=None):
+    """Refresh one materialized view now and return its ViewRefresh row.
+
+    With refresh_id, the queued row of that id is taken over; without, a new
+    row is written. The refresh is CONCURRENTLY when the view is populated and
+    has a usable unique index, plain otherwise.
+    """
+    refresh = start_refresh(name, trigger, user, refresh_id)
+    started = time.monotonic()
+    try:
+        with refresh_session() as session:
+            view = find_view(session, name)
+            refresh.view_name = view["name"]
+            if not try_refresh_lock(session, view["name"]):
+                return finish_refresh(
+                    refresh,
+                    started,
+                    Status.SKIPPED,
+                    f"Another refresh of {view['name']} was running.",
+                )
+            refresh.concurrently = view["populated"] and view["has_unique_index"]
+            session.execute(refresh_statement(view, refresh.concurrently))
+    except UnknownView as error:
+        return finish_refresh(refresh, started, Status.FAILED, str(error))
+    except psycopg.Error as error:
+        return finish_refresh(refresh, started, Status.FAILED, describe_error(error))
+    return finish_refresh(refresh, started, Status.SUCCEEDED)
+
+
+def start_refresh(name, trigger, user, refresh_id):
+    """Return the history row of this refresh, marked running."""
+    now = timezone.now()
+    if refresh_id is not None:
+        # Taking over is conditional, so a task delivered twice runs once
+        # under this row and once more as a new row (skipped or harmless).
+        claimed = ViewRefresh.objects.filter(
+            pk=refresh_id, status=Status.QUEUED
+        ).update(status=Status.RUNNING, started_at=now)
+        if claimed:
+            return ViewRefresh.objects.get(pk=refresh_id)
+    return ViewRefresh.objects.create(
+        view_name=name,
+        trigger=trigger,
+        triggered_by=user,
+        status=Status.RUNNING,
+        requested_at=now,
+        started_at=now,
+    )
+
+
+def finish_refresh(refresh, started, status, error=""):
+    """Record the outcome of a refresh and return the row."""
+    refresh.status = status
+    refresh.error = error
+    refresh.finished_at = timezone.now()
+    refresh.duration_ms = round((time.monotonic() - started) * 1000)
+    if status == Status.SKIPPED:
+        refresh.concurrently = None
+    refresh.save(
+        update_fields=[
+            "view_name",
+            "status",
+            "error",
+            "finished_at",
+            "duration_ms",
+            "concurrently",
+        ]
+    )
+    return refresh
+
+
+def refresh_session():
+    """Open the refresh's own autocommit session with its time limits.
+
+    A session of its own holds the advisory lock for exactly the length of the
+    refresh, also when the web or task process uses a pool or PgBouncer, and
+    the lock is released by PostgreSQL if the process dies.
+    """
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    params["application_name"] = "perfconsole-refresh"
+    session = psycopg.connect(**params, autocommit=True)
+    session.execute(
+        f"{QUERY_TAG} SELECT set_config('statement_timeout', %s, false),"
+        " set_config('lock_timeout', %s, false)",
+        [
+            f"{settings.MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS}ms",
+            f"{settings.MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS}ms",
+        ],
+    )
+    return session
+
+
+def find_view(session, name):
+    """Return name, schema, relname, populated, has_unique_index of one view."""
+    row = session.execute(
+        f"{QUERY_TAG} SELECT name, schema_name, view_name, populated,"
+        " has_unique_index FROM maintenance_materialized_view"
+        " WHERE name = %s OR schema_name || '.' || view_name = %s",
+        [name, name],
+    ).fetchone()
+    if row is None:
+        raise UnknownView(f"There is no materialized view named {name!r}.")
+    keys = ("name", "schema_name", "view_name", "populated", "has_unique_index")
+    return dict(zip(keys, row, strict=True))
+
+
+def try_refresh_lock(session, view_name):
+    """Take the view's refresh lock for this session; False if it is held."""
+    return session.execute(
+        f"{QUERY_TAG} SELECT pg_try_advisory_lock(hashtext(%s))",
+        [REFRESH_LOCK_PREFIX + view_name],
+    ).fetchone()[0]
+
+
+def refresh_statement(view, concurrently):
+    """Return the REFRESH statement for one view, identifiers quoted."""
+    return sql.SQL("{tag} REFRESH MATERIALIZED VIEW {mode}{view}").format(
+        tag=sql.SQL(QUERY_TAG),
+        mode=sql.SQL("CONCURRENTLY " if concurrently else ""),
+        view=sql.Identifier(view["schema_name"], view["view_name"]),
+    )
+
+
+def describe_error(error):
+    """Return the database's message for a failed refresh, with its hint."""
+    message = (error.diag.message_primary or str(error)).strip()
+    if error.sqlstate == "57014":
+        message += (
+            f" (MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS="
+            f"{settings.MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS})"
+        )
+    elif error.sqlstate == "55P03":
+        message += (
+            f" (MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS="
+            f"{settings.MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS})"
+        )
+    if error.diag.message_detail:
+        message += f"\n{error.diag.message_detail}"
+    return message
+
+
+def refresh_all_views(trigger):
+    """Refresh every materialized view in turn; return their history rows."""
+    return [refresh_view(view.name, trigger) for view in list_materialized_views()]
+
+
+def prune_history(days=None):
+    """Delete finished refresh rows older than `days`; return how many."""
+    days = settings.MAINTENANCE_HISTORY_DAYS if days is None else days
+    abandon_stale_refreshes()
+    deleted, _ = (
+        ViewRefresh.objects.exclude(status__in=ViewRefresh.IN_PROGRESS)
+        .filter(requested_at__lt=timezone.now() - timedelta(days=days))
+        .delete()
+    )
+    return deleted
