@@ -99,7 +99,7 @@ def statements_status(using="default"):
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{QUERY_TAG} SELECT current_setting('shared_preload_libraries'),"
+            f"SELECT {QUERY_TAG} current_setting('shared_preload_libraries'),"
             " current_setting('compute_query_id', true),"
             " current_setting('track_io_timing'),"
             " e.extversion, e.extnamespace::regnamespace::text,"
@@ -134,7 +134,7 @@ def _probe(connection, status):
         with transaction.atomic(using=connection.alias):
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"{QUERY_TAG} SELECT 1 FROM {status.qualified_view} LIMIT 1"
+                    f"SELECT {QUERY_TAG} 1 FROM {status.qualified_view} LIMIT 1"
                 )
     except DatabaseError as error:
         return False, str(error).strip()

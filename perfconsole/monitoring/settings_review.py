@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 
-from perfconsole.core.db import QUERY_TAG, fetch_dicts
+from perfconsole.core.db import QUERY_TAG
+from perfconsole.monitoring.reading import reading_statistics
 
 KB = 1024
 MB = 1024 * KB
@@ -240,7 +241,7 @@ def _read_server_proc(using):
     try:
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(
-                f"{QUERY_TAG} SELECT pg_read_file('/proc/meminfo'),"
+                f"SELECT {QUERY_TAG} pg_read_file('/proc/meminfo'),"
                 " pg_read_file('/proc/cpuinfo')"
             )
             meminfo, cpuinfo = cursor.fetchone()
@@ -263,16 +264,15 @@ def review_settings(using="default", machine=None):
         storage=settings.MONITORING_PGTUNE_STORAGE,
     )
     names = [name for name, _category, _seed in SEED_SETTINGS]
-    found = {
-        row["name"]: row
-        for row in fetch_dicts(
+    with reading_statistics(using) as connection, connection.cursor() as cursor:
+        cursor.execute(
             "SELECT name, setting, unit, context, pending_restart,"
             " current_setting(name) AS shown"
             " FROM pg_settings WHERE name = ANY(%s)",
             [names],
-            using=using,
         )
-    }
+        columns = [column.name for column in cursor.description]
+        found = {row[0]: dict(zip(columns, row, strict=True)) for row in cursor}
     rows = []
     for name, category, seed in SEED_SETTINGS:
         setting = found.get(name)

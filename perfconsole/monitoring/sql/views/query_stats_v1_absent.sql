@@ -5,7 +5,7 @@ CREATE OR REPLACE VIEW query_stats AS
 SELECT NULL::text AS id,
        NULL::bigint AS queryid,
        NULL::bigint AS userid,
-       NULL::text AS user_name,
+       NULL::text COLLATE "C" AS user_name,  -- as pg_roles.rolname
        NULL::boolean AS toplevel,
        NULL::text AS query,
        NULL::bigint AS calls,
