@@ -23,7 +23,7 @@ def fetch_all(sql, params=None):
 
 
 @pytest.fixture
-def source_table(transactional_db):
+def source_table(db):
     """Create mt_source(id, v) with three rows and mt_delay(seconds)."""
     execute("CREATE TABLE mt_source (id int PRIMARY KEY, v int NOT NULL)")
     execute("INSERT INTO mt_source VALUES (1, 1), (2, 1), (3, 1)")
