@@ -45,17 +45,18 @@ class Summary:
 def evaluate_alerts(now=None):
     """Evaluate every enabled rule and notify about alerts fired or resolved."""
     summary = Summary()
+    now = now or timezone.now()
     for rule in AlertRule.objects.filter(enabled=True):
         summary.rules += 1
         try:
-            observations = metrics.observe(rule)
+            observations = metrics.observe(rule, now)
         except StatisticsUnavailable as error:
             logger.warning("alert rule %r: %s", rule.name, error)
             summary.errors.append(f"{rule.name}: {error}")
             continue
         if observations is None:
             continue
-        evaluate_rule(rule, observations, summary, now or timezone.now())
+        evaluate_rule(rule, observations, summary, now)
     for alert in summary.fired:
         notifications.notify(alert, NotificationEvent.FIRED)
     for alert in summary.resolved:

@@ -1,9 +1,9 @@
 """Read the current value of each alert metric, per subject.
 
-Each metric is a function taking the rule (for its scope) and returning a list
-of Observation for the current database, or None when there is no data right
-now (extension missing, outside business hours…): open alerts are then left
-as they are instead of being resolved.
+Each metric is a function taking the rule (for its scope) and the evaluation
+time, and returning a list of Observation for the current database, or None
+when there is no data right now (extension missing, outside business hours…):
+open alerts are then left as they are instead of being resolved.
 """
 
 from dataclasses import dataclass
@@ -50,7 +50,7 @@ def table_stats(rule, value_sql, extra_where=""):
     ]
 
 
-def index_usage_pct(rule):
+def index_usage_pct(rule, now):
     """Return the share of scans that used an index, for tables scanned at all."""
     return table_stats(
         rule,
@@ -59,7 +59,7 @@ def index_usage_pct(rule):
     )
 
 
-def seq_scan_pct(rule):
+def seq_scan_pct(rule, now):
     """Return the share of scans that were sequential, for tables scanned at all."""
     return table_stats(
         rule,
@@ -68,7 +68,7 @@ def seq_scan_pct(rule):
     )
 
 
-def dead_tuples(rule):
+def dead_tuples(rule, now):
     """Return the dead tuple count of each table."""
     return table_stats(rule, "n_dead_tup")
 
@@ -82,7 +82,7 @@ def pg_stat_statements_schema():
     return rows[0]["schema"] if rows else None
 
 
-def query_mean_time_ms(rule):
+def query_mean_time_ms(rule, now):
     """Return the mean execution time of each critical statement.
 
     A statement is critical when it mentions one of the rule's tables (as a
@@ -116,7 +116,7 @@ def query_mean_time_ms(rule):
     ]
 
 
-def cache_hit_pct(rule):
+def cache_hit_pct(rule, now):
     """Return the buffer cache hit rate of the current database."""
     rows = fetch_dicts(
         "SELECT datname AS subject,"
@@ -134,7 +134,7 @@ def cache_hit_pct(rule):
     ]
 
 
-def invalid_index(rule):
+def invalid_index(rule, now):
     """Return 1 for each INVALID index (a failed concurrent build)."""
     rows = fetch_dicts(
         "SELECT n.nspname || '.' || c.relname AS subject,"
@@ -166,16 +166,21 @@ def in_business_hours(now=None):
     )
 
 
-def matview_stale_hours(rule, now=None):
-    """Return the hours since each view's last successful refresh.
+def matview_stale_hours(rule, now):
+    """Return each view's business hours since its last successful refresh.
 
-    Only in business hours: views are not refreshed at night, so staleness
-    then says nothing. Views never refreshed by the console are not judged.
+    Only in business hours, and counted from the start of today's business
+    hours at the earliest: views are not refreshed at night or at weekends,
+    so Monday 08:05 is not "62 hours stale". Views never refreshed by the
+    console are not judged.
     """
     ViewRefresh = view_refresh_model()
-    now = now or timezone.now()
     if ViewRefresh is None or not in_business_hours(now):
         return None
+    local = timezone.localtime(now)
+    day_start = local.replace(
+        hour=settings.ALERT_BUSINESS_HOURS[0], minute=0, second=0, microsecond=0
+    )
     latest = (
         ViewRefresh.objects.filter(status="succeeded")
         .values("view_name")
@@ -184,15 +189,15 @@ def matview_stale_hours(rule, now=None):
     return [
         Observation(
             row["view_name"],
-            round((now - row["last"]) / timedelta(hours=1), 2),
-            f"last refreshed {row['last']:%Y-%m-%d %H:%M %Z}",
+            round((now - max(row["last"], day_start)) / timedelta(hours=1), 2),
+            f"last refreshed {timezone.localtime(row['last']):%Y-%m-%d %H:%M %Z}",
         )
         for row in latest
         if row["last"] is not None
     ]
 
 
-def refresh_failed(rule):
+def refresh_failed(rule, now):
     """Return 1 for each view whose latest refresh failed, else 0."""
     ViewRefresh = view_refresh_model()
     if ViewRefresh is None:
@@ -231,6 +236,6 @@ METRICS = {
 }
 
 
-def observe(rule):
+def observe(rule, now):
     """Return the current observations for a rule's metric (None = no data)."""
-    return METRICS[rule.metric](rule)
+    return METRICS[rule.metric](rule, now)

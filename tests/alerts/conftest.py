@@ -10,7 +10,9 @@ from django.db import connection
 from perfconsole.alerts.models import AlertRule
 
 PROBE_SCHEMA = "alerts_probe"
-seed_migration = importlib.import_module("perfconsole.alerts.migrations.0002_seed_rules")
+seed_migration = importlib.import_module(
+    "perfconsole.alerts.migrations.0002_seed_rules"
+)
 
 
 @pytest.fixture
@@ -87,6 +89,8 @@ def create_large_table(name="studies", rows=12000):
         f"INSERT INTO {table} SELECT g, 'study ' || g FROM generate_series(1, %s) g",
         [rows],
     )
-    run(f"ANALYZE {table}")
+    # Wait for the insert to be counted before ANALYZE, or ANALYZE's count
+    # and the insert's pending one add up.
     wait_for(lambda: table_stat(name, "n_live_tup"), lambda n: n == rows)
+    run(f"ANALYZE {table}")
     return table
