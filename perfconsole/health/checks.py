@@ -1,0 +1,780 @@
+"""Health checks over PostgreSQL's statistics, one plain function per check.
+
+Each check returns a CheckResult: a status (ok, warning or critical), a
+sentence, the rows behind it (each with a `subject` for per-object findings)
+and the SQL that fixes it. Checks take no request; thresholds come from
+`perfconsole.health.thresholds`. Every query goes through
+`perfconsole.core.db.fetch_dicts` (tagged, read-only, with timeouts); database
+objects are those of the current database.
+"""
+
+from dataclasses import dataclass, field
+
+from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
+from perfconsole.health import activity
+from perfconsole.health.thresholds import thresholds
+
+OK, WARNING, CRITICAL = "ok", "warning", "critical"
+SEVERITY = {OK: 0, WARNING: 1, CRITICAL: 2}
+
+# Schemas that belong to PostgreSQL itself.
+USER_SCHEMAS = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " AND n.nspname !~ '^pg_(toast|temp)'"
+)
+# The largest value a transaction or multixact ID age can reach.
+WRAPAROUND_LIMIT = 2_146_483_648
+
+
+@dataclass
+class CheckResult:
+    """What one health check found."""
+
+    key: str
+    title: str
+    status: str
+    summary: str
+    rows: list[dict] = field(default_factory=list)
+    fix_sql: list[str] = field(default_factory=list)
+    # Set when the statistics could not be read; status is then "warning".
+    error: str = ""
+
+    @property
+    def severity(self):
+        return SEVERITY[self.status]
+
+
+def _plural(count, word, plural=None):
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def _found(key, title, rows, fix_sql, *, ok, problem, status=WARNING):
+    """Build a result: ok when no rows, else `status` with a problem sentence."""
+    if not rows:
+        return CheckResult(key, title, OK, ok)
+    return CheckResult(key, title, status, problem, rows, fix_sql)
+
+
+def _worst(statuses):
+    return max(statuses, key=SEVERITY.__getitem__, default=OK)
+
+
+# -- cache ------------------------------------------------------------------
+
+
+def check_cache_hit_rate():
+    """Compare table and index cache hit rates with the thresholds."""
+    limits = thresholds()
+    rates = fetch_dicts(
+        """SELECT
+             (SELECT round(100.0 * sum(heap_blks_hit)
+                     / nullif(sum(heap_blks_hit) + sum(heap_blks_read), 0), 2)
+                FROM pg_statio_user_tables) AS table_hit_rate,
+             (SELECT round(100.0 * sum(idx_blks_hit)
+                     / nullif(sum(idx_blks_hit) + sum(idx_blks_read), 0), 2)
+                FROM pg_statio_user_indexes) AS index_hit_rate"""
+    )[0]
+    # The tables that read most from disk explain a low rate.
+    rows = fetch_dicts(
+        """SELECT format('%%s.%%s', schemaname, relname) AS subject,
+                  heap_blks_read, heap_blks_hit,
+                  round(100.0 * heap_blks_hit
+                        / nullif(heap_blks_hit + heap_blks_read, 0), 2) AS hit_rate
+             FROM pg_statio_user_tables
+            WHERE heap_blks_read > 0
+            ORDER BY heap_blks_read DESC
+            LIMIT 10"""
+    )
+    title = "Cache hit rate"
+    known = [r for r in rates.values() if r is not None]
+    if not known:
+        return CheckResult("cache_hit_rate", title, OK, "No reads recorded yet.")
+    lowest = float(min(known))
+    if lowest < limits["cache_hit_rate_critical"]:
+        status = CRITICAL
+    elif lowest < limits["cache_hit_rate_warning"]:
+        status = WARNING
+    else:
+        status = OK
+    table_rate, index_rate = (
+        "–" if rate is None else rate
+        for rate in (rates["table_hit_rate"], rates["index_hit_rate"])
+    )
+    summary = (
+        f"Tables {table_rate} %, indexes {index_rate} % of blocks found in shared "
+        f"buffers (warning below {limits['cache_hit_rate_warning']} %)."
+    )
+    fix = []
+    if status != OK:
+        fix = [
+            "-- Raise shared_buffers (see the settings review; needs a restart):",
+            "ALTER SYSTEM SET shared_buffers = '<a quarter of the RAM>';",
+        ]
+    return CheckResult(
+        "cache_hit_rate", title, status, summary, rows if status != OK else [], fix
+    )
+
+
+# -- indexes ----------------------------------------------------------------
+
+
+def check_missing_indexes():
+    """Find large tables read mostly by sequential scans."""
+    limits = thresholds()
+    rows = fetch_dicts(
+        """SELECT format('%%s.%%s', schemaname, relname) AS subject,
+                  format('%%I.%%I', schemaname, relname) AS qualified,
+                  n_live_tup AS live_rows, seq_scan,
+                  coalesce(idx_scan, 0) AS idx_scan, seq_tup_read,
+                  round(100.0 * seq_scan / (seq_scan + coalesce(idx_scan, 0)), 1)
+                    AS seq_scan_pct
+             FROM pg_stat_user_tables
+            WHERE n_live_tup >= %s AND seq_scan > 0
+              AND 100.0 * seq_scan / (seq_scan + coalesce(idx_scan, 0)) > %s
+            ORDER BY seq_tup_read DESC
+            LIMIT 50""",
+        [limits["missing_index_min_rows"], limits["seq_scan_ratio_pct"]],
+    )
+    fix = [
+        f"-- {row['subject']}: find the filtered columns in its slow queries, then\n"
+        f"CREATE INDEX CONCURRENTLY ON {row.pop('qualified')} (<column>);"
+        for row in rows
+    ]
+    return _found(
+        "missing_indexes",
+        "Missing indexes",
+        rows,
+        fix,
+        ok=f"No table of {limits['missing_index_min_rows']:,} rows or more is read "
+        f"by sequential scans more than {limits['seq_scan_ratio_pct']} % of the time.",
+        problem=f"{_plural(len(rows), 'large table')} read by sequential scans more "
+        f"than {limits['seq_scan_ratio_pct']} % of the time.",
+    )
+
+
+def stats_reset_time():
+    """Return when this database's statistics were last reset (None: never)."""
+    return fetch_dicts(
+        "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()"
+    )[0]["stats_reset"]
+
+
+def check_unused_indexes():
+    """Find indexes without scans since the last statistics reset."""
+    limits = thresholds()
+    rows = fetch_dicts(
+        f"""SELECT format('%%s.%%s', s.schemaname, s.indexrelname) AS subject,
+                   format('%%I.%%I', s.schemaname, s.indexrelname) AS qualified,
+                   format('%%s.%%s', s.schemaname, s.relname) AS table_name,
+                   s.idx_scan, pg_relation_size(s.indexrelid) AS size_bytes,
+                   pg_size_pretty(pg_relation_size(s.indexrelid)) AS size
+              FROM pg_stat_user_indexes s
+              JOIN pg_index i ON i.indexrelid = s.indexrelid
+              JOIN pg_class c ON c.oid = s.indexrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE {USER_SCHEMAS}
+               AND s.idx_scan <= %s AND i.indisvalid
+               AND NOT (i.indisunique OR i.indisprimary OR i.indisexclusion
+                        OR i.indisreplident)
+               AND pg_relation_size(s.indexrelid) >= %s
+             ORDER BY size_bytes DESC
+             LIMIT 100""",
+        [limits["unused_index_max_scans"], limits["unused_index_min_bytes"]],
+    )
+    reset = stats_reset_time()
+    since = (
+        f"since statistics were reset at {reset:%Y-%m-%d %H:%M %Z}"
+        if reset
+        else "since statistics began (never reset)"
+    )
+    fix = [f"DROP INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
+    floor = limits["unused_index_min_bytes"] // 1024
+    return _found(
+        "unused_indexes",
+        "Unused indexes",
+        rows,
+        fix,
+        ok=f"Every index of {floor:,} kB or more has been scanned {since}.",
+        problem=f"{_plural(len(rows), 'index', 'indexes')} of {floor:,} kB or more not "
+        f"scanned {since}. Check replicas before dropping: they keep their own "
+        "counts.",
+    )
+
+
+def check_duplicate_indexes():
+    """Find indexes whose columns are a leading prefix of another index."""
+    rows = fetch_dicts(
+        f"""WITH idx AS (
+              SELECT i.indexrelid, i.indrelid, c.relam, i.indisunique,
+                     i.indisprimary, n.nspname, c.relname,
+                     (string_to_array(i.indkey::text, ' '))[1:i.indnkeyatts] AS keys,
+                     string_to_array(i.indkey::text, ' ') AS all_columns,
+                     (string_to_array(i.indkey::text, ' '))[i.indnkeyatts + 1:]
+                       AS included,
+                     string_to_array(i.indclass::text, ' ') AS opclasses,
+                     string_to_array(i.indcollation::text, ' ') AS collations,
+                     string_to_array(i.indoption::text, ' ') AS options,
+                     coalesce(i.indexprs::text, '') AS expressions,
+                     coalesce(i.indpred::text, '') AS predicate
+                FROM pg_index i
+                JOIN pg_class c ON c.oid = i.indexrelid
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE {USER_SCHEMAS} AND i.indisvalid AND c.relkind = 'i'
+            )
+            SELECT DISTINCT ON (a.indexrelid)
+                   format('%%s.%%s', a.nspname, a.relname) AS subject,
+                   format('%%I.%%I', a.nspname, a.relname) AS qualified,
+                   format('%%s.%%s', b.nspname, b.relname) AS covered_by,
+                   a.indrelid::regclass::text AS table_name,
+                   pg_get_indexdef(a.indexrelid) AS definition,
+                   pg_get_indexdef(b.indexrelid) AS covering_definition,
+                   pg_relation_size(a.indexrelid) AS size_bytes
+              FROM idx a
+              JOIN idx b
+                ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
+               AND b.relam = a.relam
+               AND b.expressions = a.expressions AND b.predicate = a.predicate
+               AND cardinality(b.keys) >= cardinality(a.keys)
+               AND b.keys[1:cardinality(a.keys)] = a.keys
+               AND b.opclasses[1:cardinality(a.keys)] = a.opclasses
+               AND b.collations[1:cardinality(a.keys)] = a.collations
+               AND b.options[1:cardinality(a.keys)] = a.options
+               AND a.included <@ b.all_columns
+             WHERE NOT (a.indisunique OR a.indisprimary)
+               -- Of two identical plain indexes, only the newer is reported.
+               AND NOT (b.keys = a.keys AND b.all_columns = a.all_columns
+                        AND NOT (b.indisunique OR b.indisprimary)
+                        AND b.indexrelid > a.indexrelid)
+             ORDER BY a.indexrelid, cardinality(b.keys)"""
+    )
+    fix = [f"DROP INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
+    return _found(
+        "duplicate_indexes",
+        "Duplicate indexes",
+        rows,
+        fix,
+        ok="No index is covered by another index on the same columns.",
+        problem=f"{_plural(len(rows), 'index', 'indexes')} covered by another "
+        "index whose leading columns are the same.",
+    )
+
+
+def check_invalid_indexes():
+    """Find INVALID indexes left by failed concurrent builds."""
+    rows = fetch_dicts(
+        f"""SELECT format('%%s.%%s', n.nspname, c.relname) AS subject,
+                   format('%%I.%%I', n.nspname, c.relname) AS qualified,
+                   i.indrelid::regclass::text AS table_name,
+                   pg_get_indexdef(i.indexrelid) AS definition,
+                   pg_relation_size(i.indexrelid) AS size_bytes
+              FROM pg_index i
+              JOIN pg_class c ON c.oid = i.indexrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE NOT i.indisvalid AND c.relkind = 'i' AND {USER_SCHEMAS}
+               -- A concurrent build in progress is invalid until it ends.
+               AND i.indexrelid NOT IN (
+                   SELECT index_relid FROM pg_stat_progress_create_index)
+             ORDER BY 1"""
+    )
+    fix = [f"REINDEX INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
+    return _found(
+        "invalid_indexes",
+        "Invalid indexes",
+        rows,
+        fix,
+        ok="No invalid index.",
+        problem=f"{_plural(len(rows), 'invalid index', 'invalid indexes')}: never "
+        "used for reads, still updated on every write. Rebuild them (or drop "
+        "them if the build failed on duplicates).",
+    )
+
+
+# -- bloat and vacuum -------------------------------------------------------
+
+
+def check_table_bloat():
+    """Estimate wasted space in tables from their statistics."""
+    limits = thresholds()
+    # The expected size: rows times the estimated tuple size (aligned header,
+    # null bitmap, average column widths, item pointer) per fillfactor page.
+    # Tables whose columns have no statistics are skipped.
+    rows = fetch_dicts(
+        f"""WITH cols AS (
+              SELECT c.oid, count(*) AS natts,
+                     sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0))
+                       AS data_width,
+                     bool_or(coalesce(s.null_frac, 0) > 0) AS has_nulls,
+                     bool_or(s.attname IS NULL) AS missing_stats
+                FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_attribute a
+                  ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                LEFT JOIN pg_stats s
+                  ON s.schemaname = n.nspname AND s.tablename = c.relname
+                 AND s.attname = a.attname AND NOT s.inherited
+               WHERE c.relkind IN ('r', 'm') AND {USER_SCHEMAS}
+                 AND c.relpages > 0 AND c.reltuples >= 0
+               GROUP BY c.oid
+            ), estimate AS (
+              SELECT c.oid, n.nspname, c.relname, c.relpages,
+                     current_setting('block_size')::int AS bs,
+                     ceil(c.reltuples / greatest(floor(
+                       (current_setting('block_size')::int - 24)
+                       * coalesce(substring(array_to_string(c.reloptions, ',')
+                                  FROM 'fillfactor=([0-9]+)')::int, 100) / 100.0
+                       / (ceil((23 + CASE WHEN has_nulls THEN ceil(natts / 8.0)
+                                          ELSE 0 END) / 8.0) * 8
+                          + ceil(data_width / 8.0) * 8 + 4)), 1)) AS expected_pages
+                FROM cols
+                JOIN pg_class c USING (oid)
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE NOT missing_stats
+            )
+            SELECT format('%%s.%%s', nspname, relname) AS subject,
+                   format('%%I.%%I', nspname, relname) AS qualified,
+                   relpages::bigint * bs AS size_bytes,
+                   (relpages - expected_pages)::bigint * bs AS bloat_bytes,
+                   pg_size_pretty((relpages - expected_pages)::bigint * bs) AS bloat,
+                   round((100.0 * (relpages - expected_pages) / relpages)::numeric, 1)
+                     AS bloat_pct
+              FROM estimate
+             WHERE 100.0 * (relpages - expected_pages) / relpages >= %s
+               AND (relpages - expected_pages) * bs >= %s
+             ORDER BY bloat_bytes DESC
+             LIMIT 50""",
+        [limits["table_bloat_pct"], limits["table_bloat_min_bytes"]],
+    )
+    fix = [
+        f"VACUUM (ANALYZE) {row['qualified']};  -- makes the space reusable\n"
+        f"-- returns it to the OS, under an ACCESS EXCLUSIVE lock:\n"
+        f"-- VACUUM (FULL, ANALYZE) {row.pop('qualified')};"
+        for row in rows
+    ]
+    return _found(
+        "table_bloat",
+        "Table bloat",
+        rows,
+        fix,
+        ok="No table is estimated to waste "
+        f"{limits['table_bloat_pct']} % and {limits['table_bloat_min_bytes']:,} "
+        "bytes or more.",
+        problem=f"{_plural(len(rows), 'table')} estimated to waste "
+        f"{limits['table_bloat_pct']} % or more of their pages (an estimate "
+        "from the planner statistics).",
+    )
+
+
+def check_index_bloat():
+    """Estimate wasted space in btree indexes from their statistics."""
+    limits = thresholds()
+    rows = fetch_dicts(
+        f"""WITH idx AS (
+              SELECT i.indexrelid, i.indrelid, ci.relpages, ci.reltuples,
+                     n.nspname, ci.relname, ct.relname AS table_name,
+                     coalesce(substring(array_to_string(ci.reloptions, ',')
+                              FROM 'fillfactor=([0-9]+)')::int, 90) AS fillfactor,
+                     string_to_array(i.indkey::text, ' ')::int[] AS columns
+                FROM pg_index i
+                JOIN pg_class ci ON ci.oid = i.indexrelid
+                JOIN pg_class ct ON ct.oid = i.indrelid
+                JOIN pg_namespace n ON n.oid = ci.relnamespace
+                JOIN pg_am am ON am.oid = ci.relam
+               WHERE am.amname = 'btree' AND ci.relkind = 'i' AND {USER_SCHEMAS}
+                 AND i.indisvalid AND i.indexprs IS NULL
+                 AND ci.relpages > 1 AND ci.reltuples >= 0
+            ), widths AS (
+              SELECT idx.indexrelid,
+                     sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0))
+                       AS data_width,
+                     bool_or(coalesce(s.null_frac, 0) > 0) AS has_nulls,
+                     bool_or(s.attname IS NULL) AS missing_stats
+                FROM idx
+                CROSS JOIN LATERAL unnest(idx.columns) AS k(attnum)
+                JOIN pg_attribute a
+                  ON a.attrelid = idx.indrelid AND a.attnum = k.attnum
+                LEFT JOIN pg_stats s
+                  ON s.schemaname = idx.nspname AND s.tablename = idx.table_name
+                 AND s.attname = a.attname AND NOT s.inherited
+               GROUP BY idx.indexrelid
+            ), estimate AS (
+              -- Index tuple: 8-byte header (+ null bitmap), data, aligned to 8,
+              -- plus a 4-byte item pointer; pages keep 24 + 16 bytes for the
+              -- header and btree special space; one metapage.
+              SELECT idx.*, current_setting('block_size')::int AS bs,
+                     1 + ceil(idx.reltuples / greatest(floor(
+                       (current_setting('block_size')::int - 40)
+                       * idx.fillfactor / 100.0
+                       / (ceil((8 + CASE WHEN w.has_nulls THEN 4 ELSE 0 END
+                               + w.data_width) / 8.0) * 8 + 4)), 1))
+                       AS expected_pages
+                FROM idx JOIN widths w USING (indexrelid)
+               WHERE NOT w.missing_stats
+            )
+            SELECT format('%%s.%%s', nspname, relname) AS subject,
+                   format('%%I.%%I', nspname, relname) AS qualified,
+                   format('%%s.%%s', nspname, table_name) AS table_name,
+                   relpages::bigint * bs AS size_bytes,
+                   (relpages - expected_pages)::bigint * bs AS bloat_bytes,
+                   pg_size_pretty((relpages - expected_pages)::bigint * bs) AS bloat,
+                   round((100.0 * (relpages - expected_pages) / relpages)::numeric, 1)
+                     AS bloat_pct
+              FROM estimate
+             WHERE 100.0 * (relpages - expected_pages) / relpages >= %s
+               AND (relpages - expected_pages) * bs >= %s
+             ORDER BY bloat_bytes DESC
+             LIMIT 50""",
+        [limits["index_bloat_pct"], limits["index_bloat_min_bytes"]],
+    )
+    fix = [f"REINDEX INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
+    return _found(
+        "index_bloat",
+        "Index bloat",
+        rows,
+        fix,
+        ok="No btree index is estimated to waste "
+        f"{limits['index_bloat_min_bytes']:,} bytes or more.",
+        problem=f"{_plural(len(rows), 'btree index', 'btree indexes')} estimated "
+        f"to waste {limits['index_bloat_pct']} % or more of their pages.",
+    )
+
+
+def check_dead_tuples():
+    """Find tables holding more dead tuples than the threshold."""
+    limits = thresholds()
+    rows = fetch_dicts(
+        """SELECT format('%%s.%%s', schemaname, relname) AS subject,
+                  format('%%I.%%I', schemaname, relname) AS qualified,
+                  n_live_tup AS live_rows, n_dead_tup AS dead_rows,
+                  round(100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0), 1)
+                    AS dead_pct,
+                  greatest(last_vacuum, last_autovacuum) AS last_vacuum
+             FROM pg_stat_user_tables
+            WHERE n_dead_tup > %s
+            ORDER BY n_dead_tup DESC
+            LIMIT 50""",
+        [limits["dead_tuples"]],
+    )
+    fix = [f"VACUUM (ANALYZE) {row.pop('qualified')};" for row in rows]
+    return _found(
+        "dead_tuples",
+        "Dead tuples",
+        rows,
+        fix,
+        ok=f"No table holds more than {limits['dead_tuples']:,} dead tuples.",
+        problem=f"{_plural(len(rows), 'table')} with more than "
+        f"{limits['dead_tuples']:,} dead tuples.",
+    )
+
+
+def check_vacuum_analyze():
+    """Find changed large tables not vacuumed or analyzed recently."""
+    limits = thresholds()
+    rows = fetch_dicts(
+        """SELECT * FROM (
+             SELECT format('%%s.%%s', schemaname, relname) AS subject,
+                    format('%%I.%%I', schemaname, relname) AS qualified,
+                    n_live_tup AS live_rows,
+                    greatest(last_vacuum, last_autovacuum) AS last_vacuum,
+                    greatest(last_analyze, last_autoanalyze) AS last_analyze,
+                    n_dead_tup + n_ins_since_vacuum > 0
+                      AND coalesce(greatest(last_vacuum, last_autovacuum)
+                                   < now() - make_interval(hours => %s), true)
+                      AS vacuum_due,
+                    n_mod_since_analyze > 0
+                      AND coalesce(greatest(last_analyze, last_autoanalyze)
+                                   < now() - make_interval(hours => %s), true)
+                      AS analyze_due
+               FROM pg_stat_user_tables
+              WHERE n_live_tup >= %s
+           ) t
+            WHERE vacuum_due OR analyze_due
+            ORDER BY live_rows DESC
+            LIMIT 50""",
+        [
+            limits["maintenance_max_age_hours"],
+            limits["maintenance_max_age_hours"],
+            limits["maintenance_min_rows"],
+        ],
+    )
+    fix = []
+    for row in rows:
+        qualified = row.pop("qualified")
+        fix.append(
+            f"VACUUM (ANALYZE) {qualified};"
+            if row["vacuum_due"]
+            else f"ANALYZE {qualified};"
+        )
+    hours = limits["maintenance_max_age_hours"]
+    return _found(
+        "vacuum_analyze",
+        "Vacuum and analyze recency",
+        rows,
+        fix,
+        ok=f"Every changed table of {limits['maintenance_min_rows']:,} rows or more "
+        f"was vacuumed and analyzed in the last {hours} hours.",
+        problem=f"{_plural(len(rows), 'changed table')} not vacuumed or analyzed "
+        f"in the last {hours} hours.",
+    )
+
+
+def check_wraparound():
+    """Measure how close tables are to transaction ID and multixact wraparound."""
+    limits = thresholds()
+    rows = fetch_dicts(
+        """SELECT * FROM (
+             SELECT format('%%s.%%s', n.nspname, c.relname) AS subject,
+                    format('%%I.%%I', n.nspname, c.relname) AS qualified,
+                    greatest(age(c.relfrozenxid), age(t.relfrozenxid)) AS xid_age,
+                    %s - greatest(age(c.relfrozenxid), age(t.relfrozenxid))
+                      AS xids_left,
+                    greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid))
+                      AS mxid_age,
+                    %s - greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid))
+                      AS mxids_left
+               FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+              WHERE c.relkind IN ('r', 'm') AND n.nspname !~ '^pg_temp'
+           ) t
+            WHERE least(xids_left, mxids_left) < %s
+            ORDER BY least(xids_left, mxids_left)
+            LIMIT 50""",
+        [WRAPAROUND_LIMIT, WRAPAROUND_LIMIT, limits["wraparound_warning_left"]],
+    )
+    fix = [f"VACUUM (FREEZE, VERBOSE) {row.pop('qualified')};" for row in rows]
+    status = WARNING
+    if any(
+        min(row["xids_left"], row["mxids_left"]) < limits["wraparound_critical_left"]
+        for row in rows
+    ):
+        status = CRITICAL
+    return _found(
+        "wraparound",
+        "Transaction ID and multixact wraparound",
+        rows,
+        fix,
+        ok=f"Every table has more than {limits['wraparound_warning_left']:,} "
+        "transaction IDs and multixacts left before wraparound.",
+        problem=f"{_plural(len(rows), 'table')} with fewer than "
+        f"{limits['wraparound_warning_left']:,} transaction IDs or multixacts "
+        "left before wraparound.",
+        status=status,
+    )
+
+
+def check_sequences():
+    """Find sequences near the maximum of the column they feed."""
+    limits = thresholds()
+    rows = fetch_dicts(
+        """SELECT * FROM (
+             SELECT format('%%s.%%s', s.schemaname, s.sequencename) AS subject,
+                    format('%%I.%%I', s.schemaname, s.sequencename) AS qualified,
+                    t.oid::regclass::text AS table_name,
+                    quote_ident(a.attname) AS column_name,
+                    format_type(a.atttypid, a.atttypmod) AS column_type,
+                    s.last_value,
+                    least(s.max_value, CASE a.atttypid
+                        WHEN 'int2'::regtype THEN 32767
+                        WHEN 'int4'::regtype THEN 2147483647
+                        ELSE s.max_value END) AS max_value
+               FROM pg_sequences s
+               JOIN pg_namespace sn ON sn.nspname = s.schemaname
+               JOIN pg_class sc
+                 ON sc.relnamespace = sn.oid AND sc.relname = s.sequencename
+               LEFT JOIN pg_depend d
+                 ON d.classid = 'pg_class'::regclass AND d.objid = sc.oid
+                AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+               LEFT JOIN pg_class t ON t.oid = d.refobjid
+               LEFT JOIN pg_attribute a
+                 ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+              WHERE NOT s.cycle AND s.increment_by > 0
+                AND s.last_value IS NOT NULL
+           ) seq
+            WHERE 100.0 * last_value / max_value >= %s
+            ORDER BY last_value::numeric / max_value DESC
+            LIMIT 50""",
+        [limits["sequence_used_pct"]],
+    )
+    fix = []
+    for row in rows:
+        row["used_pct"] = round(100.0 * row["last_value"] / row["max_value"], 2)
+        qualified = row.pop("qualified")
+        if row["table_name"]:
+            fix.append(
+                f"ALTER TABLE {row['table_name']} ALTER COLUMN {row['column_name']} "
+                "TYPE bigint;  -- rewrites the table under an ACCESS EXCLUSIVE lock"
+            )
+        fix.append(f"ALTER SEQUENCE {qualified} AS bigint;")
+    return _found(
+        "sequences",
+        "Sequences near their maximum",
+        rows,
+        fix,
+        ok=f"No sequence has used {limits['sequence_used_pct']} % of its column "
+        "type's range.",
+        problem=f"{_plural(len(rows), 'sequence')} past "
+        f"{limits['sequence_used_pct']} % of the column type's maximum.",
+        status=CRITICAL,
+    )
+
+
+# -- sessions ---------------------------------------------------------------
+
+
+def check_connections():
+    """Compare client connections with max_connections and the thresholds."""
+    limits = thresholds()
+    totals = fetch_dicts(
+        """SELECT current_setting('max_connections')::int AS max_connections,
+                  count(*) AS total,
+                  count(*) FILTER (WHERE state LIKE 'idle in transaction%%')
+                    AS idle_in_transaction
+             FROM pg_stat_activity
+            WHERE backend_type = 'client backend'"""
+    )[0]
+    rows = fetch_dicts(
+        """SELECT coalesce(datname, '') AS database,
+                  coalesce(usename::text, '') AS user_name,
+                  coalesce(application_name, '') AS application,
+                  coalesce(host(client_addr), 'local socket') AS client,
+                  count(*) AS connections,
+                  count(*) FILTER (WHERE state LIKE 'idle in transaction%%')
+                    AS idle_in_transaction
+             FROM pg_stat_activity
+            WHERE backend_type = 'client backend'
+            GROUP BY 1, 2, 3, 4
+            ORDER BY connections DESC, 1, 2, 3, 4
+            LIMIT 50"""
+    )
+    total, maximum = totals["total"], totals["max_connections"]
+    used_pct = round(100.0 * total / maximum, 1)
+    if used_pct >= limits["connections_critical_pct"]:
+        status = CRITICAL
+    elif (
+        used_pct >= limits["connections_warning_pct"]
+        or total >= limits["total_connections"]
+    ):
+        status = WARNING
+    else:
+        status = OK
+    summary = (
+        f"{total} of max_connections {maximum} in use ({used_pct} %), "
+        f"{totals['idle_in_transaction']} idle in transaction."
+    )
+    fix = []
+    if status != OK:
+        fix = ["-- Put a pooler (PgBouncer) in front, or lower the pool sizes."]
+    return CheckResult("connections", "Connections", status, summary, rows, fix)
+
+
+def check_idle_in_transaction():
+    """Find sessions of this database idle in a transaction for too long."""
+    limits = thresholds()
+    rows = activity.idle_in_transaction(limits["idle_in_transaction_sec"])
+    for row in rows:
+        row["subject"] = f"pid {row['pid']}"
+    fix = [f"SELECT pg_terminate_backend({row['pid']});" for row in rows]
+    if rows:
+        fix.append(
+            "ALTER ROLE <role> SET idle_in_transaction_session_timeout = '5min';"
+        )
+    status = CRITICAL if len(rows) >= limits["idle_in_transaction_count"] else WARNING
+    return _found(
+        "idle_in_transaction",
+        "Idle in transaction",
+        rows,
+        fix,
+        ok="No session is idle in a transaction for "
+        f"{limits['idle_in_transaction_sec']} s or more.",
+        problem=f"{_plural(len(rows), 'session')} idle in a transaction for "
+        f"{limits['idle_in_transaction_sec']} s or more: they hold locks and "
+        "stop vacuum from removing dead rows.",
+        status=status,
+    )
+
+
+def check_long_running_queries():
+    """Find queries of this database running longer than the threshold."""
+    limits = thresholds()
+    rows = activity.long_running(limits["long_running_query_sec"])
+    for row in rows:
+        row["subject"] = f"pid {row['pid']}"
+    fix = [f"SELECT pg_cancel_backend({row['pid']});" for row in rows]
+    return _found(
+        "long_running_queries",
+        "Long-running queries",
+        rows,
+        fix,
+        ok=f"No query has been running for {limits['long_running_query_sec']} s "
+        "or more.",
+        problem=f"{_plural(len(rows), 'query', 'queries')} running for "
+        f"{limits['long_running_query_sec']} s or more.",
+    )
+
+
+def check_blocked_sessions():
+    """Find sessions of this database waiting for a lock another one holds."""
+    limits = thresholds()
+    rows = activity.blocking_pairs()
+    for row in rows:
+        row["subject"] = f"pid {row['blocked_pid']}"
+    blocking = sorted({row["blocking_pid"] for row in rows})
+    fix = [f"SELECT pg_cancel_backend({pid});" for pid in blocking]
+    status = WARNING
+    if any(row["waiting_sec"] >= limits["blocked_critical_sec"] for row in rows):
+        status = CRITICAL
+    blocked = len({row["blocked_pid"] for row in rows})
+    return _found(
+        "blocked_sessions",
+        "Blocked and blocking sessions",
+        rows,
+        fix,
+        ok="No session is waiting for a lock.",
+        problem=f"{_plural(blocked, 'session')} waiting for locks held by "
+        f"{_plural(len(blocking), 'other session')}.",
+        status=status,
+    )
+
+
+CHECKS = [
+    check_cache_hit_rate,
+    check_missing_indexes,
+    check_unused_indexes,
+    check_duplicate_indexes,
+    check_invalid_indexes,
+    check_table_bloat,
+    check_index_bloat,
+    check_dead_tuples,
+    check_vacuum_analyze,
+    check_wraparound,
+    check_sequences,
+    check_connections,
+    check_idle_in_transaction,
+    check_long_running_queries,
+    check_blocked_sessions,
+]
+
+
+def _describe(check):
+    """Return (key, title) of a check function from its name and docstring."""
+    key = check.__name__.removeprefix("check_")
+    return key, key.replace("_", " ").capitalize()
+
+
+def run_all_checks(checks=None):
+    """Run every check; a check whose statistics are unavailable says so."""
+    results = []
+    for check in checks or CHECKS:
+        try:
+            results.append(check())
+        except StatisticsUnavailable as error:
+            key, title = _describe(check)
+            results.append(
+                CheckResult(key, title, WARNING, str(error), error=str(error))
+            )
+    return results
+
+
+def overall_status(results):
+    """Return the worst status among the results."""
+    return _worst(result.status for result in results)

@@ -1,0 +1,55 @@
+"""Health-check thresholds: PgHero's defaults and the seed's values.
+
+Override any of them with the HEALTH_THRESHOLDS setting (a dict); missing keys
+fall back to these defaults.
+"""
+
+from django.conf import settings
+
+MB = 1024 * 1024
+
+DEFAULT_THRESHOLDS = {
+    # PgHero warns below 99 %; the seed's target is "> 95 %", so below it is
+    # critical.
+    "cache_hit_rate_warning": 99.0,
+    "cache_hit_rate_critical": 95.0,
+    # Seed: "Sequential scan rate > 20% for large tables"; PgHero: 10 000 rows.
+    "seq_scan_ratio_pct": 20.0,
+    "missing_index_min_rows": 10_000,
+    # PgHero 4: no scans and at least 10 MB.
+    "unused_index_max_scans": 0,
+    "unused_index_min_bytes": 10 * MB,
+    # pgexperts' table bloat filter, PgHero's index bloat floor.
+    "table_bloat_pct": 50.0,
+    "table_bloat_min_bytes": 10 * MB,
+    "index_bloat_pct": 50.0,
+    "index_bloat_min_bytes": 100 * MB,
+    # Seed: "Dead tuple count > 1000 for any table".
+    "dead_tuples": 1000,
+    # Vacuum and analyze recency: changed tables this large whose last
+    # (auto)vacuum or (auto)analyze is older than this (or never happened).
+    "maintenance_min_rows": 10_000,
+    "maintenance_max_age_hours": 7 * 24,
+    # PgHero's overview warns with fewer than 1.5 billion IDs left; its method
+    # default (10 million left) is the critical level.
+    "wraparound_warning_left": 1_500_000_000,
+    "wraparound_critical_left": 10_000_000,
+    # PgHero: sequences at 90 % of their column type's maximum.
+    "sequence_used_pct": 90.0,
+    # PgHero: 500 connections; also a share of max_connections.
+    "total_connections": 500,
+    "connections_warning_pct": 80.0,
+    "connections_critical_pct": 95.0,
+    # PgHero: 100 sessions idle in transaction; each one older than this warns.
+    "idle_in_transaction_sec": 60,
+    "idle_in_transaction_count": 100,
+    # PgHero: 60 s.
+    "long_running_query_sec": 60,
+    # A session blocked this long is critical, a shorter wait a warning.
+    "blocked_critical_sec": 60,
+}
+
+
+def thresholds():
+    """Return the defaults updated with the HEALTH_THRESHOLDS setting."""
+    return {**DEFAULT_THRESHOLDS, **getattr(settings, "HEALTH_THRESHOLDS", {})}
