@@ -6,7 +6,8 @@ with a statement and lock timeout.
 
 from __future__ import annotations
 
-from perfconsole.core.db import fetch_dicts
+from perfconsole.core.db import fetch_dicts as _fetch_dicts
+from perfconsole.monitoring.reading import tag_sql
 
 INDEX_INVENTORY_SQL = """
 SELECT n.nspname AS schema, t.relname AS table_name, c.relname AS index_name,
@@ -78,6 +79,15 @@ SETTINGS_SQL = """
 SELECT name, setting, unit, current_setting(name) AS value, source
 FROM pg_settings WHERE name = ANY(%s)
 """
+
+
+def fetch_dicts(sql, params=None):
+    """Run a query with fetch_dicts, tagged inside the statement.
+
+    fetch_dicts puts the tag in front, which PostgreSQL 18's
+    pg_stat_statements drops; tag_sql puts it after the first keyword too.
+    """
+    return _fetch_dicts(tag_sql(sql), params)
 
 
 def index_inventory():

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
+from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.monitoring.models import QueryStat, TablePerformance
 from perfconsole.monitoring.reading import reading_statistics
 
 from . import catalog, rules
+from .catalog import fetch_dicts
 from .findings import CRITICAL, INFO, WARNING, Finding, Report, TargetCheck, prioritize
 from .suggestions import suggest_indexes
 

@@ -21,7 +21,8 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, NullTestType
 from pglast.parser import ParseError
 
-from perfconsole.core.db import QUERY_TAG, StatisticsUnavailable, monitoring_cursor
+from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
+from perfconsole.monitoring.reading import tag_sql
 
 from . import catalog
 from .catalog import qualified_name, quote_ident
@@ -343,24 +344,23 @@ def check_with_planner(suggestion, parameters, *, trial_indexes):
 
 def _hypopg_installed():
     with monitoring_cursor() as cursor:
-        cursor.execute(
-            f"{QUERY_TAG} SELECT 1 FROM pg_extension WHERE extname = 'hypopg'"
-        )
+        _execute(cursor, "SELECT 1 FROM pg_extension WHERE extname = 'hypopg'")
         return cursor.fetchone() is not None
 
 
 def _check_with_hypopg(suggestion, parameters):
     with monitoring_cursor() as cursor:
         before, _ = _generic_plan_cost(cursor, suggestion.query, parameters)
-        cursor.execute(
-            f"{QUERY_TAG} SELECT indexname FROM hypopg_create_index(%s)",
+        _execute(
+            cursor,
+            "SELECT indexname FROM hypopg_create_index(%s)",
             [suggestion.create_sql(concurrently=False)],
         )
         hypothetical = cursor.fetchone()[0]
         try:
             after, plan = _generic_plan_cost(cursor, suggestion.query, parameters)
         finally:
-            cursor.execute(f"{QUERY_TAG} SELECT hypopg_reset()")
+            _execute(cursor, "SELECT hypopg_reset()")
     _record(
         suggestion, "hypothetical index (HypoPG)", before, after, plan, hypothetical
     )
@@ -370,8 +370,9 @@ def _check_with_trial_index(suggestion, parameters):
     """Build the index in a transaction, EXPLAIN, and roll everything back."""
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"{QUERY_TAG} SELECT set_config('lock_timeout', %s, true),"
+            _execute(
+                cursor,
+                "SELECT set_config('lock_timeout', %s, true),"
                 " set_config('statement_timeout', %s, true)",
                 [
                     f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms",
@@ -379,7 +380,7 @@ def _check_with_trial_index(suggestion, parameters):
                 ],
             )
             before, _ = _generic_plan_cost(cursor, suggestion.query, parameters)
-            cursor.execute(f"{QUERY_TAG} {suggestion.create_sql(concurrently=False)}")
+            _execute(cursor, suggestion.create_sql(concurrently=False))
             after, plan = _generic_plan_cost(cursor, suggestion.query, parameters)
         transaction.set_rollback(True)
     _record(
@@ -402,6 +403,11 @@ def _record(suggestion, method, before, after, plan, index_name):
     )
 
 
+def _execute(cursor, sql, params=None):
+    # The tag inside the statement keeps it out of query statistics.
+    cursor.execute(tag_sql(sql), params)
+
+
 def _generic_plan_cost(cursor, query, parameters):
     """Return (total cost, plan) of the query's generic plan.
 
@@ -410,7 +416,7 @@ def _generic_plan_cost(cursor, query, parameters):
     plan, and the NULL arguments do not matter for a generic plan.
     """
     if connection.pg_version >= 160000:
-        cursor.execute(f"{QUERY_TAG} EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}")
+        _execute(cursor, f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}")
         plan = cursor.fetchone()[0]
     else:
         plan = _prepared_generic_plan(cursor, query, parameters)
@@ -422,20 +428,19 @@ def _generic_plan_cost(cursor, query, parameters):
 def _prepared_generic_plan(cursor, query, parameters):
     # A prepared statement outlives a rolled-back transaction, so one left
     # over by a failed run is freed first.
-    cursor.execute(
-        f"{QUERY_TAG} SELECT 1 FROM pg_prepared_statements WHERE name = %s",
+    _execute(
+        cursor,
+        "SELECT 1 FROM pg_prepared_statements WHERE name = %s",
         [PROBE],
     )
     if cursor.fetchone():
-        cursor.execute(f"{QUERY_TAG} DEALLOCATE {PROBE}")
-    cursor.execute(
-        f"{QUERY_TAG} SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
-    )
-    cursor.execute(f"{QUERY_TAG} PREPARE {PROBE} AS {query}")
+        _execute(cursor, f"DEALLOCATE {PROBE}")
+    _execute(cursor, "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+    _execute(cursor, f"PREPARE {PROBE} AS {query}")
     execute = f"EXECUTE {PROBE}"
     if parameters:
         execute += "(" + ", ".join(["NULL"] * parameters) + ")"
-    cursor.execute(f"{QUERY_TAG} EXPLAIN (FORMAT JSON) {execute}")
+    _execute(cursor, f"EXPLAIN (FORMAT JSON) {execute}")
     plan = cursor.fetchone()[0]
-    cursor.execute(f"{QUERY_TAG} DEALLOCATE {PROBE}")
+    _execute(cursor, f"DEALLOCATE {PROBE}")
     return plan

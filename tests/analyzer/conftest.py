@@ -56,7 +56,7 @@ def _create_orders():
     )
 
 
-def _run_lookups(times):
+def run_lookups(times):
     for customer in range(times):
         _execute(LOOKUP, [customer * 7])
 
@@ -84,7 +84,7 @@ def problem_fixture(statements):
     )
     _execute(f"ANALYZE {SCHEMA}.orders")
     assert "Seq Scan on orders" in _plan(LOOKUP, [7])
-    _run_lookups(30)
+    run_lookups(30)
     _flush_statistics()
     yield
     _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
@@ -97,7 +97,7 @@ def healthy_fixture(statements):
     _execute(f"CREATE INDEX orders_customer_id_idx ON {SCHEMA}.orders (customer_id)")
     _execute(f"ANALYZE {SCHEMA}.orders")
     assert "orders_customer_id_idx" in _plan(LOOKUP, [7])
-    _run_lookups(60)
+    run_lookups(60)
     _flush_statistics()
     yield
     _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

@@ -65,6 +65,16 @@ def test_it_leaves_no_trial_index_behind(problem_fixture):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == 0
+    # The analyzer's own EXPLAINs and trial builds stay out of slow queries.
+    again = build_report(
+        Options.from_settings(
+            slow_query_ms=0, slow_query_calls=1, trial_indexes=False, **SENSITIVE
+        )
+    )
+    queries = [f.evidence["query"] for f in again.findings if f.check == "slow_query"]
+    assert queries
+    own = ("GENERIC_PLAN", "perfconsole_analyzer_probe", "orders_customer_id_idx")
+    assert not [q for q in queries if any(mark in q for mark in own)]
 
 
 def test_it_reports_unused_duplicate_and_scanned_table(problem_fixture):
