@@ -25,6 +25,15 @@ class Observation:
     detail: str = ""
 
 
+def fetch(sql, params=None):
+    """Run a statistics query tagged inside the statement.
+
+    PostgreSQL 18's pg_stat_statements drops comments before a statement, so
+    the tag goes after SELECT to keep the console's own queries recognisable.
+    """
+    return fetch_dicts(sql.replace("SELECT ", f"SELECT {QUERY_TAG} ", 1), params)
+
+
 def table_scope_sql(rule):
     """Return a WHERE fragment and parameters limiting tables to the rule's scope."""
     sql, params = " AND n_live_tup >= %s", [rule.min_rows]
@@ -37,7 +46,7 @@ def table_scope_sql(rule):
 def table_stats(rule, value_sql, extra_where=""):
     """Return one observation per user table in scope, valued by value_sql."""
     scope_sql, params = table_scope_sql(rule)
-    rows = fetch_dicts(
+    rows = fetch(
         f"SELECT schemaname || '.' || relname AS subject, {value_sql} AS value,"
         " n_live_tup FROM pg_stat_user_tables"
         f" WHERE true {scope_sql} {extra_where}",
@@ -75,7 +84,7 @@ def dead_tuples(rule, now):
 
 def pg_stat_statements_schema():
     """Return the schema of pg_stat_statements, or None when not installed."""
-    rows = fetch_dicts(
+    rows = fetch(
         "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension"
         " WHERE extname = 'pg_stat_statements'"
     )
@@ -100,14 +109,14 @@ def query_mean_time_ms(rule, now):
         scope.append("queryid = ANY(%s)")
         params.append(list(rule.query_ids))
     scope_sql = f"AND ({' OR '.join(scope)})" if scope else ""
-    rows = fetch_dicts(
+    rows = fetch(
         "SELECT queryid::text AS subject, min(left(query, 500)) AS detail,"
         " sum(total_exec_time) / nullif(sum(calls), 0) AS value"
         # regnamespace::text is already quoted where needed.
         f" FROM {schema}.pg_stat_statements"
         " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        f" AND query NOT LIKE %s {scope_sql} GROUP BY queryid",
-        [QUERY_TAG + "%", *params],
+        f" AND strpos(query, %s) = 0 {scope_sql} GROUP BY queryid",
+        [QUERY_TAG, *params],
     )
     return [
         Observation(row["subject"], round(float(row["value"]), 2), row["detail"])
@@ -118,7 +127,7 @@ def query_mean_time_ms(rule, now):
 
 def cache_hit_pct(rule, now):
     """Return the buffer cache hit rate of the current database."""
-    rows = fetch_dicts(
+    rows = fetch(
         "SELECT datname AS subject,"
         " round(100.0 * blks_hit / nullif(blks_hit + blks_read, 0), 2) AS value,"
         " blks_hit, blks_read FROM pg_stat_database WHERE datname = current_database()"
@@ -136,7 +145,7 @@ def cache_hit_pct(rule, now):
 
 def invalid_index(rule, now):
     """Return 1 for each INVALID index (a failed concurrent build)."""
-    rows = fetch_dicts(
+    rows = fetch(
         "SELECT n.nspname || '.' || c.relname AS subject,"
         " 'on ' || t.relname AS detail FROM pg_index i"
         " JOIN pg_class c ON c.oid = i.indexrelid"

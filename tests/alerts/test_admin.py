@@ -1,0 +1,173 @@
+"""Admin pages for rules, alerts and notifications: permissions and audit."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from perfconsole.alerts.models import Alert, AlertRule, AlertState, Notification
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:alerts_alert_changelist")
+
+
+def grant(user, *codenames):
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def firing(db):
+    """Open a few alerts on seeded rules, as evaluation would leave them."""
+    now = timezone.now()
+    alerts = []
+    for index, rule in enumerate(AlertRule.objects.all()[:4]):
+        alerts.append(
+            Alert.objects.create(
+                rule=rule,
+                subject=f"public.table_{index}",
+                detail="SELECT '<script>alert(1)</script>'",
+                value=1500,
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+    return alerts
+
+
+def shown(response):
+    return {alert.subject for alert in response.context["cl"].result_list}
+
+
+def acknowledge(client, alerts):
+    return client.post(
+        CHANGELIST,
+        {
+            "action": "acknowledge_alerts",
+            "_selected_action": [alert.pk for alert in alerts],
+        },
+    )
+
+
+def test_staff_without_permission_cannot_see_alerts(client, staff_user, firing):
+    client.force_login(staff_user)
+    assert client.get(CHANGELIST).status_code == 403
+
+
+def test_alert_list_filters_and_escapes(
+    admin_client, firing, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(CHANGELIST, {"state": "firing"})
+    assert response.status_code == 200
+    assert shown(response) == {a.subject for a in firing}
+    critical = admin_client.get(CHANGELIST, {"rule__severity": "critical"})
+    assert shown(critical) == {"public.table_1"}  # "Invalid index"
+    by_rule = admin_client.get(CHANGELIST, {"rule__id__exact": firing[2].rule_id})
+    assert shown(by_rule) == {"public.table_2"}
+    detail = admin_client.get(reverse("admin:alerts_alert_change", args=[firing[0].pk]))
+    assert b"<script>alert(1)" not in detail.content
+    assert b"&lt;script&gt;alert(1)" in detail.content
+    assert shown(admin_client.get(CHANGELIST, {"state": "resolved"})) == set()
+
+
+def test_viewing_is_not_enough_to_acknowledge(client, staff_user, firing):
+    client.force_login(grant(staff_user, "view_alert"))
+    assert client.get(CHANGELIST).status_code == 200
+    acknowledge(client, firing[:1])
+    firing[0].refresh_from_db()
+    assert firing[0].state == AlertState.FIRING
+    assert not LogEntry.objects.exists()
+
+
+def test_acknowledging_needs_its_permission_and_is_audited(client, staff_user, firing):
+    client.force_login(grant(staff_user, "view_alert", "acknowledge_alert"))
+    response = acknowledge(client, firing[:2])
+    assert response.status_code == 302
+    for alert in firing[:2]:
+        alert.refresh_from_db()
+        assert alert.state == AlertState.ACKNOWLEDGED
+        assert alert.acknowledged_by == staff_user and alert.acknowledged_at
+    firing[2].refresh_from_db()
+    assert firing[2].state == AlertState.FIRING
+    entries = LogEntry.objects.filter(user=staff_user)
+    assert sorted(int(e.object_id) for e in entries) == sorted(a.pk for a in firing[:2])
+    assert {e.get_change_message() for e in entries} == {"Acknowledged."}
+
+    # Acknowledging again changes nothing and logs nothing.
+    acknowledge(client, firing[:2])
+    assert LogEntry.objects.filter(user=staff_user).count() == 2
+
+
+def test_acknowledge_needs_csrf(staff_user, firing):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(grant(staff_user, "view_alert", "acknowledge_alert"))
+    assert acknowledge(client, firing[:1]).status_code == 403
+    firing[0].refresh_from_db()
+    assert firing[0].state == AlertState.FIRING
+
+
+def rule_form(rule, **changes):
+    data = {
+        "name": rule.name,
+        "enabled": "on",
+        "severity": rule.severity,
+        "description": rule.description,
+        "metric": rule.metric,
+        "comparison": rule.comparison,
+        "threshold": rule.threshold,
+        "tables": ",".join(rule.tables),
+        "query_ids": ",".join(map(str, rule.query_ids)),
+        "min_rows": rule.min_rows,
+        "cooldown_minutes": rule.cooldown_minutes,
+    }
+    return {**data, **changes}
+
+
+def test_rules_are_edited_with_validated_thresholds(client, staff_user):
+    rule = AlertRule.objects.get(metric="seq_scan_pct")
+    url = reverse("admin:alerts_alertrule_change", args=[rule.pk])
+    client.force_login(grant(staff_user, "view_alertrule"))
+    assert client.post(url, rule_form(rule, threshold=30)).status_code == 403
+
+    client.force_login(grant(staff_user, "change_alertrule"))
+    for bad, message in [
+        ({"threshold": 150}, b"A percentage threshold must be 0"),
+        ({"threshold": -1}, b"The threshold cannot be negative"),
+        ({"threshold": "lots"}, b"Enter a number"),
+        ({"comparison": "between"}, b"Select a valid choice"),
+        ({"metric": "invalid_index", "comparison": "lt", "threshold": 1}, b"use"),
+        ({"query_ids": "abc"}, b"Item 1 in the array did not validate"),
+    ]:
+        response = client.post(url, rule_form(rule, **bad))
+        assert response.status_code == 200, bad
+        assert message in response.content, bad
+    rule.refresh_from_db()
+    assert rule.threshold == 20
+
+    response = client.post(url, rule_form(rule, threshold=30, min_rows=50000))
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.threshold, rule.min_rows) == (30, 50000)
+
+
+def test_notifications_are_read_only(admin_client, firing):
+    notification = Notification.objects.create(
+        alert=firing[0],
+        channel="webhook",
+        event="fired",
+        ok=False,
+        attempts=3,
+        error="attempt 1: HTTP Error 500",
+        sent_at=timezone.now(),
+    )
+    changelist = reverse("admin:alerts_notification_changelist")
+    assert b"HTTP Error 500" not in admin_client.get(changelist).content
+    assert admin_client.get(reverse("admin:alerts_notification_add")).status_code == 403
+    url = reverse("admin:alerts_notification_change", args=[notification.pk])
+    response = admin_client.get(url)
+    assert b"HTTP Error 500" in response.content
+    assert b'name="error"' not in response.content
