@@ -79,7 +79,7 @@ class Suggestion:
 
     @property
     def index_name(self):
-        name = f"{self.table_name}_{'_'.join(self.columns)}_idx"
+        name = f"{self.table_name}_{'_'.join(self.columns)}_idx".lower()
         if len(name) > 63:
             digest = hashlib.sha1(name.encode()).hexdigest()[:8]
             name = f"{name[:50]}_{digest}_idx"
@@ -213,13 +213,11 @@ def choose_columns(scan, estimated_rows, stats):
     for remaining_rows, kind, column in estimates:
         if rows < TARGET_ROWS or len(chosen) >= MAX_COLUMNS or column in chosen:
             break
-        if (
-            chosen
-            and remaining_rows * estimated_rows / max(rows, 1) > MIN_REDUCTION * rows
-        ):
-            break
         # Each further column narrows what the previous ones left.
-        rows = rows * remaining_rows / max(estimated_rows, 1)
+        narrowed = rows * remaining_rows / max(estimated_rows, 1)
+        if chosen and narrowed > MIN_REDUCTION * rows:
+            break
+        rows = narrowed
         chosen.append(column)
         if kind == RANGE:
             break
