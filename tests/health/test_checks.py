@@ -7,7 +7,9 @@ from perfconsole.health import checks
 from perfconsole.health.checks import WRAPAROUND_LIMIT, CheckResult, run_all_checks
 from tests.health.conftest import subjects
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The problem schema is committed once per run; only tests that open second
+# connections need a transactional database.
+pytestmark = pytest.mark.django_db
 
 EXPECTED = {
     checks.check_missing_indexes: {"health_fixture.scanned"},
@@ -152,6 +154,7 @@ def test_cache_hit_rate_levels(problem_schema, settings):
     assert checks.check_cache_hit_rate().status == "critical"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_connections_are_grouped_by_application(session_factory, settings):
     conns = [session_factory() for _ in range(3)]
     for conn in conns:
@@ -169,6 +172,7 @@ def test_connections_are_grouped_by_application(session_factory, settings):
     assert checks.check_connections().status == "critical"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_lock_held_by_ddl_becomes_an_unavailable_result(
     problem_schema, fixture_thresholds, session_factory
 ):
@@ -186,6 +190,7 @@ def test_a_lock_held_by_ddl_becomes_an_unavailable_result(
     assert not results["duplicate_indexes"].error
 
 
+@pytest.mark.django_db(transaction=True)
 def test_checks_work_for_a_pg_monitor_role(
     problem_schema, fixture_thresholds, monitor_role
 ):

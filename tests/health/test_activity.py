@@ -1,0 +1,120 @@
+"""Live activity, long-running and idle sessions, and blocked lock pairs."""
+
+import pytest
+
+from perfconsole.health import activity, checks
+from tests.health.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SLEEP = "SELECT pg_sleep(30) /* health-test sleeper */"
+
+
+def _pids(rows, key="pid"):
+    return {row[key] for row in rows}
+
+
+@pytest.fixture
+def idle_session(session_factory):
+    """A session that opened a transaction and went idle in it."""
+    conn = session_factory(autocommit=False)
+    conn.execute("SELECT 1")
+    return conn
+
+
+@pytest.fixture
+def sleeper(background):
+    job = background(SLEEP)
+    wait_for(lambda: job.pid in _pids(activity.long_running(0)))
+    return job
+
+
+def test_long_running_check_finds_the_running_query_only(
+    sleeper, idle_session, settings
+):
+    settings.HEALTH_THRESHOLDS = {"long_running_query_sec": 0.2}
+    result = wait_for(lambda: (r := checks.check_long_running_queries()).rows and r)
+
+    assert _pids(result.rows) == {sleeper.pid}
+    assert result.rows[0]["subject"] == f"pid {sleeper.pid}"
+    assert "pg_sleep(30)" in result.rows[0]["query"]
+    assert result.fix_sql == [f"SELECT pg_cancel_backend({sleeper.pid});"]
+
+
+def test_long_running_check_is_quiet_below_the_threshold(sleeper):
+    assert checks.check_long_running_queries().status == "ok"
+
+
+def test_idle_in_transaction_check_finds_the_idle_session_only(
+    sleeper, idle_session, settings
+):
+    settings.HEALTH_THRESHOLDS = {"idle_in_transaction_sec": 0}
+    result = checks.check_idle_in_transaction()
+
+    assert _pids(result.rows) == {idle_session.info.backend_pid}
+    assert result.status == "warning"
+    assert f"SELECT pg_terminate_backend({idle_session.info.backend_pid});" in (
+        result.fix_sql
+    )
+    settings.HEALTH_THRESHOLDS = {}
+    assert checks.check_idle_in_transaction().status == "ok"
+
+
+@pytest.fixture
+def blocked_pair(problem_schema, session_factory, background):
+    """A session holding a row lock and another one waiting for it."""
+    holder = session_factory(autocommit=False)
+    holder.execute("UPDATE health_fixture.dup SET b = b + 1 WHERE id = 1")
+    waiter = background("UPDATE health_fixture.dup SET b = b + 2 WHERE id = 1")
+    wait_for(lambda: activity.blocking_pairs())
+    yield holder.info.backend_pid, waiter.pid
+    holder.rollback()
+
+
+def test_blocked_sessions_check_finds_the_pair(blocked_pair, settings):
+    blocking_pid, blocked_pid = blocked_pair
+    result = checks.check_blocked_sessions()
+
+    assert [(r["blocked_pid"], r["blocking_pid"]) for r in result.rows] == [
+        (blocked_pid, blocking_pid)
+    ]
+    row = result.rows[0]
+    assert row["wait_event_type"] == "Lock"
+    assert "b + 2" in row["blocked_query"] and "b + 1" in row["blocking_query"]
+    assert row["blocking_state"] == "idle in transaction"
+    assert result.status == "warning"
+    assert result.fix_sql == [f"SELECT pg_cancel_backend({blocking_pid});"]
+
+    settings.HEALTH_THRESHOLDS = {"blocked_critical_sec": 0}
+    assert checks.check_blocked_sessions().status == "critical"
+
+
+def test_sessions_show_blocking_pids(blocked_pair):
+    blocking_pid, blocked_pid = blocked_pair
+    by_pid = {row["pid"]: row for row in activity.sessions()}
+
+    assert by_pid[blocked_pid]["blocked_by"] == [blocking_pid]
+    assert by_pid[blocked_pid]["wait_event_type"] == "Lock"
+    assert by_pid[blocking_pid]["state"] == "idle in transaction"
+
+
+def test_activity_checks_are_quiet_without_sessions():
+    for check in (
+        checks.check_long_running_queries,
+        checks.check_idle_in_transaction,
+        checks.check_blocked_sessions,
+    ):
+        assert check().status == "ok", check.__name__
+    assert activity.sessions() == []
+
+
+def test_console_sessions_are_hidden_unless_asked_for(session_factory):
+    console = session_factory(autocommit=False)
+    console.execute("SET application_name = 'perfconsole-web'")
+    console.execute("SELECT 1")
+    tagged = session_factory(autocommit=False)
+    tagged.execute("/* perfconsole */ SELECT 2")
+    pids = {console.info.backend_pid, tagged.info.backend_pid}
+
+    assert not pids & _pids(activity.sessions())
+    assert pids <= _pids(activity.sessions(include_console=True))

@@ -1,0 +1,191 @@
+"""The admin pages: access, escaping, filters, cancel / terminate and the audit log."""
+
+import psycopg
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.db import connection
+
+from perfconsole.health import activity
+from tests.health.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHECKS_URL = "/admin/health/healthcheck/"
+ACTIVITY_URL = "/admin/health/activity/"
+SIGNAL_URL = "/admin/health/activity/signal/"
+HOSTILE = "SELECT pg_sleep(30) /* <script>alert('x')</script> */"
+
+
+def _grant(user, *codenames):
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="health", codename__in=codenames
+        )
+    )
+
+
+@pytest.fixture
+def sleeper(background):
+    job = background(HOSTILE)
+    wait_for(lambda: job.pid in {r["pid"] for r in activity.sessions()})
+    return job
+
+
+def test_pages_redirect_anonymous_users(client):
+    for url in (CHECKS_URL, ACTIVITY_URL):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_pages_need_their_permission(client, staff_user):
+    client.force_login(staff_user)
+    assert client.get(CHECKS_URL).status_code == 403
+    assert client.get(ACTIVITY_URL).status_code == 403
+
+    _grant(staff_user, "view_health_checks", "view_activity")
+    assert client.get(CHECKS_URL).status_code == 200
+    assert client.get(ACTIVITY_URL).status_code == 200
+
+
+def test_admin_index_lists_the_pages(admin_client):
+    content = admin_client.get("/admin/").content.decode()
+    assert CHECKS_URL in content and ACTIVITY_URL in content
+
+
+def test_checks_page_shows_findings_and_fixes(admin_client, problem_schema, settings):
+    settings.HEALTH_THRESHOLDS = {"unused_index_min_bytes": 512 * 1024}
+    response = admin_client.get(CHECKS_URL)
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="check-duplicate_indexes"' in content
+    assert "health_fixture.dup_a_idx" in content
+    assert "DROP INDEX CONCURRENTLY health_fixture.unused_payload_idx;" in content
+    assert "REINDEX INDEX CONCURRENTLY health_fixture.invalid_code_idx;" in content
+
+
+def test_query_text_is_escaped(admin_client, sleeper, settings):
+    settings.HEALTH_THRESHOLDS = {"long_running_query_sec": 0}
+    for url in (ACTIVITY_URL, CHECKS_URL):
+        content = admin_client.get(url).content.decode()
+        assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in content, url
+        assert "<script>alert(" not in content, url
+
+
+def test_activity_filter_with_a_bad_value_is_a_400(admin_client):
+    assert admin_client.get(ACTIVITY_URL, {"console": "maybe"}).status_code == 400
+    assert admin_client.get(ACTIVITY_URL, {"console": "1"}).status_code == 200
+
+
+def test_superuser_cancels_a_query_and_it_is_logged(admin_client, sleeper, superuser):
+    response = admin_client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+
+    assert response.status_code == 302
+    sleeper.thread.join(timeout=10)
+    assert isinstance(sleeper.error, psycopg.errors.QueryCanceled)
+    entry = LogEntry.objects.get(object_id=str(sleeper.pid))
+    assert entry.user == superuser
+    assert entry.object_repr == f"pid {sleeper.pid}"
+    assert "Cancelled the query of" in entry.change_message
+    assert "pg_sleep(30)" in entry.change_message
+
+
+def test_terminate_ends_the_session(admin_client, session_factory):
+    idle = session_factory(autocommit=False)
+    idle.execute("SELECT 1 /* to be terminated */")
+    pid = idle.info.backend_pid
+
+    response = admin_client.post(SIGNAL_URL, {"pid": pid, "action": "terminate"})
+
+    assert response.status_code == 302
+    wait_for(lambda: pid not in {r["pid"] for r in activity.sessions()})
+    with pytest.raises(psycopg.OperationalError):
+        idle.execute("SELECT 1")
+    entry = LogEntry.objects.get(object_id=str(pid))
+    assert entry.change_message.startswith(f"Terminated pid {pid}")
+    assert "to be terminated" in entry.change_message
+
+
+def test_each_action_needs_its_own_permission(client, staff_user, sleeper):
+    _grant(staff_user, "view_activity", "cancel_backend")
+    client.force_login(staff_user)
+
+    page = client.get(ACTIVITY_URL).content.decode()
+    assert 'value="cancel"' in page and 'value="terminate"' not in page
+
+    response = client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "terminate"})
+    assert response.status_code == 403
+    assert sleeper.thread.is_alive()
+    assert not LogEntry.objects.exists()
+
+    response = client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+    assert response.status_code == 302
+    sleeper.thread.join(timeout=10)
+    assert isinstance(sleeper.error, psycopg.errors.QueryCanceled)
+    assert LogEntry.objects.get().user == staff_user
+
+
+def test_actions_can_be_turned_off(admin_client, sleeper, settings):
+    settings.ACTIVITY_ACTIONS_ENABLED = False
+
+    page = admin_client.get(ACTIVITY_URL).content.decode()
+    assert 'value="cancel"' not in page and "ACTIVITY_ACTIONS_ENABLED" in page
+    response = admin_client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+    assert response.status_code == 403
+    assert sleeper.thread.is_alive()
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"pid": "abc", "action": "cancel"},
+        {"pid": "-5", "action": "cancel"},
+        {"pid": str(2**40), "action": "cancel"},
+        {"pid": "123", "action": "drop"},
+        {"action": "cancel"},
+    ],
+)
+def test_bad_signal_requests_are_a_400(admin_client, data):
+    assert admin_client.post(SIGNAL_URL, data).status_code == 400
+
+
+def test_signal_needs_post(admin_client):
+    assert admin_client.get(SIGNAL_URL).status_code == 405
+
+
+def _messages(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_the_consoles_own_session_is_refused(admin_client):
+    connection.ensure_connection()
+    own_pid = connection.connection.info.backend_pid
+
+    response = admin_client.post(
+        SIGNAL_URL, {"pid": own_pid, "action": "terminate"}, follow=True
+    )
+
+    assert "console's own session" in " ".join(_messages(response))
+    assert not LogEntry.objects.exists()
+
+
+def test_an_unknown_pid_is_refused(admin_client):
+    response = admin_client.post(
+        SIGNAL_URL, {"pid": 2**31 - 1, "action": "cancel"}, follow=True
+    )
+    assert "No client session with pid" in " ".join(_messages(response))
+
+
+def test_a_role_without_pg_signal_backend_is_told_what_to_grant(
+    admin_client, sleeper, monitor_role
+):
+    response = admin_client.post(
+        SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"}, follow=True
+    )
+
+    assert "GRANT pg_signal_backend TO" in " ".join(_messages(response))
+    assert sleeper.thread.is_alive()
+    assert not LogEntry.objects.exists()
