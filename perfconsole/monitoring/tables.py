@@ -35,6 +35,7 @@ class BytesColumn(NumberColumn):
 
 
 class StatsTable(tables.Table):
+    # django-tables2 reads only a class's own Meta: subclasses extend this.
     class Meta:
         template_name = "django_tables2/table.html"
         attrs = {"class": "pc-table"}
@@ -44,6 +45,9 @@ class StatsTable(tables.Table):
 
 
 class QueryTable(StatsTable):
+    class Meta(StatsTable.Meta):
+        pass
+
     query = tables.Column(verbose_name="Query", orderable=False)
     user_name = tables.Column(verbose_name="User")
     calls = NumberColumn()
@@ -74,6 +78,9 @@ class QueryTable(StatsTable):
 
 
 class IndexTable(StatsTable):
+    class Meta(StatsTable.Meta):
+        pass
+
     schema_name = tables.Column(verbose_name="Schema")
     table_name = tables.Column(verbose_name="Table")
     index_name = tables.Column(verbose_name="Index")
@@ -90,6 +97,9 @@ class IndexTable(StatsTable):
 
 
 class TableTable(StatsTable):
+    class Meta(StatsTable.Meta):
+        pass
+
     schema_name = tables.Column(verbose_name="Schema")
     table_name = tables.Column(verbose_name="Table")
     n_live_tup = NumberColumn(verbose_name="Live")
@@ -115,4 +125,7 @@ class TableTable(StatsTable):
 
 
 class SlowQueryTable(QueryTable):
+    class Meta(StatsTable.Meta):
+        pass
+
     detail_url_name = "monitoring_slowquery_change"

@@ -1,0 +1,134 @@
+"""Safety: locks and timeouts give a message, a pg_monitor role suffices,
+and a missing pg_stat_statements is explained, never a 500."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from perfconsole.monitoring.statviews import VIEW_NAMES, sync_views
+
+from .conftest import flush_statistics
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "lock_ms, statement_ms, message",
+    [
+        (200, 5000, b"a catalog lock is held by another session (lock timeout)"),
+        (5000, 200, b"the query hit its statement timeout"),
+    ],
+)
+def test_it_says_statistics_unavailable_when_a_lock_is_held(
+    admin_client, scratch, second_connection, settings, lock_ms, statement_ms, message
+):
+    settings.MONITORING_LOCK_TIMEOUT_MS = lock_ms
+    settings.MONITORING_STATEMENT_TIMEOUT_MS = statement_ms
+    conn, schema = scratch
+    conn.execute(f"CREATE TABLE {schema}.locked (id int)")
+    flush_statistics(conn)
+    holder = second_connection(autocommit=False)
+    # Table sizes need a lock the holder's ACCESS EXCLUSIVE conflicts with.
+    holder.execute(f"LOCK TABLE {schema}.locked IN ACCESS EXCLUSIVE MODE")
+    url = reverse("admin:monitoring_tableperformance_changelist")
+    try:
+        response = admin_client.get(url)
+    finally:
+        holder.rollback()
+    assert response.status_code == 503
+    assert b"Statistics unavailable right now" in response.content
+    assert message in response.content
+    # Once the lock is gone the page works again.
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_tells_what_to_run_when_pg_stat_statements_is_absent(admin_client):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP EXTENSION pg_stat_statements CASCADE")
+    sync_views()
+    for name in (
+        "admin:monitoring_querystat_changelist",
+        "admin:monitoring_slowquery_changelist",
+    ):
+        response = admin_client.get(reverse(name))
+        assert response.status_code == 200
+        assert b"CREATE EXTENSION pg_stat_statements;" in response.content
+        assert b"python manage.py syncstatviews" in response.content
+        assert b"No rows." in response.content
+    # The other pages do not depend on the extension.
+    response = admin_client.get(reverse("admin:monitoring_indexusage_changelist"))
+    assert response.status_code == 200 and b"auth_user_pkey" in response.content
+
+    # Enabled again but not synced: the page names the one command.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION pg_stat_statements")
+    response = admin_client.get(reverse("admin:monitoring_querystat_changelist"))
+    assert b"the views were created without it" in response.content
+    assert b"CREATE EXTENSION" not in response.content
+    sync_views()
+    response = admin_client.get(reverse("admin:monitoring_querystat_changelist"))
+    assert b"python manage.py syncstatviews" not in response.content
+
+
+@pytest.fixture
+def monitor_role(db):
+    """Switch the test's connection to a new non-superuser role with pg_monitor.
+
+    The views are owned by it, as when the console's role ran the
+    migrations. Everything is undone with the test's transaction.
+    """
+    role = f"monitor_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE monitoring_secret (id int)")
+        cursor.execute("SELECT count(*) FROM monitoring_secret")
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER")
+        cursor.execute(f"GRANT pg_monitor TO {role}")
+        # The console's own tables (sessions, users), not the product's.
+        for table in (
+            "auth_user",
+            "django_session",
+            "auth_permission",
+            "auth_user_user_permissions",
+            "auth_user_groups",
+            "auth_group_permissions",
+            "django_content_type",
+            "auth_group",
+        ):
+            cursor.execute(f"GRANT SELECT, INSERT, UPDATE ON {table} TO {role}")
+        for view in VIEW_NAMES:
+            cursor.execute(f"ALTER VIEW {view} OWNER TO {role}")
+        cursor.execute(f"SET ROLE {role}")
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False,)
+    return role
+
+
+@pytest.mark.django_db
+def test_it_works_for_a_role_with_pg_monitor(admin_client, monitor_role):
+    for name in (
+        "admin:monitoring_querystat_changelist",
+        "admin:monitoring_indexusage_changelist",
+        "admin:monitoring_tableperformance_changelist",
+        "admin:monitoring_settingsreview_changelist",
+    ):
+        response = admin_client.get(reverse(name))
+        assert response.status_code == 200, name
+    body = admin_client.get(
+        reverse("admin:monitoring_querystat_changelist") + "?q=monitoring_secret"
+    ).content.decode()
+    # pg_read_all_stats (in pg_monitor) shows other roles' statements.
+    assert "SELECT count(*) FROM monitoring_secret" in body
+
+
+@pytest.mark.django_db
+def test_it_names_the_missing_grant_when_explain_is_denied(admin_client, monitor_role):
+    from perfconsole.monitoring.models import QueryStat
+
+    stat = QueryStat.objects.get(query="SELECT count(*) FROM monitoring_secret")
+    body = admin_client.get(
+        reverse("admin:monitoring_querystat_change", args=[stat.pk])
+    ).content.decode()
+    assert "permission denied for table monitoring_secret" in body
+    assert "GRANT SELECT ON &lt;table&gt; TO" in body
