@@ -282,10 +282,8 @@ if MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS >= Q_CLUSTER["timeout"] * 1000:
 
 # -- analyzer ----------------------------------------------------------------
 
-# Slow queries are MONITORING_SLOW_QUERY_MS / _CALLS; index suggestions only
-# look at tables of this many rows, unused indexes from this size.
-ANALYZER_MIN_TABLE_ROWS = env_int("ANALYZER_MIN_TABLE_ROWS", 10000)
-ANALYZER_UNUSED_INDEX_BYTES = env_int("ANALYZER_UNUSED_INDEX_BYTES", 1024 * 1024)
+# Slow queries are MONITORING_SLOW_QUERY_MS / _CALLS, health thresholds
+# HEALTH_THRESHOLDS; at most this many slow queries get an index suggestion.
 ANALYZER_MAX_QUERIES = env_int("ANALYZER_MAX_QUERIES", 20)
 # Check index suggestions by building each index in a rolled-back transaction.
 # The build locks the table against writes, so only on a development database

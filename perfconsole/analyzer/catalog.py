@@ -9,45 +9,26 @@ from __future__ import annotations
 from perfconsole.core.db import fetch_dicts as _fetch_dicts
 from perfconsole.monitoring.reading import tag_sql
 
+# The key columns of every plain index, to tell whether a suggestion is new.
 INDEX_INVENTORY_SQL = """
 SELECT n.nspname AS schema, t.relname AS table_name, c.relname AS index_name,
-       i.indexrelid::bigint AS index_oid, i.indrelid::bigint AS table_oid,
-       am.amname AS method, i.indisunique AS is_unique,
-       i.indisprimary AS is_primary, i.indisvalid AS is_valid,
-       i.indisexclusion AS is_exclusion, i.indisreplident AS is_replident,
-       i.indexprs IS NOT NULL AS has_expressions,
-       i.indpred IS NOT NULL AS is_partial,
-       i.indclass::text AS opclasses, i.indoption::text AS options,
+       i.indrelid::bigint AS table_oid, am.amname AS method,
+       i.indisvalid AS is_valid, i.indpred IS NOT NULL AS is_partial,
        ARRAY(
            SELECT a.attname::text
            FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
            WHERE k.position <= i.indnkeyatts
            ORDER BY k.position
-       ) AS key_columns,
-       ARRAY(
-           SELECT a.attname::text
-           FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
-           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-           WHERE k.position > i.indnkeyatts
-           ORDER BY k.position
-       ) AS include_columns,
-       pg_relation_size(i.indexrelid) AS bytes,
-       coalesce(s.idx_scan, 0) AS idx_scan,
-       EXISTS (
-           SELECT 1 FROM pg_stat_progress_create_index p
-           WHERE p.index_relid = i.indexrelid
-       ) AS being_built,
-       pg_get_indexdef(i.indexrelid) AS definition
+       ) AS key_columns
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am am ON am.oid = c.relam
-LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%%'
-  AND n.nspname NOT LIKE 'pg\\_temp%%'
+WHERE i.indexprs IS NULL
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp)'
 ORDER BY n.nspname, t.relname, c.relname
 """
 
@@ -55,11 +36,6 @@ CACHE_HIT_SQL = """
 SELECT sum(heap_blks_hit) + sum(coalesce(idx_blks_hit, 0)) AS hits,
        sum(heap_blks_read) + sum(coalesce(idx_blks_read, 0)) AS reads
 FROM pg_statio_user_tables
-"""
-
-STATS_RESET_SQL = """
-SELECT pg_stat_get_db_stat_reset_time(oid) AS stats_reset
-FROM pg_database WHERE datname = current_database()
 """
 
 TABLE_SQL = """
@@ -75,11 +51,6 @@ FROM pg_stats
 WHERE schemaname = %s AND tablename = %s AND attname = ANY(%s)
 """
 
-SETTINGS_SQL = """
-SELECT name, setting, unit, current_setting(name) AS value, source
-FROM pg_settings WHERE name = ANY(%s)
-"""
-
 
 def fetch_dicts(sql, params=None):
     """Run a query with fetch_dicts, tagged inside the statement.
@@ -91,7 +62,7 @@ def fetch_dicts(sql, params=None):
 
 
 def index_inventory():
-    """Return every index of the user's schemas with its columns and usage."""
+    """Return every index without expressions, with its key columns."""
     return fetch_dicts(INDEX_INVENTORY_SQL)
 
 
@@ -107,11 +78,6 @@ def cache_hit():
     return hits / (hits + reads), hits + reads
 
 
-def stats_reset_time():
-    """Return when this database's statistics were last reset (or None)."""
-    return fetch_dicts(STATS_RESET_SQL)[0]["stats_reset"]
-
-
 def table(name):
     """Return a table's oid, schema, name and size by (qualified) name, or None."""
     rows = fetch_dicts(TABLE_SQL, [name])
@@ -122,11 +88,6 @@ def column_stats(schema, table_name, columns):
     """Return {column: {"null_frac", "n_distinct"}} from pg_stats."""
     rows = fetch_dicts(COLUMN_STATS_SQL, [schema, table_name, list(columns)])
     return {row["column_name"]: row for row in rows}
-
-
-def current_settings(names):
-    """Return {name: row} from pg_settings for the given names."""
-    return {row["name"]: row for row in fetch_dicts(SETTINGS_SQL, [list(names)])}
 
 
 def quote_ident(name):

@@ -8,12 +8,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.health.thresholds import thresholds
 from perfconsole.monitoring.models import QueryStat, TablePerformance
 from perfconsole.monitoring.reading import reading_statistics
 
-from . import catalog, rules
+from . import catalog
 from .catalog import fetch_dicts
 from .findings import CRITICAL, INFO, WARNING, Finding, Report, TargetCheck, prioritize
+from .health import health_findings, settings_findings
 from .suggestions import suggest_indexes
 
 # The seed's collaboration tables, whose index usage should exceed 90 %.
@@ -32,23 +34,25 @@ CRITICAL_QUERY_MS = 1000.0
 
 @dataclass
 class Options:
-    """Thresholds of one analyzer run; defaults come from settings."""
+    """Thresholds of one analyzer run; defaults come from settings.
+
+    Health checks keep their own thresholds (HEALTH_THRESHOLDS); index
+    suggestions only look at tables as large as the missing-index check's.
+    """
 
     slow_query_ms: float
     slow_query_calls: int
     min_table_rows: int
-    unused_index_bytes: int
     max_queries: int
     trial_indexes: bool
 
     @classmethod
     def from_settings(cls, **overrides):
-        """Return options from the ANALYZER_* settings, with overrides."""
+        """Return options from settings, with the overrides that are not None."""
         values = {
             "slow_query_ms": settings.MONITORING_SLOW_QUERY_MS,
             "slow_query_calls": settings.MONITORING_SLOW_QUERY_CALLS,
-            "min_table_rows": settings.ANALYZER_MIN_TABLE_ROWS,
-            "unused_index_bytes": settings.ANALYZER_UNUSED_INDEX_BYTES,
+            "min_table_rows": thresholds()["missing_index_min_rows"],
             "max_queries": settings.ANALYZER_MAX_QUERIES,
             "trial_indexes": settings.ANALYZER_TRIAL_INDEXES,
         }
@@ -74,50 +78,24 @@ def build_report(options=None):
     )
     findings = []
     for part, analysis in (
-        ("index checks", _index_findings),
-        ("table scans", _table_findings),
-        ("slow queries and index suggestions", _query_findings),
-        ("settings review", _settings_findings),
+        ("health checks", lambda: health_findings(report.notes)),
+        (
+            "slow queries and index suggestions",
+            lambda: _query_findings(options, report),
+        ),
+        ("settings review", settings_findings),
     ):
         try:
-            findings.extend(analysis(options, report))
+            findings.extend(analysis())
         except StatisticsUnavailable as error:
             report.notes.append(f"{part}: {error}")
+    _point_missing_indexes_at_suggestions(findings)
     report.findings = prioritize(findings)
     try:
         report.targets = index_efficiency_targets()
     except StatisticsUnavailable as error:
         report.notes.append(f"index efficiency targets: {error}")
     return report
-
-
-def _index_findings(options, report):
-    inventory = catalog.index_inventory()
-    stats_reset = catalog.stats_reset_time()
-    return [
-        *rules.invalid_index_findings(inventory),
-        *rules.duplicate_index_findings(
-            inventory, min_bytes=options.unused_index_bytes
-        ),
-        *rules.unused_index_findings(
-            inventory, min_bytes=options.unused_index_bytes, stats_reset=stats_reset
-        ),
-    ]
-
-
-def _table_findings(options, report):
-    with reading_statistics():
-        tables = list(
-            TablePerformance.objects.values(
-                "schema_name",
-                "table_name",
-                "seq_scan",
-                "seq_tup_read",
-                "idx_scan",
-                "n_live_tup",
-            )
-        )
-    return rules.sequential_scan_findings(tables, min_rows=options.min_table_rows)
 
 
 def slow_queries(options):
@@ -239,7 +217,8 @@ def _suggestion_finding(suggestion):
     return Finding(
         check="index_suggestion",
         severity=WARNING if suggestion.confirmed else INFO,
-        subject=suggestion.table,
+        # Unquoted, like the health checks' subjects, so the two can meet.
+        subject=f"{suggestion.schema}.{suggestion.table_name}",
         title=(f"Index {suggestion.table} on ({', '.join(suggestion.columns)})"),
         evidence=evidence,
         impact=impact,
@@ -252,8 +231,14 @@ def _suggestion_finding(suggestion):
     )
 
 
-def _settings_findings(options, report):
-    return rules.settings_findings(catalog.current_settings(rules.SEED_SETTINGS))
+def _point_missing_indexes_at_suggestions(findings):
+    """Give a missing-index finding the exact index suggested for its table."""
+    suggested = {f.subject: f for f in findings if f.check == "index_suggestion"}
+    for finding in findings:
+        suggestion = suggested.get(finding.subject)
+        if finding.check == "missing_indexes" and suggestion is not None:
+            finding.fix_sql = suggestion.fix_sql
+            finding.recommendation = f"{suggestion.title}: {suggestion.impact}"
 
 
 def index_efficiency_targets():

@@ -25,6 +25,15 @@ def _flush_statistics():
         _execute("SELECT pg_sleep(0.6)")
 
 
+@pytest.fixture(autouse=True)
+def low_thresholds(settings):
+    """Lower the health thresholds to what a 30 000-row fixture can reach."""
+    settings.HEALTH_THRESHOLDS = {
+        "unused_index_min_bytes": 0,
+        "missing_index_min_rows": 1000,
+    }
+
+
 @pytest.fixture
 def statements(transactional_db):
     """Install pg_stat_statements in the test database and start it empty."""
@@ -95,7 +104,8 @@ def healthy_fixture(statements):
     """The same orders and lookups, with the right index and nothing extra."""
     _create_orders()
     _execute(f"CREATE INDEX orders_customer_id_idx ON {SCHEMA}.orders (customer_id)")
-    _execute(f"ANALYZE {SCHEMA}.orders")
+    # A healthy table has been vacuumed and analyzed.
+    _execute(f"VACUUM (ANALYZE) {SCHEMA}.orders")
     assert "orders_customer_id_idx" in _plan(LOOKUP, [7])
     run_lookups(60)
     _flush_statistics()

@@ -31,17 +31,28 @@ class Command(BaseCommand):
         trial.add_argument(
             "--no-trial-indexes", dest="trial_indexes", action="store_false"
         )
-        parser.add_argument("--slow-query-ms", type=float)
-        parser.add_argument("--slow-query-calls", type=int)
-        parser.add_argument("--min-table-rows", type=int)
-        parser.add_argument("--unused-index-bytes", type=int)
+        parser.add_argument(
+            "--slow-query-ms",
+            type=float,
+            help="report statements from this mean time (MONITORING_SLOW_QUERY_MS)",
+        )
+        parser.add_argument(
+            "--slow-query-calls",
+            type=int,
+            help="... and this many calls (MONITORING_SLOW_QUERY_CALLS)",
+        )
+        parser.add_argument(
+            "--min-table-rows",
+            type=int,
+            help="suggest indexes only on tables this large (default: the "
+            "missing-index check's threshold)",
+        )
 
     def handle(self, **options):
         analyzer_options = Options.from_settings(
             slow_query_ms=options["slow_query_ms"],
             slow_query_calls=options["slow_query_calls"],
             min_table_rows=options["min_table_rows"],
-            unused_index_bytes=options["unused_index_bytes"],
             trial_indexes=options["trial_indexes"],
         )
         try:
