@@ -23,6 +23,13 @@ def rules(transactional_db):
 
 
 @pytest.fixture
+def seeded(db):
+    """Make sure the seeded rules exist (an earlier transactional test may
+    have flushed them) in a test without a transactional database."""
+    seed_migration.seed_rules(apps, None)
+
+
+@pytest.fixture
 def probe(transactional_db):
     """Give the test a schema of its own, dropped afterwards.
 

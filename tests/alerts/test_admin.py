@@ -20,7 +20,7 @@ def grant(user, *codenames):
 
 
 @pytest.fixture
-def firing(db):
+def firing(seeded):
     """Open a few alerts on seeded rules, as evaluation would leave them."""
     now = timezone.now()
     alerts = []
@@ -127,7 +127,7 @@ def rule_form(rule, **changes):
     return {**data, **changes}
 
 
-def test_rules_are_edited_with_validated_thresholds(client, staff_user):
+def test_rules_are_edited_with_validated_thresholds(client, staff_user, seeded):
     rule = AlertRule.objects.get(metric="seq_scan_pct")
     url = reverse("admin:alerts_alertrule_change", args=[rule.pk])
     client.force_login(grant(staff_user, "view_alertrule"))

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from perfconsole.alerts.evaluation import evaluate_alerts
-from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
+from perfconsole.alerts.models import Alert, AlertState
 
 from .conftest import (
     PROBE_SCHEMA,
@@ -48,27 +48,6 @@ def look_up_by_index(table, times):
     assert "Index Scan" in explain(f"SELECT title FROM {table} WHERE id = 7")
     for key in range(1, times + 1):
         run(f"SELECT title FROM {table} WHERE id = %s", [key])
-
-
-def test_it_seeds_the_eight_rules():
-    """The data migration leaves the seed's four rules and four more."""
-    rules = {rule.metric: rule for rule in AlertRule.objects.all()}
-    assert set(rules) == set(Metric.values)
-    assert (
-        rules["query_mean_time_ms"].comparison,
-        rules["query_mean_time_ms"].threshold,
-    ) == ("gt", 100)
-    assert "study_collaborators" in rules["query_mean_time_ms"].tables
-    assert rules["seq_scan_pct"].min_rows == 10000
-    assert (
-        rules["index_usage_pct"].comparison,
-        rules["index_usage_pct"].threshold,
-    ) == ("lt", 80)
-    assert (rules["dead_tuples"].comparison, rules["dead_tuples"].threshold) == (
-        "gt",
-        1000,
-    )
-    assert rules["cache_hit_pct"].threshold == 95
 
 
 def test_dead_tuples_fire_after_deletes_and_resolve_after_vacuum(rules, probe):
