@@ -6,6 +6,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
+from perfconsole.monitoring.statviews import VIEW_NAMES
+
 
 @pytest.fixture
 def viewer(django_user_model):
@@ -45,3 +47,36 @@ def flush_statistics(conn):
         import time
 
         time.sleep(0.7)  # PostgreSQL 14's collector receives stats within 500 ms
+
+
+@pytest.fixture
+def monitor_role(db):
+    """Switch the test's connection to a new non-superuser role with pg_monitor.
+
+    The views are owned by it, as when the console's role ran the
+    migrations. Everything is undone with the test's transaction.
+    """
+    role = f"monitor_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE monitoring_secret (id int)")
+        cursor.execute("SELECT count(*) FROM monitoring_secret")
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER")
+        cursor.execute(f"GRANT pg_monitor TO {role}")
+        # The console's own tables (sessions, users), not the product's.
+        for table in (
+            "auth_user",
+            "django_session",
+            "auth_permission",
+            "auth_user_user_permissions",
+            "auth_user_groups",
+            "auth_group_permissions",
+            "django_content_type",
+            "auth_group",
+        ):
+            cursor.execute(f"GRANT SELECT, INSERT, UPDATE ON {table} TO {role}")
+        for view in VIEW_NAMES:
+            cursor.execute(f"ALTER VIEW {view} OWNER TO {role}")
+        cursor.execute(f"SET ROLE {role}")
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False,)
+    return role

@@ -1,13 +1,11 @@
 """Safety: locks and timeouts give a message, a pg_monitor role suffices,
 and a missing pg_stat_statements is explained, never a 500."""
 
-import uuid
-
 import pytest
 from django.db import connection
 from django.urls import reverse
 
-from perfconsole.monitoring.statviews import VIEW_NAMES, sync_views
+from perfconsole.monitoring.statviews import sync_views
 
 from .conftest import flush_statistics
 
@@ -70,39 +68,6 @@ def test_it_tells_what_to_run_when_pg_stat_statements_is_absent(admin_client):
     sync_views()
     response = admin_client.get(reverse("admin:monitoring_querystat_changelist"))
     assert b"python manage.py syncstatviews" not in response.content
-
-
-@pytest.fixture
-def monitor_role(db):
-    """Switch the test's connection to a new non-superuser role with pg_monitor.
-
-    The views are owned by it, as when the console's role ran the
-    migrations. Everything is undone with the test's transaction.
-    """
-    role = f"monitor_{uuid.uuid4().hex[:8]}"
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE monitoring_secret (id int)")
-        cursor.execute("SELECT count(*) FROM monitoring_secret")
-        cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER")
-        cursor.execute(f"GRANT pg_monitor TO {role}")
-        # The console's own tables (sessions, users), not the product's.
-        for table in (
-            "auth_user",
-            "django_session",
-            "auth_permission",
-            "auth_user_user_permissions",
-            "auth_user_groups",
-            "auth_group_permissions",
-            "django_content_type",
-            "auth_group",
-        ):
-            cursor.execute(f"GRANT SELECT, INSERT, UPDATE ON {table} TO {role}")
-        for view in VIEW_NAMES:
-            cursor.execute(f"ALTER VIEW {view} OWNER TO {role}")
-        cursor.execute(f"SET ROLE {role}")
-        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        assert cursor.fetchone() == (False,)
-    return role
 
 
 @pytest.mark.django_db
