@@ -24,6 +24,24 @@ USER_SCHEMAS = (
 )
 # The largest value a transaction or multixact ID age can reach.
 WRAPAROUND_LIMIT = 2_146_483_648
+# Each check's key (its function name without `check_`) and title.
+TITLES = {
+    "cache_hit_rate": "Cache hit rate",
+    "missing_indexes": "Missing indexes",
+    "unused_indexes": "Unused indexes",
+    "duplicate_indexes": "Duplicate indexes",
+    "invalid_indexes": "Invalid indexes",
+    "table_bloat": "Table bloat",
+    "index_bloat": "Index bloat",
+    "dead_tuples": "Dead tuples",
+    "vacuum_analyze": "Vacuum and analyze recency",
+    "wraparound": "Transaction ID and multixact wraparound",
+    "sequences": "Sequences near their maximum",
+    "connections": "Connections",
+    "idle_in_transaction": "Idle in transaction",
+    "long_running_queries": "Long-running queries",
+    "blocked_sessions": "Blocked and blocking sessions",
+}
 
 
 @dataclass
@@ -48,11 +66,11 @@ def _plural(count, word, plural=None):
     return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
-def _found(key, title, rows, fix_sql, *, ok, problem, status=WARNING):
+def _found(key, rows, fix_sql, *, ok, problem, status=WARNING):
     """Build a result: ok when no rows, else `status` with a problem sentence."""
     if not rows:
-        return CheckResult(key, title, OK, ok)
-    return CheckResult(key, title, status, problem, rows, fix_sql)
+        return CheckResult(key, TITLES[key], OK, ok)
+    return CheckResult(key, TITLES[key], status, problem, rows, fix_sql)
 
 
 def _worst(statuses):
@@ -85,7 +103,7 @@ def check_cache_hit_rate():
             ORDER BY heap_blks_read DESC
             LIMIT 10"""
     )
-    title = "Cache hit rate"
+    title = TITLES["cache_hit_rate"]
     known = [r for r in rates.values() if r is not None]
     if not known:
         return CheckResult("cache_hit_rate", title, OK, "No reads recorded yet.")
@@ -142,7 +160,6 @@ def check_missing_indexes():
     ]
     return _found(
         "missing_indexes",
-        "Missing indexes",
         rows,
         fix,
         ok=f"No table of {limits['missing_index_min_rows']:,} rows or more is read "
@@ -191,7 +208,6 @@ def check_unused_indexes():
     floor = limits["unused_index_min_bytes"] // 1024
     return _found(
         "unused_indexes",
-        "Unused indexes",
         rows,
         fix,
         ok=f"Every index of {floor:,} kB or more has been scanned {since}.",
@@ -250,7 +266,6 @@ def check_duplicate_indexes():
     fix = [f"DROP INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
     return _found(
         "duplicate_indexes",
-        "Duplicate indexes",
         rows,
         fix,
         ok="No index is covered by another index on the same columns.",
@@ -279,7 +294,6 @@ def check_invalid_indexes():
     fix = [f"REINDEX INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
     return _found(
         "invalid_indexes",
-        "Invalid indexes",
         rows,
         fix,
         ok="No invalid index.",
@@ -352,7 +366,6 @@ def check_table_bloat():
     ]
     return _found(
         "table_bloat",
-        "Table bloat",
         rows,
         fix,
         ok="No table is estimated to waste "
@@ -428,7 +441,6 @@ def check_index_bloat():
     fix = [f"REINDEX INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
     return _found(
         "index_bloat",
-        "Index bloat",
         rows,
         fix,
         ok="No btree index is estimated to waste "
@@ -457,7 +469,6 @@ def check_dead_tuples():
     fix = [f"VACUUM (ANALYZE) {row.pop('qualified')};" for row in rows]
     return _found(
         "dead_tuples",
-        "Dead tuples",
         rows,
         fix,
         ok=f"No table holds more than {limits['dead_tuples']:,} dead tuples.",
@@ -507,7 +518,6 @@ def check_vacuum_analyze():
     hours = limits["maintenance_max_age_hours"]
     return _found(
         "vacuum_analyze",
-        "Vacuum and analyze recency",
         rows,
         fix,
         ok=f"Every changed table of {limits['maintenance_min_rows']:,} rows or more "
@@ -550,7 +560,6 @@ def check_wraparound():
         status = CRITICAL
     return _found(
         "wraparound",
-        "Transaction ID and multixact wraparound",
         rows,
         fix,
         ok=f"Every table has more than {limits['wraparound_warning_left']:,} "
@@ -607,7 +616,6 @@ def check_sequences():
         fix.append(f"ALTER SEQUENCE {qualified} AS bigint;")
     return _found(
         "sequences",
-        "Sequences near their maximum",
         rows,
         fix,
         ok=f"No sequence has used {limits['sequence_used_pct']} % of its column "
@@ -664,7 +672,7 @@ def check_connections():
     fix = []
     if status != OK:
         fix = ["-- Put a pooler (PgBouncer) in front, or lower the pool sizes."]
-    return CheckResult("connections", "Connections", status, summary, rows, fix)
+    return CheckResult("connections", TITLES["connections"], status, summary, rows, fix)
 
 
 def check_idle_in_transaction():
@@ -681,7 +689,6 @@ def check_idle_in_transaction():
     status = CRITICAL if len(rows) >= limits["idle_in_transaction_count"] else WARNING
     return _found(
         "idle_in_transaction",
-        "Idle in transaction",
         rows,
         fix,
         ok="No session is idle in a transaction for "
@@ -702,7 +709,6 @@ def check_long_running_queries():
     fix = [f"SELECT pg_cancel_backend({row['pid']});" for row in rows]
     return _found(
         "long_running_queries",
-        "Long-running queries",
         rows,
         fix,
         ok=f"No query has been running for {limits['long_running_query_sec']} s "
@@ -726,7 +732,6 @@ def check_blocked_sessions():
     blocked = len({row["blocked_pid"] for row in rows})
     return _found(
         "blocked_sessions",
-        "Blocked and blocking sessions",
         rows,
         fix,
         ok="No session is waiting for a lock.",
@@ -755,22 +760,20 @@ CHECKS = [
 ]
 
 
-def _describe(check):
-    """Return (key, title) of a check function from its name and docstring."""
-    key = check.__name__.removeprefix("check_")
-    return key, key.replace("_", " ").capitalize()
-
-
 def run_all_checks(checks=None):
-    """Run every check; a check whose statistics are unavailable says so."""
+    """Run every check (or the given ones); unavailable statistics say so.
+
+    Never raises StatisticsUnavailable: that check's result is a warning with
+    the reason in `summary` and `error`.
+    """
     results = []
     for check in checks or CHECKS:
         try:
             results.append(check())
         except StatisticsUnavailable as error:
-            key, title = _describe(check)
+            key = check.__name__.removeprefix("check_")
             results.append(
-                CheckResult(key, title, WARNING, str(error), error=str(error))
+                CheckResult(key, TITLES[key], WARNING, str(error), error=str(error))
             )
     return results
 

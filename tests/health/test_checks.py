@@ -184,6 +184,7 @@ def test_a_lock_held_by_ddl_becomes_an_unavailable_result(
     ddl.rollback()
 
     unused = results["unused_indexes"]
+    assert unused.title == "Unused indexes"
     assert "lock" in unused.error
     assert unused.summary.startswith("Statistics unavailable right now")
     assert unused.status == "warning" and unused.rows == []
