@@ -57,7 +57,9 @@ def render_text(report):
         lines.extend(_wrap(f"impact: {finding.impact}", "   "))
         lines.extend(_wrap(f"do: {finding.recommendation}", "   "))
         if finding.fix_sql:
-            lines.append(f"   sql: {finding.fix_sql}")
+            first, *rest = finding.fix_sql.splitlines()
+            lines.append(f"   sql: {first}")
+            lines.extend(f"        {line}" for line in rest)
         lines.append("")
     for note in report.notes:
         lines.extend(_wrap(f"Note: {note}", ""))
