@@ -90,6 +90,10 @@ def test_superuser_cancels_a_query_and_it_is_logged(admin_client, sleeper, super
     assert entry.object_repr == f"pid {sleeper.pid}"
     assert "Cancelled the query of" in entry.change_message
     assert "pg_sleep(30)" in entry.change_message
+    # The admin index lists it under recent actions (no change page to link).
+    index = admin_client.get("/admin/")
+    assert index.status_code == 200
+    assert f"pid {sleeper.pid}" in index.content.decode()
 
 
 def test_terminate_ends_the_session(admin_client, session_factory):

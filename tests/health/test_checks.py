@@ -1,6 +1,9 @@
 """Each health check finds exactly its problem and stays quiet on a healthy schema."""
 
+import json
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from perfconsole.health import checks
@@ -201,3 +204,22 @@ def test_checks_work_for_a_pg_monitor_role(
     by_key = {r.key: r for r in results}
     assert subjects(by_key["duplicate_indexes"]) == {"health_fixture.dup_a_idx"}
     assert subjects(by_key["dead_tuples"]) == {"health_fixture.dead"}
+
+
+def test_healthcheck_command_prints_json_and_fails_on_warning(
+    problem_schema, fixture_thresholds, capsys
+):
+    call_command("healthcheck", "--json", "--check", "duplicate_indexes")
+    payload = json.loads(capsys.readouterr().out)
+    (result,) = payload["checks"]
+    assert result["key"] == "duplicate_indexes"
+    assert "health_fixture.dup_a_idx" in {row["subject"] for row in result["rows"]}
+
+    call_command("healthcheck", "--check", "invalid_indexes")
+    out = capsys.readouterr().out
+    assert "[warning] Invalid indexes" in out
+    assert "REINDEX INDEX CONCURRENTLY health_fixture.invalid_code_idx;" in out
+
+    with pytest.raises(CommandError, match="health: warning"):
+        call_command("healthcheck", "--check", "dead_tuples", "--fail-on", "warning")
+    call_command("healthcheck", "--check", "dead_tuples", "--fail-on", "critical")
