@@ -17,6 +17,12 @@ from perfconsole.core.db import QUERY_TAG, fetch_dicts
 
 from .models import Metric
 
+# A statement that reads or writes rows, after any leading comments.
+APPLICATION_STATEMENT = (
+    r"^\s*(/\*([^*]|\*+[^*/])*\*+/\s*)*"
+    r"(select|with|insert|update|delete|merge|values|table)\M"
+)
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -109,6 +115,10 @@ def query_mean_time_ms(rule, now):
         scope.append("queryid = ANY(%s)")
         params.append(list(rule.query_ids))
     scope_sql = f"AND ({' OR '.join(scope)})" if scope else ""
+    # Only the application's statements: COPY, VACUUM, CREATE INDEX… are
+    # maintenance, not a critical path, however long they take.
+    scope_sql += " AND query ~* %s"
+    params.append(APPLICATION_STATEMENT)
     rows = fetch(
         "SELECT queryid::text AS subject, min(left(query, 500)) AS detail,"
         " sum(total_exec_time) / nullif(sum(calls), 0) AS value"
