@@ -23,7 +23,7 @@ import time
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 
 FIXTURE_THRESHOLDS = {
     "unused_index_min_bytes": 512 * 1024,
@@ -137,6 +137,9 @@ def problem_schema(django_db_setup, django_db_blocker):
                 cursor.execute(statement)
         flush_stats(cursor)
     yield "health_fixture"
+    # Other apps' tests share this database: leave no problems behind.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA health_fixture, health_healthy CASCADE")
 
 
 @pytest.fixture
@@ -236,3 +239,9 @@ def monitor_role(transactional_db):
     yield MONITOR_ROLE
     with connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
+        cursor.execute(f"DROP OWNED BY {MONITOR_ROLE}")
+        try:
+            # Best effort: a concurrent run may still use the role.
+            cursor.execute(f"DROP ROLE {MONITOR_ROLE}")
+        except DatabaseError:
+            pass
