@@ -136,7 +136,10 @@ def _query_findings(options, report):
     )
     by_query = {suggestion.queryid: suggestion for suggestion in suggestions}
     findings = [
-        _slow_query_finding(query, by_query.get(query["queryid"])) for query in queries
+        _slow_query_finding(
+            query, by_query.get(query["queryid"]), dict(skipped).get(query["query"])
+        )
+        for query in queries
     ]
     seen = set()
     for suggestion in suggestions:
@@ -154,7 +157,7 @@ def _query_findings(options, report):
     return findings
 
 
-def _slow_query_finding(query, suggestion):
+def _slow_query_finding(query, suggestion, no_suggestion_because):
     mean = query["mean_time_ms"]
     subject = f"query {query['queryid']}"
     if suggestion is not None:
@@ -181,6 +184,9 @@ def _slow_query_finding(query, suggestion):
             "share_of_total_pct": query["share_of_total"],
             "rows": query["rows"],
             "cache_hit_pct": query["cache_hit_ratio"],
+            "index_suggestion": suggestion.index_name
+            if suggestion is not None
+            else f"none: {no_suggestion_because or 'not analyzed'}",
         },
         impact=(
             f"{query['total_time_ms'] / 1000:.1f} s of database time over "

@@ -276,7 +276,8 @@ def suggest_indexes(slow_queries, *, min_rows, trial_indexes):
     for row in slow_queries:
         try:
             suggestion = _suggest_one(row, inventory, min_rows, trial_indexes)
-        except Unsupported as reason:
+        except (Unsupported, StatisticsUnavailable) as reason:
+            # One locked table or timeout costs one suggestion, not the list.
             skipped.append((row["query"], str(reason)))
             continue
         suggestions.append(suggestion)

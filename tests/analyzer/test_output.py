@@ -111,3 +111,20 @@ def test_the_admin_page_never_builds_trial_indexes(
             f" WHERE dbid = {this_database} AND query ILIKE '%%CREATE INDEX%%'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_locked_table_gives_notes_not_an_error(
+    problem_fixture, second_connection, admin_client, settings
+):
+    settings.MONITORING_SLOW_QUERY_MS = 0
+    settings.MONITORING_SLOW_QUERY_CALLS = 1
+    locker = second_connection(autocommit=False)
+    locker.execute(f"LOCK TABLE {SCHEMA}.orders IN ACCESS EXCLUSIVE MODE")
+    response = admin_client.get(reverse("admin:analyzer_analyzerreport_changelist"))
+    locker.rollback()
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "lock timeout" in page
+    # What does not touch the locked table is still reported.
+    assert "Index efficiency targets" in page
+    assert "Cache hit rate" in page

@@ -164,4 +164,7 @@ def test_it_suggests_nothing_an_existing_index_covers(healthy_fixture):
     ]
     assert lookup.evidence["calls"] == 60
     assert lookup.fix_sql == ""
+    assert lookup.evidence["index_suggestion"] == (
+        "none: already covered by index orders_customer_id_idx"
+    )
     assert not [f for f in report.findings if f.check == "index_suggestion"]
