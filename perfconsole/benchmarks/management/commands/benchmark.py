@@ -1,0 +1,136 @@
+"""Benchmark the collaboration queries against the seed's targets."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from perfconsole.benchmarks import report
+from perfconsole.benchmarks.models import BenchmarkRun
+from perfconsole.benchmarks.queries import QUERIES, by_name
+from perfconsole.benchmarks.runner import Benchmark
+from perfconsole.benchmarks.safety import development_verdict
+from perfconsole.collaboration.demo import SCALES
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure the collaboration queries (EXPLAIN ANALYZE server time, client "
+        "round trip, buffers, indexes, seq scans) against the seed's targets; "
+        "--compare measures them without the performance indexes too, inside a "
+        "transaction that is rolled back."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            choices=sorted(SCALES),
+            help="the demo scale you expect the data to be (checked); "
+            "detected from the row counts when left out",
+        )
+        parser.add_argument("--iterations", type=int, default=20)
+        parser.add_argument(
+            "--warmup",
+            type=int,
+            default=1,
+            help="warm-up passes over each query's parameters (default 1)",
+        )
+        parser.add_argument(
+            "--without-timeout",
+            type=float,
+            default=10,
+            help="with --compare: seconds one call may take without the indexes; "
+            "a call over it counts as this long (the reduction is then a lower "
+            "bound) and a query stops after 3 of them",
+        )
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--query",
+            action="append",
+            dest="names",
+            choices=[query.name for query in QUERIES],
+            help="only this query (repeatable)",
+        )
+        parser.add_argument("--json", dest="json_file", help="write the results here")
+        parser.add_argument(
+            "--compare",
+            action="store_true",
+            help="also measure without the six performance indexes (takes ACCESS "
+            "EXCLUSIVE locks on the collaboration tables until it rolls back)",
+        )
+        parser.add_argument(
+            "--bare",
+            action="store_true",
+            help="with --compare: drop every non-primary index of the "
+            "collaboration tables too, so the baseline has primary keys only",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="run --compare on a database that does not look like a "
+            "development one",
+        )
+        parser.add_argument(
+            "--no-store", action="store_true", help="do not keep the run"
+        )
+
+    def handle(self, *, scale, iterations, warmup, seed, names, json_file, **options):
+        if iterations < 1 or warmup < 0 or options["without_timeout"] <= 0:
+            raise CommandError(
+                "--iterations must be at least 1, --warmup at least 0 and "
+                "--without-timeout positive"
+            )
+        if options["bare"] and not options["compare"]:
+            raise CommandError("--bare only makes sense with --compare")
+        if options["compare"]:
+            self.check_development(options["force"])
+        benchmark = Benchmark(
+            iterations=iterations,
+            warmup=warmup,
+            seed=seed,
+            compare=options["compare"],
+            bare=options["bare"],
+            without_timeout_ms=int(options["without_timeout"] * 1000),
+            queries=by_name(names),
+            progress=lambda text: self.stderr.write(f"  {text}"),
+        )
+        try:
+            document = benchmark.run()
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        detected = document["run"]["scale"]
+        if scale and scale != detected:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"--scale {scale} given, but the data looks like {detected} "
+                    f"(load it with `seeddemo --scale {scale} --reset`)"
+                )
+            )
+            document["run"]["scale"] = scale
+        if not options["no_store"]:
+            run = BenchmarkRun.store(document)
+            document["run"]["id"] = run.pk
+        self.stdout.write(report.text(document))
+        if json_file:
+            with open(json_file, "w") as out:
+                json.dump(report.public(document), out, indent=2, default=str)
+            self.stdout.write(f"JSON written to {json_file}")
+
+    def check_development(self, force):
+        """Refuse --compare on a database that may be in use by others."""
+        ok, reason = development_verdict()
+        if ok:
+            self.stderr.write(
+                f"--compare on {reason}: DROP INDEX in a transaction holds ACCESS "
+                "EXCLUSIVE locks on the collaboration tables until the rollback."
+            )
+            return
+        if not force:
+            raise CommandError(
+                f"--compare refused: this does not look like a development database "
+                f"({reason}). It drops the performance indexes inside a transaction "
+                "and rolls back, which leaves data and schema unchanged but holds "
+                "ACCESS EXCLUSIVE locks on the collaboration tables, blocking every "
+                "other session on them, for the whole run. Add --force if that is "
+                "acceptable here."
+            )
+        self.stderr.write(self.style.WARNING(f"--force: comparing on {reason}"))

@@ -1,0 +1,135 @@
+"""Run one of the seed's load scenarios and report throughput and latency."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from perfconsole.benchmarks import load
+
+SCENARIOS = ["collaborations", "lookups", "dashboard"]
+
+
+class Command(BaseCommand):
+    help = (
+        "Load scenarios: collaborations (100 simultaneous operations, reads and "
+        "writes), lookups (1000 member lookups/s, then the highest rate, and "
+        "pgbench), dashboard (50 requests/min over HTTP, signed in). Bounded by "
+        "--duration; leaves no data behind."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("scenario", choices=SCENARIOS)
+        parser.add_argument(
+            "--duration", type=float, default=10, help="seconds per phase"
+        )
+        parser.add_argument("--json", dest="json_file", help="write the results here")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="concurrent workers (collaborations: 100, lookups: 8)",
+        )
+        parser.add_argument(
+            "--rate", type=float, default=1000, help="lookups: target per second"
+        )
+        parser.add_argument(
+            "--no-pgbench", action="store_true", help="lookups: skip pgbench"
+        )
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="dashboard: the running web app",
+        )
+        parser.add_argument(
+            "--per-minute", type=float, default=50, help="dashboard: request rate"
+        )
+        parser.add_argument(
+            "--path",
+            action="append",
+            dest="paths",
+            help="dashboard: a page to request (repeatable)",
+        )
+
+    def handle(self, *, scenario, duration, json_file, seed, workers, **options):
+        if not 0 < duration <= 3600:
+            raise CommandError("--duration must be between 0 and 3600 seconds")
+        if workers is not None and not 1 <= workers <= 150:
+            raise CommandError("--workers must be between 1 and 150")
+        if options["rate"] <= 0 or options["per_minute"] <= 0:
+            raise CommandError("--rate and --per-minute must be positive")
+        try:
+            result = self.run(scenario, duration, seed, workers, options)
+        except (ValueError, RuntimeError) as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.describe(result))
+        if json_file:
+            with open(json_file, "w") as out:
+                json.dump(result, out, indent=2, default=str)
+            self.stdout.write(f"JSON written to {json_file}")
+
+    def run(self, scenario, duration, seed, workers, options) -> dict:
+        stream = self.stderr._out
+        if scenario == "collaborations":
+            return load.collaborations(
+                duration, workers=workers or 100, seed=seed, stream=stream
+            )
+        if scenario == "lookups":
+            return load.lookups(
+                duration,
+                rate=options["rate"],
+                workers=workers or 8,
+                seed=seed,
+                stream=stream,
+                pgbench=not options["no_pgbench"],
+            )
+        return load.dashboard(
+            duration,
+            base_url=options["url"],
+            per_minute=options["per_minute"],
+            paths=options["paths"],
+            stream=stream,
+        )
+
+    def describe(self, result: dict) -> str:
+        """Return the scenario's result as a few readable lines."""
+        if result["scenario"] == "lookups":
+            lines = [f"lookups with {result['workers']} workers:"]
+            for phase in ("paced", "unthrottled"):
+                lines.append(f"  {phase}: {self.figures(result[phase])}")
+            verdict = "met" if result["target_met"] else "MISSED"
+            lines.append(
+                f"  target {result['target_per_s']:g}/s {verdict} "
+                f"(reached {result['paced']['throughput_per_s']}/s); highest "
+                f"rate here {result['unthrottled']['throughput_per_s']}/s"
+            )
+            bench = result["pgbench"]
+            if bench.get("throughput_per_s"):
+                lines.append(
+                    f"  pgbench, same query, {bench['clients']} clients: "
+                    f"{bench['throughput_per_s']:.0f}/s, "
+                    f"latency avg {bench['latency_avg_ms']} ms"
+                )
+            else:
+                lines.append(f"  pgbench: {bench}")
+            return "\n".join(lines)
+        lines = [f"{result['scenario']}: {self.figures(result)}"]
+        if result["scenario"] == "collaborations":
+            lines.append(f"  operations: {result['by_operation']}")
+            lines.append(f"  written then removed: {result['created_and_removed']}")
+        else:
+            lines.append(
+                f"  {result['requests_per_minute']}/min (target "
+                f"{result['target_per_minute']:g}/min), statuses {result['statuses']}"
+            )
+        return "\n".join(lines)
+
+    def figures(self, summary: dict) -> str:
+        text = (
+            f"{summary['operations']} ops in {summary['seconds']} s = "
+            f"{summary['throughput_per_s']}/s; latency p50 {summary['p50_ms']} ms, "
+            f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms; "
+            f"{summary['errors']} errors"
+        )
+        if summary["error_samples"]:
+            text += f" (e.g. {summary['error_samples'][0]})"
+        return text

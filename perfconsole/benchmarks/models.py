@@ -1,0 +1,127 @@
+"""Stored benchmark runs: one row per run, one per query measured."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.db import models, transaction
+
+
+class BenchmarkRun(models.Model):
+    started_at = models.DateTimeField(db_index=True)
+    duration_s = models.FloatField(default=0)
+    scale = models.CharField(max_length=20)
+    database = models.CharField(max_length=100)
+    server_version = models.CharField(max_length=100)
+    server_version_num = models.IntegerField()
+    settings = models.JSONField(default=dict)
+    row_counts = models.JSONField(default=dict)
+    iterations = models.PositiveIntegerField()
+    warmup = models.PositiveIntegerField(default=0)
+    seed = models.IntegerField(default=1)
+    compare = models.BooleanField(default=False)
+    bare = models.BooleanField(
+        default=False, help_text="the comparison also dropped non-primary indexes"
+    )
+    without_timeout_ms = models.IntegerField(default=0)
+    dropped = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        default_permissions = ("view",)
+
+    def __str__(self):
+        when = self.started_at.strftime("%Y-%m-%d %H:%M")
+        return f"{when} {self.scale} PG {self.server_version}"
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.results.all())
+
+    @classmethod
+    @transaction.atomic
+    def store(cls, document: dict) -> BenchmarkRun:
+        """Save a benchmark document (from runner.Benchmark.run)."""
+        facts = document["run"]
+        run = cls.objects.create(
+            started_at=datetime.fromtimestamp(facts["started_at"], tz=UTC),
+            duration_s=facts["duration_s"],
+            scale=facts["scale"],
+            database=facts["database"],
+            server_version=facts["server_version"],
+            server_version_num=facts["server_version_num"],
+            settings=facts["settings"],
+            row_counts=facts["row_counts"],
+            iterations=facts["iterations"],
+            warmup=facts["warmup"],
+            seed=facts["seed"],
+            compare=facts["compare"],
+            bare=facts["bare"],
+            without_timeout_ms=facts["without_timeout_ms"],
+            dropped=facts["dropped"],
+        )
+        BenchmarkResult.objects.bulk_create(
+            BenchmarkResult.from_entry(run, position, entry)
+            for position, entry in enumerate(document["queries"])
+        )
+        return run
+
+
+class BenchmarkResult(models.Model):
+    run = models.ForeignKey(
+        BenchmarkRun, on_delete=models.CASCADE, related_name="results"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=100)
+    label = models.CharField(max_length=200)
+    sql = models.TextField()
+    target_ms = models.FloatField()
+    goal_ms = models.FloatField()
+    p50_ms = models.FloatField()
+    p95_ms = models.FloatField()
+    p99_ms = models.FloatField()
+    max_ms = models.FloatField()
+    mean_ms = models.FloatField()
+    planning_p50_ms = models.FloatField(default=0)
+    client_p50_ms = models.FloatField()
+    client_p95_ms = models.FloatField()
+    client_p99_ms = models.FloatField()
+    rows = models.FloatField(help_text="rows returned, mean per call")
+    buffers_hit = models.FloatField(help_text="shared buffers hit, mean per call")
+    buffers_read = models.FloatField(help_text="shared buffers read, mean per call")
+    indexes = models.JSONField(default=list)
+    seq_scan = models.BooleanField()
+    seq_scan_relations = models.JSONField(default=list)
+    passed = models.BooleanField()
+    goal_met = models.BooleanField()
+    plan = models.JSONField(null=True)
+    # The "without the performance indexes" phase of a comparison.
+    without = models.JSONField(null=True, blank=True)
+    reduction_p50_pct = models.FloatField(null=True, blank=True)
+    reduction_p95_pct = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        default_permissions = ("view",)
+
+    def __str__(self):
+        return f"{self.name} ({self.run_id})"
+
+    @classmethod
+    def from_entry(cls, run, position, entry) -> BenchmarkResult:
+        """Build (unsaved) one query's row from its JSON entry."""
+        fields = {
+            field.name
+            for field in cls._meta.concrete_fields
+            if field.name not in ("id", "run", "position")
+        }
+        values = {key: value for key, value in entry.items() if key in fields}
+        return cls(run=run, position=position, **values)
+
+    @property
+    def without_p95_ms(self):
+        return (self.without or {}).get("p95_ms")
+
+    @property
+    def without_p50_ms(self):
+        return (self.without or {}).get("p50_ms")

@@ -1,0 +1,110 @@
+"""The collaboration queries the benchmark measures, with their targets.
+
+Targets are the seed's (organization member lookups < 10 ms, study
+collaborator queries < 15 ms, activity feed < 25 ms, team analytics < 50 ms);
+goals are DESIGN.md's (a tenth of the target, p95 server-side at `large`).
+The seed gives no figure for an organization's studies by status: it is a
+list page like the feed, so it gets the feed's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "queries"
+
+
+@cache
+def read_sql(name: str) -> str:
+    """Return the text of sql/queries/<name>.sql without its comment lines."""
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("--")]
+    return "\n".join(lines).strip()
+
+
+@dataclass(frozen=True)
+class BenchmarkQuery:
+    name: str
+    label: str
+    sql_file: str
+    # The kind of parameters it takes, drawn by parameters.draw().
+    params: str
+    target_ms: float
+    goal_ms: float
+
+    @property
+    def sql(self) -> str:
+        return read_sql(self.sql_file)
+
+
+QUERIES = [
+    BenchmarkQuery(
+        "organization_member_lookup",
+        "Organization member lookup",
+        "organization_member_lookup_v1",
+        "user",
+        10,
+        1,
+    ),
+    BenchmarkQuery(
+        "study_permission_check",
+        "Study permission check",
+        "study_permission_check_v1",
+        "study_user",
+        15,
+        1.5,
+    ),
+    BenchmarkQuery(
+        "activity_feed",
+        "Activity feed (latest 50)",
+        "activity_feed_v1",
+        "study",
+        25,
+        2.5,
+    ),
+    BenchmarkQuery(
+        "organization_studies_by_status",
+        "Organization studies by status",
+        "organization_studies_by_status_v1",
+        "organization_status",
+        25,
+        2.5,
+    ),
+    BenchmarkQuery(
+        "team_analytics_view",
+        "Team analytics (materialized view)",
+        "team_analytics_view_v1",
+        "organization",
+        50,
+        5,
+    ),
+    BenchmarkQuery(
+        "team_analytics_function",
+        "Team analytics (get_organization_analytics, 30 days)",
+        "team_analytics_function_v1",
+        "organization",
+        50,
+        5,
+    ),
+    BenchmarkQuery(
+        "user_collaborative_studies",
+        "get_user_collaborative_studies",
+        "user_collaborative_studies_v1",
+        "collaborator",
+        15,
+        1.5,
+    ),
+]
+
+
+def by_name(names: list[str] | None) -> list[BenchmarkQuery]:
+    """Return the queries with these names (all when names is empty)."""
+    if not names:
+        return list(QUERIES)
+    known = {query.name: query for query in QUERIES}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    return [known[name] for name in names]
