@@ -248,6 +248,8 @@ class CollaborationActivity(models.Model):
                 include=["user", "details"],
                 name="idx_collaboration_activity_timeline",
             ),
+            # The newest activity across all studies (the admin's list).
+            models.Index(fields=["-created_at"], name="collaboration_activity_created"),
         ]
 
     def __str__(self):

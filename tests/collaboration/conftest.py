@@ -1,0 +1,116 @@
+"""Fixtures for the collaboration tests: a small hand-made organization."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from perfconsole.collaboration.models import (
+    CollaborationActivity,
+    Organization,
+    OrganizationMember,
+    ProductUser,
+    Study,
+    StudyCollaborator,
+)
+
+
+def remigrate():
+    """Put every performance object back by running the migrations again."""
+    call_command("migrate", "collaboration", "0001", verbosity=0)
+    call_command("migrate", "collaboration", verbosity=0)
+
+
+@pytest.fixture
+def restore_performance_objects(transactional_db):
+    """Let a test break performance objects; rebuild them afterwards."""
+    yield
+    remigrate()
+
+
+def run_sql(statement, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        if cursor.description:
+            return cursor.fetchall()
+    return None
+
+
+@pytest.fixture
+def acme():
+    """Build Acme: three members, a non-member collaborator, two studies.
+
+    Times are relative to now, so the windows of the analytics are exact:
+      s1 (created 2 days ago): review requested 10 h ago and completed 6 h
+         ago (4 h), requested again 3 h ago (open), a comment 1 day ago,
+         a file from Dora (not a member) 2 h ago.
+      s2 (created 40 days ago): review requested 50 days ago and completed
+         48 days ago (48 h), a comment by Carol 20 days ago.
+    """
+    now = timezone.now()
+    ago = lambda **kw: now - timedelta(**kw)  # noqa: E731
+    alice = ProductUser.objects.create(email="alice@acme.test", full_name="Alice")
+    bob = ProductUser.objects.create(email="bob@acme.test", full_name="Bob")
+    carol = ProductUser.objects.create(email="carol@acme.test", full_name="Carol")
+    dora = ProductUser.objects.create(email="dora@other.test", full_name="Dora")
+    acme = Organization.objects.create(name="Acme", slug="acme")
+    other = Organization.objects.create(name="Other", slug="other")
+    OrganizationMember.objects.create(organization=acme, user=alice, role="owner")
+    OrganizationMember.objects.create(
+        organization=acme, user=bob, role="member", invited_by=alice
+    )
+    OrganizationMember.objects.create(
+        organization=acme, user=carol, role="viewer", invited_by=alice
+    )
+    OrganizationMember.objects.create(organization=other, user=dora, role="owner")
+    s1 = Study.objects.create(
+        organization=acme,
+        title="Sleep",
+        status="active",
+        created_at=ago(days=2),
+        created_by=alice,
+    )
+    s2 = Study.objects.create(
+        organization=acme,
+        title="Soil",
+        status="completed",
+        created_at=ago(days=40),
+        created_by=alice,
+    )
+    StudyCollaborator.objects.create(
+        study=s1, user=alice, role="owner", permissions={"manage": True}
+    )
+    StudyCollaborator.objects.create(study=s1, user=bob, role="editor", added_by=alice)
+    StudyCollaborator.objects.create(study=s1, user=dora, role="viewer", added_by=alice)
+    StudyCollaborator.objects.create(study=s2, user=alice, role="owner")
+    StudyCollaborator.objects.create(study=s2, user=carol, role="viewer")
+    rows = [
+        (s1, bob, ago(hours=10), "review_requested"),
+        (s1, alice, ago(hours=6), "review_completed"),
+        (s1, bob, ago(hours=3), "review_requested"),
+        (s1, alice, ago(days=1), "comment_added"),
+        (s1, dora, ago(hours=2), "file_uploaded"),
+        (s2, alice, ago(days=50), "review_requested"),
+        (s2, alice, ago(days=48), "review_completed"),
+        (s2, carol, ago(days=20), "comment_added"),
+    ]
+    CollaborationActivity.objects.bulk_create(
+        CollaborationActivity(study=s, user=u, created_at=t, activity_type=k)
+        for s, u, t, k in rows
+    )
+    return SimpleNamespace(
+        alice=alice,
+        bob=bob,
+        carol=carol,
+        dora=dora,
+        org=acme,
+        other=other,
+        s1=s1,
+        s2=s2,
+        now=now,
+    )
