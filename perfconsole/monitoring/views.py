@@ -68,12 +68,28 @@ def paginate(table, form):
         table.paginate(LazyPaginator, per_page=per_page, page=1)
 
 
+def page_links(request, page):
+    """Return the previous and next page URLs (None at either end)."""
+    query = request.GET.copy()
+    query.pop("_export", None)
+
+    def url(number):
+        query["page"] = number
+        return "?" + query.urlencode()
+
+    return {
+        "number": page.number,
+        "previous": url(page.number - 1) if page.has_previous() else None,
+        "next": url(page.number + 1) if page.has_next() else None,
+    }
+
+
 def csv_response(table, filename):
     """Return every filtered row of the table as CSV."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     writer = csv.writer(response)
-    for row in table.as_values():
+    for row in table.export_rows():
         writer.writerow(row)
     return response
 
@@ -105,7 +121,12 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
             if form.cleaned_data.get("_export") == "csv":
                 return csv_response(table, model_admin.model._meta.db_table)
             paginate(table, form)
-            context["table"] = table
+            context.update(
+                table=table,
+                headers=table.header_cells(request),
+                rows=table.body_rows(),
+                pages=page_links(request, table.page),
+            )
             return render_page(request, TABLE_TEMPLATE, context)
     except StatisticsUnavailable as error:
         context["error"] = str(error)
