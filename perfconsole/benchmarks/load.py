@@ -389,13 +389,18 @@ def run_pgbench(binary: str, sql: str, users: list, seconds: float, clients: int
 class Session:
     """A tiny HTTP client that keeps cookies and never follows redirects."""
 
-    def __init__(self, base_url: str, timeout: float = 30):
+    def __init__(self, base_url: str, timeout: float = 30, behind_proxy=False):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.parts = parts
         self.timeout = timeout
         self.cookies: dict[str, str] = {}
+        # A production app expects HTTPS from its TLS proxy (it redirects
+        # plain HTTP): reaching it directly, say so the way the proxy would.
+        self.behind_proxy = behind_proxy
+        scheme = "https" if behind_proxy else parts.scheme
+        self.origin = f"{scheme}://{parts.netloc}"
 
     def request(self, method, path, fields=None, headers=None):
         """Send one request; return (status, body text)."""
@@ -406,6 +411,8 @@ class Session:
         )
         conn = kind(self.parts.hostname, self.parts.port, timeout=self.timeout)
         headers = dict(headers or {})
+        if self.behind_proxy:
+            headers["X-Forwarded-Proto"] = "https"
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
@@ -425,11 +432,16 @@ class Session:
 
     def login(self, username: str, password: str) -> None:
         """Sign in through the admin login form (CSRF token included)."""
-        status, page = self.request("GET", "/admin/login/")
+        try:
+            status, page = self.request("GET", "/admin/login/")
+        except OSError as error:
+            raise RuntimeError(f"cannot reach {self.origin}: {error}") from error
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
         if status != 200 or not token:
-            raise RuntimeError(f"admin login form not found (HTTP {status})")
-        origin = f"{self.parts.scheme}://{self.parts.netloc}"
+            hint = ""
+            if status in (301, 302) and not self.behind_proxy:
+                hint = " (a redirect to HTTPS? try --behind-proxy)"
+            raise RuntimeError(f"admin login form not found (HTTP {status}){hint}")
         status, _ = self.request(
             "POST",
             "/admin/login/",
@@ -439,7 +451,7 @@ class Session:
                 "password": password,
                 "next": "/admin/",
             },
-            headers={"Referer": f"{origin}/admin/login/"},
+            headers={"Referer": f"{self.origin}/admin/login/"},
         )
         if status != 302 or "sessionid" not in self.cookies:
             raise RuntimeError(f"admin login failed (HTTP {status})")
@@ -457,6 +469,7 @@ def dashboard(
     per_minute: float = 50,
     paths: list | None = None,
     stream=None,
+    behind_proxy: bool = False,
 ) -> dict:
     """Request dashboard pages at `per_minute` with a signed-in staff session."""
     from django.contrib.auth import get_user_model
@@ -465,8 +478,8 @@ def dashboard(
     paths = paths or DASHBOARD_PATHS
     username = f"loadtest-{secrets.token_hex(6)}"
     password = secrets.token_urlsafe(24)
+    client = Session(base_url, behind_proxy=behind_proxy)
     user = get_user_model().objects.create_superuser(username, "", password)
-    client = Session(base_url)
     tally = Tally()
     statuses: dict[int, int] = {}
     try:

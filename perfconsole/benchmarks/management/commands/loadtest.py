@@ -44,6 +44,12 @@ class Command(BaseCommand):
             "--per-minute", type=float, default=50, help="dashboard: request rate"
         )
         parser.add_argument(
+            "--behind-proxy",
+            action="store_true",
+            help="dashboard: send X-Forwarded-Proto: https, as the TLS proxy in "
+            "front of a production app (DEBUG off) would",
+        )
+        parser.add_argument(
             "--path",
             action="append",
             dest="paths",
@@ -88,6 +94,7 @@ class Command(BaseCommand):
             per_minute=options["per_minute"],
             paths=options["paths"],
             stream=stream,
+            behind_proxy=options["behind_proxy"],
         )
 
     def describe(self, result: dict) -> str:
