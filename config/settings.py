@@ -299,6 +299,15 @@ HEALTH_THRESHOLDS = {}
 # Cancel / terminate on the live activity page; off removes them entirely.
 ACTIVITY_ACTIONS_ENABLED = env_bool("ACTIVITY_ACTIONS_ENABLED", True)
 
+# -- benchmarks --------------------------------------------------------------
+
+# `benchmark --compare` holds ACCESS EXCLUSIVE locks while it drops indexes in
+# a rolled-back transaction: without --force it runs only on the embedded
+# server, or on a loopback / Unix-socket server whose database name matches.
+BENCHMARK_DEVELOPMENT_NAMES = os.environ.get(
+    "BENCHMARK_DEVELOPMENT_NAMES", r"dev|test|local|perfconsole"
+)
+
 # -- logging -----------------------------------------------------------------
 
 LOGGING = {

@@ -34,7 +34,7 @@ def development_verdict() -> tuple[bool, str]:
             " coalesce(host(inet_server_addr()), 'unix socket')"
         )
         database, address = cursor.fetchone()
-    pattern = getattr(settings, "BENCHMARK_DEVELOPMENT_NAMES", DEFAULT_NAMES)
+    pattern = settings.BENCHMARK_DEVELOPMENT_NAMES or DEFAULT_NAMES
     local = address == "unix socket" or address in ("127.0.0.1", "::1")
     named = re.search(pattern, database, re.IGNORECASE) is not None
     where = f"database {database!r} on {address}"
