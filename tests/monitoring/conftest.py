@@ -58,8 +58,10 @@ def monitor_role(db):
     """
     role = f"monitor_{uuid.uuid4().hex[:8]}"
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE monitoring_secret (id int)")
-        cursor.execute("SELECT count(*) FROM monitoring_secret")
+        # A table the role may not read; its own name per test, because the
+        # statement's queryid depends on the table's OID.
+        cursor.execute(f"CREATE TABLE secret_{role} (id int)")
+        cursor.execute(f"SELECT count(*) FROM secret_{role}")
         cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER")
         cursor.execute(f"GRANT pg_monitor TO {role}")
         # The console's own tables (sessions, users), not the product's.

@@ -81,19 +81,19 @@ def test_it_works_for_a_role_with_pg_monitor(admin_client, monitor_role):
         response = admin_client.get(reverse(name))
         assert response.status_code == 200, name
     body = admin_client.get(
-        reverse("admin:monitoring_querystat_changelist") + "?q=monitoring_secret"
+        reverse("admin:monitoring_querystat_changelist") + f"?q=secret_{monitor_role}"
     ).content.decode()
     # pg_read_all_stats (in pg_monitor) shows other roles' statements.
-    assert "SELECT count(*) FROM monitoring_secret" in body
+    assert f"SELECT count(*) FROM secret_{monitor_role}" in body
 
 
 @pytest.mark.django_db
 def test_it_names_the_missing_grant_when_explain_is_denied(admin_client, monitor_role):
     from perfconsole.monitoring.models import QueryStat
 
-    stat = QueryStat.objects.get(query="SELECT count(*) FROM monitoring_secret")
+    stat = QueryStat.objects.get(query=f"SELECT count(*) FROM secret_{monitor_role}")
     body = admin_client.get(
         reverse("admin:monitoring_querystat_change", args=[stat.pk])
     ).content.decode()
-    assert "permission denied for table monitoring_secret" in body
+    assert f"permission denied for table secret_{monitor_role}" in body
     assert "GRANT SELECT ON &lt;table&gt; TO" in body
