@@ -15,6 +15,7 @@ from perfconsole.monitoring.reading import reading_statistics
 # pg_stat_statements replaces constants with $1, $2, ...
 PARAMETER = re.compile(r"\$\d+\b")
 GENERIC_PLAN_VERSION = 160000
+PREPARED = "perfconsole_explain"
 
 
 @dataclass
@@ -50,24 +51,47 @@ def explain_statement(sql, server_version, using="default"):
             f"explained, and this one is {kind}. The console sends only "
             "read-only statements to the server."
         )
-    generic = bool(PARAMETER.search(statement))
-    if generic and server_version < GENERIC_PLAN_VERSION:
-        return Plan(
-            message="Not explained: the text has parameters ($1, …) and "
-            "EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16 or later; this server "
-            f"is {server_version // 10000}. Run it with values in psql instead."
-        )
-    options = "GENERIC_PLAN, FORMAT TEXT" if generic else "FORMAT TEXT"
+    parameters = max((int(p[1:]) for p in PARAMETER.findall(statement)), default=0)
+    generic = parameters > 0
     try:
         with reading_statistics(
             using, statement_timeout_ms=settings.MONITORING_EXPLAIN_TIMEOUT_MS
         ) as connection:
             with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN ({options}) {statement}")
-                lines = [row[0] for row in cursor.fetchall()]
+                lines = _plan_lines(cursor, statement, parameters, server_version)
     except StatisticsUnavailable as error:
         return Plan(message=_explain_failure(error, using), generic=generic)
     return Plan(text="\n".join(lines), generic=generic)
+
+
+def _plan_lines(cursor, statement, parameters, server_version):
+    """Return EXPLAIN's lines; a generic plan when the text has $n."""
+    if not parameters:
+        cursor.execute(f"EXPLAIN (FORMAT TEXT) {statement}")
+    elif server_version >= GENERIC_PLAN_VERSION:
+        cursor.execute(f"EXPLAIN (GENERIC_PLAN, FORMAT TEXT) {statement}")
+    else:
+        # Before 16: PREPARE, then EXPLAIN EXECUTE with NULL arguments under
+        # force_generic_plan gives the same generic plan.
+        _deallocate(cursor)
+        cursor.execute(
+            "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+        )
+        cursor.execute(f"PREPARE {PREPARED} AS {statement}")
+        arguments = ", ".join(["NULL"] * parameters)
+        cursor.execute(f"EXPLAIN (FORMAT TEXT) EXECUTE {PREPARED}({arguments})")
+        lines = [row[0] for row in cursor.fetchall()]
+        _deallocate(cursor)
+        return lines
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _deallocate(cursor):
+    # A prepared statement outlives a rolled-back transaction: free one left
+    # by a failed EXPLAIN before preparing again.
+    cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [PREPARED])
+    if cursor.fetchone():
+        cursor.execute(f"DEALLOCATE {PREPARED}")
 
 
 def _explain_failure(error, using):

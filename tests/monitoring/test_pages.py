@@ -167,12 +167,13 @@ def test_it_shows_a_query_with_its_counters_and_plan(admin_client, scratch):
     body = admin_client.get(url).content.decode()
     assert f"SELECT name FROM {schema}.items WHERE id = $1" in body
     assert "Share of total time (%)" in body and "Calls" in body
-    if connection.pg_version >= 160000:
-        assert "generic plan" in body
-        assert "Index Scan using items_pkey on items" in body
-        assert "actual time" not in body  # EXPLAIN only, never ANALYZE
-    else:
-        assert "EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16" in body
+    # GENERIC_PLAN on 16+, PREPARE + force_generic_plan before.
+    assert "generic plan" in body
+    assert "Index Scan using items_pkey on items" in body
+    assert "actual time" not in body  # EXPLAIN only, never ANALYZE
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone() == (0,)
 
 
 @pytest.mark.django_db(transaction=True)
