@@ -33,8 +33,9 @@ ORDER BY n.nspname, t.relname, c.relname
 """
 
 CACHE_HIT_SQL = """
-SELECT sum(heap_blks_hit) + sum(coalesce(idx_blks_hit, 0)) AS hits,
-       sum(heap_blks_read) + sum(coalesce(idx_blks_read, 0)) AS reads
+SELECT sum(heap_blks_hit) AS heap_hit, sum(heap_blks_read) AS heap_read,
+       sum(coalesce(idx_blks_hit, 0)) AS idx_hit,
+       sum(coalesce(idx_blks_read, 0)) AS idx_read
 FROM pg_statio_user_tables
 """
 
@@ -67,15 +68,20 @@ def index_inventory():
 
 
 def cache_hit():
-    """Return (hit ratio, blocks requested) of user tables and indexes.
+    """Return (table ratio, index ratio, blocks requested) of user tables.
 
-    The ratio is None when no block has been requested yet.
+    A ratio is None while no block of its kind has been requested.
     """
-    row = fetch_dicts(CACHE_HIT_SQL)[0]
-    hits, reads = int(row["hits"] or 0), int(row["reads"] or 0)
-    if hits + reads == 0:
-        return None, 0
-    return hits / (hits + reads), hits + reads
+    row = {k: int(v or 0) for k, v in fetch_dicts(CACHE_HIT_SQL)[0].items()}
+
+    def ratio(hit, read):
+        return hit / (hit + read) if hit + read else None
+
+    return (
+        ratio(row["heap_hit"], row["heap_read"]),
+        ratio(row["idx_hit"], row["idx_read"]),
+        sum(row.values()),
+    )
 
 
 def table(name):

@@ -75,6 +75,9 @@ class Report:
     targets: list[TargetCheck] = field(default_factory=list)
     # Sentences about parts that could not run (a timeout, a missing grant).
     notes: list[str] = field(default_factory=list)
+    # DESIGN.md's goals judged on the latest stored benchmark run.
+    benchmark_run: str = ""
+    benchmark: list[TargetCheck] = field(default_factory=list)
 
     def counts(self):
         """Return the number of findings per severity."""
@@ -92,6 +95,10 @@ class Report:
             "summary": self.counts(),
             "findings": [finding.as_dict() for finding in self.findings],
             "targets": [target.as_dict() for target in self.targets],
+            "benchmark": {
+                "run": self.benchmark_run,
+                "goals": [check.as_dict() for check in self.benchmark],
+            },
             "notes": self.notes,
         }
 

@@ -39,6 +39,15 @@ def render_text(report):
         if target.detail:
             lines.extend(_wrap(target.detail, "      "))
     lines.append("")
+    if report.benchmark:
+        lines.append(f"Design goals, latest benchmark ({report.benchmark_run})")
+        for check in report.benchmark:
+            lines.append(
+                f"  [{check.status.upper()}] {check.name} {check.target}: "
+                f"{check.measured}"
+            )
+            lines.extend(_wrap(check.detail, "      "))
+        lines.append("")
     if not report.findings:
         lines.append("No findings.")
     for number, finding in enumerate(report.findings, start=1):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -72,6 +73,8 @@ class Suggestion:
     method: str = "not checked"
     plan_uses_index: bool | None = None
     confirmed: bool = False
+    # How long the trial build held its lock on the table.
+    trial_build_ms: int | None = None
 
     @property
     def table(self):
@@ -379,7 +382,9 @@ def _check_with_trial_index(suggestion, parameters):
                 ],
             )
             before, _ = _generic_plan_cost(cursor, suggestion.query, parameters)
+            started = time.monotonic()
             _execute(cursor, suggestion.create_sql(concurrently=False))
+            suggestion.trial_build_ms = round(1000 * (time.monotonic() - started))
             after, plan = _generic_plan_cost(cursor, suggestion.query, parameters)
         transaction.set_rollback(True)
     _record(

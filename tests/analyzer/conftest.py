@@ -16,7 +16,7 @@ def _execute(sql, params=None):
         cursor.execute(sql, params)
 
 
-def _flush_statistics():
+def flush_statistics():
     """Make this backend's table and index counters visible to readers now."""
     if connection.pg_version >= 150000:
         _execute("SELECT pg_stat_force_next_flush()")
@@ -94,7 +94,7 @@ def problem_fixture(statements):
     _execute(f"ANALYZE {SCHEMA}.orders")
     assert "Seq Scan on orders" in _plan(LOOKUP, [7])
     run_lookups(30)
-    _flush_statistics()
+    flush_statistics()
     yield
     _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 
@@ -108,6 +108,6 @@ def healthy_fixture(statements):
     _execute(f"VACUUM (ANALYZE) {SCHEMA}.orders")
     assert "orders_customer_id_idx" in _plan(LOOKUP, [7])
     run_lookups(60)
-    _flush_statistics()
+    flush_statistics()
     yield
     _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

@@ -1,0 +1,97 @@
+"""The report judges DESIGN.md's goals on the latest stored benchmark run."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from perfconsole.analyzer.report import Options, build_report
+from perfconsole.benchmarks.models import BenchmarkResult, BenchmarkRun
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(started_at, compare, results):
+    run = BenchmarkRun.objects.create(
+        started_at=started_at,
+        scale="small",
+        database="test",
+        server_version="18.6",
+        server_version_num=180006,
+        iterations=50,
+        compare=compare,
+    )
+    for position, result in enumerate(results):
+        BenchmarkResult.objects.create(run=run, position=position, **result)
+    return run
+
+
+def _result(name, p95, goal, target, seq_scans, without_seq_scans=None):
+    return {
+        "name": name,
+        "label": name.replace("_", " ").capitalize(),
+        "sql": "SELECT 1",
+        "target_ms": target,
+        "goal_ms": goal,
+        "p50_ms": p95 / 2,
+        "p95_ms": p95,
+        "p99_ms": p95 * 1.2,
+        "max_ms": p95 * 2,
+        "mean_ms": p95 / 2,
+        "client_p50_ms": p95,
+        "client_p95_ms": p95,
+        "client_p99_ms": p95,
+        "rows": 1,
+        "buffers_hit": 4,
+        "buffers_read": 0,
+        "indexes": ["idx"],
+        "seq_scan": bool(seq_scans),
+        "seq_scan_relations": seq_scans,
+        "passed": p95 < target,
+        "goal_met": p95 <= goal,
+        "without": None
+        if without_seq_scans is None
+        else {"p95_ms": p95 * 40, "seq_scan_relations": without_seq_scans},
+        "reduction_p95_pct": None if without_seq_scans is None else 97.5,
+    }
+
+
+def test_it_reports_the_seq_scan_reduction_of_the_latest_comparison():
+    now = datetime.now(UTC)
+    _run(
+        now,
+        True,
+        [
+            _result("member_lookup", 0.4, 1, 10, [], ["organization_members"]),
+            _result("feed", 3.0, 2.5, 25, ["studies"], ["collaboration_activity"]),
+            _result("analytics", 0.2, 5, 50, [], ["team_productivity_analytics"]),
+        ],
+    )
+    report = build_report(Options.from_settings(trial_indexes=False))
+    targets = {target.name: target for target in report.targets}
+    reduction = targets["Sequential scan reduction"]
+    assert reduction.measured.startswith("67 % (3 → 1")
+    assert reduction.met is False
+
+
+def test_it_judges_each_query_on_its_design_goal():
+    now = datetime.now(UTC)
+    _run(now - timedelta(days=1), False, [_result("old", 9, 1, 10, [])])
+    _run(
+        now,
+        True,
+        [
+            _result("member_lookup", 0.4, 1, 10, [], []),
+            _result("feed", 3.0, 2.5, 25, ["studies"], ["studies"]),
+        ],
+    )
+    report = build_report(Options.from_settings(trial_indexes=False))
+    goals = {check.name: check for check in report.benchmark}
+    assert set(goals) == {"Member lookup", "Feed"}
+    assert goals["Member lookup"].met is True
+    assert goals["Feed"].met is False
+    assert "seed target < 25 ms: pass" in goals["Feed"].detail
+    assert "reduction 97.5 %" in goals["Feed"].detail
+    assert "seq scan on studies" in goals["Feed"].detail
+    assert "with --compare" in report.benchmark_run
+    document = report.as_dict()
+    assert [g["status"] for g in document["benchmark"]["goals"]] == ["met", "missed"]
