@@ -2,9 +2,13 @@
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
-from perfconsole.monitoring.extension import StatementsStatus, statements_status
+from perfconsole.monitoring.extension import (
+    StatementsStatus,
+    enable_steps,
+    statements_status,
+)
 from perfconsole.monitoring.models import (
     IndexUsage,
     QueryStat,
@@ -177,3 +181,52 @@ def test_it_measures_index_and_table_usage(scratch):
     assert unused.definition.startswith("CREATE INDEX events_kind")
     if connection.pg_version >= 160000:
         assert pkey.last_idx_scan is not None
+
+
+def test_it_tells_the_exact_commands_for_each_missing_piece():
+    not_preloaded = StatementsStatus(
+        preloaded=False,
+        available=True,
+        installed=False,
+        shared_preload_libraries="auto_explain",
+    )
+    steps = enable_steps(not_preloaded)
+    assert steps[0].startswith(
+        "ALTER SYSTEM SET shared_preload_libraries = "
+        "'auto_explain, pg_stat_statements';"
+    )
+    assert "restart PostgreSQL" in steps[0]
+    assert "CREATE EXTENSION pg_stat_statements;" in steps[1]
+    assert steps[-1] == "python manage.py syncstatviews"
+
+    outdated = status_for("1.10")
+    outdated.default_version = "1.11"
+    assert outdated.update_available
+    assert any("syncstatviews --update-extension" in s for s in enable_steps(outdated))
+    assert enable_steps(status_for("1.12")) == []
+
+    query_id_off = status_for("1.12")
+    query_id_off.compute_query_id = "off"
+    assert "compute_query_id = 'auto'" in enable_steps(query_id_off)[0]
+
+
+@pytest.mark.django_db
+def test_it_updates_the_extension_around_the_views():
+    default = statements_status().default_version
+    major, minor = default.split(".")
+    older = f"{major}.{int(minor) - 1}"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP EXTENSION pg_stat_statements CASCADE")
+        cursor.execute(f"CREATE EXTENSION pg_stat_statements VERSION '{older}'")
+    status = sync_views()
+    assert status.version == older and status.update_available
+    list(QueryStat.objects.all()[:1])  # the older variant reads
+    # A plain update fails: the extension's script drops the view we read.
+    with pytest.raises(DatabaseError), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER EXTENSION pg_stat_statements UPDATE")
+    call_command("syncstatviews", update_extension=True)
+    status = statements_status()
+    assert status.version == default and not status.update_available
+    assert not query_stats_is_placeholder()
+    list(QueryStat.objects.all()[:1])
