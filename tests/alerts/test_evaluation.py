@@ -1,0 +1,62 @@
+"""Evaluation never duplicates alerts, also when two evaluations overlap."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from perfconsole.alerts import metrics
+from perfconsole.alerts.evaluation import evaluate_alerts, open_alert
+from perfconsole.alerts.models import Alert, AlertRule, AlertState
+
+from .conftest import PROBE_SCHEMA, create_large_table, run, table_stat, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SUBJECT = f"{PROBE_SCHEMA}.collaboration_activity"
+
+
+@pytest.fixture
+def dead_rows(rules, probe):
+    AlertRule.objects.exclude(metric="dead_tuples").update(enabled=False)
+    table = create_large_table("collaboration_activity", rows=3000)
+    run(f"DELETE FROM {table} WHERE id <= 2500")
+    wait_for(
+        lambda: table_stat("collaboration_activity", "n_dead_tup"), lambda n: n >= 2500
+    )
+    return rules["dead_tuples"]
+
+
+def test_opening_an_alert_someone_else_opened_updates_theirs(dead_rows):
+    evaluate_alerts()
+    (first,) = Alert.objects.filter(subject=SUBJECT)
+    observation = metrics.Observation(SUBJECT, 2600.0, "2600 rows")
+    # As a second evaluation would, having read the open alerts just before
+    # the first one created this alert.
+    alert, is_new = open_alert(dead_rows, observation, timezone.now())
+    assert (alert.pk, is_new) == (first.pk, False)
+    (only,) = Alert.objects.filter(subject=SUBJECT)
+    assert only.value == 2600 and only.state == AlertState.FIRING
+
+
+def test_two_evaluations_at_once_leave_one_alert(dead_rows):
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def evaluate():
+        try:
+            barrier.wait(timeout=10)
+            evaluate_alerts()
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert Alert.objects.filter(subject=SUBJECT).count() == 1
