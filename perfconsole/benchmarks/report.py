@@ -93,10 +93,7 @@ def text(document: dict) -> str:
         verdict = {True: "met   ", False: "MISSED", None: "n/a   "}[goal["met"]]
         lines.append(f"  {verdict} {goal['goal']}: {goal['value']}")
     passed = sum(entry["passed"] for entry in document["queries"])
-    lines.append(
-        f"Seed targets: {passed}/{len(document['queries'])} PASS."
-        + (f" Stored as run {run['id']}." if run.get("id") else "")
-    )
+    lines.append(f"Seed targets: {passed}/{len(document['queries'])} PASS.")
     return "\n".join(lines)
 
 

@@ -106,14 +106,15 @@ class Command(BaseCommand):
                 )
             )
             document["run"]["scale"] = scale
-        if not options["no_store"]:
-            run = BenchmarkRun.store(document)
-            document["run"]["id"] = run.pk
+        # Output first: figures that took minutes are not lost to a failed save.
         self.stdout.write(report.text(document))
         if json_file:
             with open(json_file, "w") as out:
                 json.dump(report.public(document), out, indent=2, default=str)
             self.stdout.write(f"JSON written to {json_file}")
+        if not options["no_store"]:
+            run = BenchmarkRun.store(document)
+            self.stdout.write(f"Stored as benchmark run {run.pk} (see the admin).")
 
     def check_development(self, force):
         """Refuse --compare on a database that may be in use by others."""
