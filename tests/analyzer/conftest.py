@@ -25,17 +25,17 @@ def flush_statistics():
         _execute("SELECT pg_sleep(0.6)")
 
 
+# What a 30 000-row fixture can reach.
+LOW_THRESHOLDS = {"unused_index_min_bytes": 0, "missing_index_min_rows": 1000}
+
+
 @pytest.fixture(autouse=True)
 def low_thresholds(settings):
-    """Lower the health thresholds to what a 30 000-row fixture can reach."""
-    settings.HEALTH_THRESHOLDS = {
-        "unused_index_min_bytes": 0,
-        "missing_index_min_rows": 1000,
-    }
+    """Lower the health thresholds to what the fixtures can reach."""
+    settings.HEALTH_THRESHOLDS = LOW_THRESHOLDS
 
 
-@pytest.fixture
-def statements(transactional_db):
+def install_statements():
     """Install pg_stat_statements in the test database and start it empty."""
     _execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     sync_views()
@@ -43,6 +43,11 @@ def statements(transactional_db):
         "SELECT pg_stat_statements_reset(0, "
         "(SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
     )
+
+
+@pytest.fixture
+def statements(transactional_db):
+    install_statements()
 
 
 def _create_orders():
@@ -76,9 +81,8 @@ def _plan(sql, params):
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-@pytest.fixture
-def problem_fixture(statements):
-    """Orders with a seq-scanning lookup, an unused index and a duplicate.
+def create_problems():
+    """Create orders with a seq-scanning lookup, an unused index and a duplicate.
 
     - customer_id has no index, and the lookup by customer runs 30 times;
     - orders_note_idx is never scanned;
@@ -95,8 +99,17 @@ def problem_fixture(statements):
     assert "Seq Scan on orders" in _plan(LOOKUP, [7])
     run_lookups(30)
     flush_statistics()
-    yield
+
+
+def drop_fixture():
     _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+
+
+@pytest.fixture
+def problem_fixture(statements):
+    create_problems()
+    yield
+    drop_fixture()
 
 
 @pytest.fixture
@@ -110,4 +123,4 @@ def healthy_fixture(statements):
     run_lookups(60)
     flush_statistics()
     yield
-    _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    drop_fixture()

@@ -1,17 +1,29 @@
 """The analyzer on real problems, and on a healthy schema."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.db import connection
+from django.test import override_settings
 
 from perfconsole.analyzer.findings import CRITICAL, INFO, WARNING
 from perfconsole.analyzer.report import Options, build_report
 
-from .conftest import SCHEMA, flush_statistics
+from .conftest import (
+    LOW_THRESHOLDS,
+    SCHEMA,
+    create_problems,
+    drop_fixture,
+    flush_statistics,
+    install_statements,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+transactional = pytest.mark.django_db(transaction=True)
 
-# Suggest indexes on tables as small as the fixture's.
+# Suggest indexes on tables as small as the fixture's; every statement of the
+# problem fixture counts as slow.
 SENSITIVE = {"min_table_rows": 1000}
+EVERY_QUERY = {"slow_query_ms": 0, "slow_query_calls": 1, **SENSITIVE}
 
 
 def _findings(report, check, subject):
@@ -28,12 +40,47 @@ def _fixture_indexes():
         return cursor.fetchall()
 
 
-def test_it_suggests_the_missing_index_checked_by_a_trial_index(problem_fixture):
-    report = build_report(
-        Options.from_settings(
-            slow_query_ms=0, slow_query_calls=1, trial_indexes=True, **SENSITIVE
-        )
+def _prepared_statements():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def problems(django_db_setup, django_db_blocker):
+    """Analyze the problem fixture once with trial indexes, then once without.
+
+    Building the fixture is the slow part, so the tests below share it.
+    """
+    with (
+        django_db_blocker.unblock(),
+        override_settings(HEALTH_THRESHOLDS=LOW_THRESHOLDS),
+    ):
+        install_statements()
+        create_problems()
+        try:
+            indexes_before = _fixture_indexes()
+            tried = build_report(
+                Options.from_settings(trial_indexes=True, **EVERY_QUERY)
+            )
+            indexes_after = _fixture_indexes()
+            prepared = _prepared_statements()
+            untried = build_report(
+                Options.from_settings(trial_indexes=False, **EVERY_QUERY)
+            )
+        finally:
+            drop_fixture()
+    return SimpleNamespace(
+        tried=tried,
+        untried=untried,
+        indexes_before=indexes_before,
+        indexes_after=indexes_after,
+        prepared=prepared,
     )
+
+
+def test_it_suggests_the_missing_index_checked_by_a_trial_index(problems):
+    report = problems.tried
     (suggestion,) = _findings(report, "index_suggestion", f"{SCHEMA}.orders")
     assert suggestion.severity == WARNING
     assert suggestion.fix_sql == (
@@ -52,37 +99,26 @@ def test_it_suggests_the_missing_index_checked_by_a_trial_index(problem_fixture)
     ]
     assert slow.fix_sql == suggestion.fix_sql
     assert slow.evidence["calls"] == 30
+    assert slow.evidence["index_suggestion"] == "orders_customer_id_idx"
 
 
-def test_it_leaves_no_trial_index_behind(problem_fixture):
-    before = _fixture_indexes()
-    build_report(
-        Options.from_settings(
-            slow_query_ms=0, slow_query_calls=1, trial_indexes=True, **SENSITIVE
-        )
-    )
-    assert _fixture_indexes() == before
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
-        assert cursor.fetchone()[0] == 0
+def test_it_leaves_no_trial_index_behind(problems):
+    assert problems.indexes_after == problems.indexes_before
+    assert len(problems.indexes_before) == 4
+    assert problems.prepared == 0
     # The analyzer's own EXPLAINs and trial builds stay out of slow queries.
-    again = build_report(
-        Options.from_settings(
-            slow_query_ms=0, slow_query_calls=1, trial_indexes=False, **SENSITIVE
-        )
-    )
-    queries = [f.evidence["query"] for f in again.findings if f.check == "slow_query"]
+    queries = [
+        f.evidence["query"]
+        for f in problems.untried.findings
+        if f.check == "slow_query"
+    ]
     assert queries
     own = ("GENERIC_PLAN", "perfconsole_analyzer_probe", "orders_customer_id_idx")
     assert not [q for q in queries if any(mark in q for mark in own)]
 
 
-def test_it_reports_unused_duplicate_and_scanned_table(problem_fixture):
-    report = build_report(
-        Options.from_settings(
-            slow_query_ms=0, slow_query_calls=1, trial_indexes=True, **SENSITIVE
-        )
-    )
+def test_it_reports_unused_duplicate_and_scanned_table(problems):
+    report = problems.tried
     (unused,) = _findings(report, "unused_indexes", f"{SCHEMA}.orders_note_idx")
     assert unused.severity == WARNING
     assert unused.evidence["idx_scan"] == 0
@@ -104,12 +140,8 @@ def test_it_reports_unused_duplicate_and_scanned_table(problem_fixture):
     )
 
 
-def test_it_marks_suggestions_unchecked_without_trial_indexes(problem_fixture):
-    report = build_report(
-        Options.from_settings(
-            slow_query_ms=0, slow_query_calls=1, trial_indexes=False, **SENSITIVE
-        )
-    )
+def test_it_marks_suggestions_unchecked_without_trial_indexes(problems):
+    report = problems.untried
     (suggestion,) = _findings(report, "index_suggestion", f"{SCHEMA}.orders")
     assert suggestion.severity == INFO
     assert suggestion.evidence["checked_with"] == "not checked"
@@ -117,16 +149,15 @@ def test_it_marks_suggestions_unchecked_without_trial_indexes(problem_fixture):
     assert any("--trial-indexes" in note for note in report.notes)
 
 
-def test_it_orders_findings_by_severity(problem_fixture):
-    report = build_report(
-        Options.from_settings(
-            slow_query_ms=0, slow_query_calls=1, trial_indexes=False, **SENSITIVE
-        )
-    )
-    ranks = [{CRITICAL: 0, WARNING: 1, INFO: 2}[f.severity] for f in report.findings]
+def test_it_orders_findings_by_severity(problems):
+    ranks = [
+        {CRITICAL: 0, WARNING: 1, INFO: 2}[f.severity] for f in problems.tried.findings
+    ]
     assert ranks == sorted(ranks)
+    assert WARNING in {f.severity for f in problems.tried.findings}
 
 
+@transactional
 def test_it_reports_nothing_alarming_on_a_healthy_schema(healthy_fixture):
     # Slow queries keep PgHero's bar (20 ms mean over 100 calls), which the
     # fixture's one-off setup statements do not reach.
@@ -141,6 +172,7 @@ def test_it_reports_nothing_alarming_on_a_healthy_schema(healthy_fixture):
     assert not [f for f in report.findings if f.check == "index_suggestion"]
 
 
+@transactional
 def test_it_reports_the_index_efficiency_targets(healthy_fixture):
     report = build_report(Options.from_settings(**SENSITIVE))
     targets = {target.name: target for target in report.targets}
@@ -149,6 +181,7 @@ def test_it_reports_the_index_efficiency_targets(healthy_fixture):
     assert targets["Sequential scan reduction"].status == "not measured"
 
 
+@transactional
 def test_it_measures_index_usage_on_collaboration_tables(statements):
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {SCHEMA}")
@@ -177,6 +210,7 @@ def test_it_measures_index_usage_on_collaboration_tables(statements):
     assert f"{SCHEMA}.organization_members 97.5 %" in usage.detail
 
 
+@transactional
 def test_it_suggests_nothing_an_existing_index_covers(healthy_fixture):
     report = build_report(
         Options.from_settings(
