@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from perfconsole.core.db import StatisticsUnavailable
 
@@ -12,6 +13,18 @@ from .renderers import render_html, render_json
 from .report import Options, build_report
 
 VIEW_PERMISSION = "analyzer.view_report"
+
+
+def link_statements(report, user):
+    """Link slow-query findings to the statement's page, for those who may see it."""
+    if not user.has_perm("monitoring.view_querystat"):
+        return
+    for finding in report.findings:
+        if finding.check == "slow_query":
+            finding.detail_url = reverse(
+                "admin:monitoring_querystat_change",
+                args=[finding.evidence["statement_id"]],
+            )
 
 
 @admin.register(AnalyzerReport)
@@ -32,8 +45,6 @@ class AnalyzerReportAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         # Only the report: no add, change or delete pages for this model.
-        from django.urls import path
-
         return [
             path(
                 "",
@@ -60,6 +71,8 @@ class AnalyzerReportAdmin(admin.ModelAdmin):
             return HttpResponse(render_json(report), content_type="application/json")
         if report is not None and output_format == "html":
             return HttpResponse(render_html(report), content_type="text/html")
+        if report is not None:
+            link_statements(report, request.user)
         context = {
             **self.admin_site.each_context(request),
             "title": "Analyzer report",

@@ -31,11 +31,14 @@ class Finding:
     recommendation: str
     fix_sql: str = ""
     weight: float = 0.0
+    # A console page with more about the subject (set by the admin page).
+    detail_url: str = ""
 
     def as_dict(self):
         """Return the finding as plain data for the JSON report."""
         data = asdict(self)
         data.pop("weight")
+        data.pop("detail_url")
         return data
 
 

@@ -125,6 +125,7 @@ def slow_queries(options):
             )
             .order_by("-total_time_ms")
             .values(
+                "id",
                 "queryid",
                 "query",
                 "calls",
@@ -187,6 +188,7 @@ def _slow_query_finding(query, suggestion, no_suggestion_because):
         title=f"Query {query['queryid']} takes {mean:.1f} ms on average",
         evidence={
             "query": query["query"][:1000],
+            "statement_id": query["id"],
             "calls": query["calls"],
             "mean_ms": round(mean, 3),
             "total_ms": round(query["total_time_ms"], 1),

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -46,6 +46,11 @@ def test_it_writes_valid_complete_json(problem_fixture, tmp_path):
         "missed",
         "not measured",
     }
+
+
+def test_it_refuses_an_unwritable_output_file(tmp_path):
+    with pytest.raises(CommandError, match="Cannot write"):
+        call_command("analyzedb", f"--output={tmp_path}/missing/report.json")
 
 
 def test_it_prints_a_text_report(problem_fixture, capsys):
@@ -105,6 +110,8 @@ def test_the_admin_page_never_builds_trial_indexes(
     page = response.content.decode()
     assert "orders_customer_id_idx" in page
     assert "not checked" in page
+    # Slow queries link to their statement's page.
+    assert 'href="/admin/monitoring/querystat/' in page
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_statements"

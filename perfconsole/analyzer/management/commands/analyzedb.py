@@ -61,8 +61,13 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         output = RENDERERS[options["format"]](report)
         if options["output"]:
-            with open(options["output"], "w", encoding="utf-8") as file:
-                file.write(output)
+            try:
+                with open(options["output"], "w", encoding="utf-8") as file:
+                    file.write(output)
+            except OSError as error:
+                raise CommandError(
+                    f"Cannot write {options['output']}: {error}"
+                ) from error
             counts = report.counts()
             self.stdout.write(
                 f"Wrote {len(report.findings)} findings ({counts['critical']} "
