@@ -154,17 +154,17 @@ def cache_hit_pct(rule, now):
 
 
 def invalid_index(rule, now):
-    """Return 1 for each INVALID index (a failed concurrent build)."""
-    rows = fetch(
-        "SELECT n.nspname || '.' || c.relname AS subject,"
-        " 'on ' || t.relname AS detail FROM pg_index i"
-        " JOIN pg_class c ON c.oid = i.indexrelid"
-        " JOIN pg_class t ON t.oid = i.indrelid"
-        " JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE NOT i.indisvalid"
-        " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-    )
-    return [Observation(row["subject"], 1.0, row["detail"]) for row in rows]
+    """Return 1 for each INVALID index (a failed concurrent build).
+
+    The health app's check already finds them, leaving out builds still in
+    progress (invalid until they end).
+    """
+    from perfconsole.health.checks import check_invalid_indexes
+
+    return [
+        Observation(row["subject"], 1.0, f"on {row['table_name']}")
+        for row in check_invalid_indexes().rows
+    ]
 
 
 def view_refresh_model():

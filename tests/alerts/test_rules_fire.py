@@ -1,5 +1,7 @@
 """Each seeded rule fires on a real condition and resolves when it clears."""
 
+import threading
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -180,7 +182,7 @@ def test_an_invalid_index_fires_and_resolves_when_dropped(
 
     evaluate_alerts()
     alert = open_alert("invalid_index", subject)
-    assert alert is not None and alert.detail == "on dupes"
+    assert alert is not None and alert.detail == f"on {PROBE_SCHEMA}.dupes"
 
     run(f"DROP INDEX {PROBE_SCHEMA}.dupes_v_key")
     evaluate_alerts()
@@ -236,3 +238,33 @@ def test_evaluatealerts_runs_from_the_shell(rules, probe, capsys):
     second = capsys.readouterr().out
     assert "FIRED" not in second and "rules evaluated" in second
     assert len(alerts_for("dead_tuples", f"{PROBE_SCHEMA}.organizations")) == 1
+
+
+def test_an_index_still_being_built_concurrently_is_not_invalid(
+    rules, probe, second_connection
+):
+    run(f"CREATE TABLE {PROBE_SCHEMA}.building (v int)")
+    holder, builder = second_connection(autocommit=False), second_connection()
+    # A transaction that may write the table makes the concurrent build wait,
+    # with its index already in the catalog and not yet valid.
+    holder.execute(f"LOCK TABLE {PROBE_SCHEMA}.building IN ROW EXCLUSIVE MODE")
+    build = threading.Thread(
+        target=builder.execute,
+        args=[f"CREATE INDEX CONCURRENTLY building_v ON {PROBE_SCHEMA}.building (v)"],
+    )
+    build.start()
+    try:
+        invalid = wait_for(
+            lambda: run(
+                "SELECT count(*) FROM pg_index WHERE NOT indisvalid"
+                " AND indexrelid::regclass::text = %s",
+                [f"{PROBE_SCHEMA}.building_v"],
+            )[0][0],
+            lambda n: n == 1,
+        )
+        assert invalid == 1, "the build did not start"
+        evaluate_alerts()
+        assert not alerts_for("invalid_index", f"{PROBE_SCHEMA}.building_v")
+    finally:
+        holder.rollback()
+        build.join(timeout=30)
