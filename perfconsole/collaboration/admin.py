@@ -187,11 +187,11 @@ class CollaborationActivityAdmin(BigTableAdmin):
     list_filter = ("activity_type",)
     list_select_related = ("study", "user")
     autocomplete_fields = ("study", "user")
-    search_fields = ("user__email",)
-    search_help_text = "A user's e-mail (exact), a study id or user id."
-    uuid_search = ("pk", "study_id", "user_id")
-    email_search = "user__email"
-    # Served by collaboration_activity_created_at_idx.
+    search_fields = ("study__title",)
+    # user_id has no index here: searching by user would scan every row.
+    search_help_text = "A study id or an activity id."
+    uuid_search = ("pk", "study_id")
+    # Served by collaboration_activity_created.
     ordering = ("-created_at",)
 
 

@@ -39,7 +39,7 @@ def test_every_index_file_builds_what_performance_promises():
         )
 
 
-def test_it_migrates_backward_and_forward(restore_performance_objects):
+def test_it_migrates_backward_and_forward(remigrate):
     call_command("migrate", "collaboration", "0001", verbosity=0)
     assert all(index_state(spec.name) is None for spec in INDEXES)
     assert run_sql("SELECT to_regclass(%s)", [VIEW.name]) == [(None,)]
@@ -51,9 +51,7 @@ def test_it_migrates_backward_and_forward(restore_performance_objects):
     assert all(finding.ok for finding in verify())
 
 
-def test_it_rebuilds_an_index_left_invalid_by_a_failed_build(
-    restore_performance_objects, acme
-):
+def test_it_rebuilds_an_index_left_invalid_by_a_failed_build(remigrate, acme):
     call_command("migrate", "collaboration", "0001", verbosity=0)
     # Two studies share (organization, status, created_at): a UNIQUE
     # concurrent build under the seed's name fails for real and leaves an
@@ -75,7 +73,7 @@ def test_it_rebuilds_an_index_left_invalid_by_a_failed_build(
     assert index_state(spec.name) == (True, spec.definition("public"))
 
 
-def test_it_keeps_a_valid_index_when_run_again(restore_performance_objects):
+def test_it_keeps_a_valid_index_when_run_again(remigrate):
     before = run_sql(
         "SELECT oid FROM pg_class WHERE relname = 'idx_studies_organization_lookup'"
     )
