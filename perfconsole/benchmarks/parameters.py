@@ -105,39 +105,51 @@ def load_pools(cursor, seed: int) -> Pools:
 
 
 def _mixed(rng, large, small):
-    """Pick from the large pool or the small one, half and half."""
+    """Pick from the large pool or the small one, half and half.
+
+    Return the value and which pool it came from.
+    """
     if large and (not small or rng.random() < 0.5):
-        return rng.choice(large)
-    return rng.choice(small)
+        return rng.choice(large), "large"
+    return rng.choice(small), "small"
 
 
 def draw(kind: str, pools: Pools, count: int, seed: int) -> list[dict]:
-    """Return `count` parameter dicts of one kind, repeatable for a seed."""
+    """Return `count` parameter dicts of one kind, repeatable for a seed.
+
+    Each dict also says under "_group" whether it came from a large
+    organization ("large") or the uniform sample ("small").
+    """
     rng = random.Random(f"{seed}:{kind}")
     result = []
     for _ in range(count):
         if kind == "user":
-            result.append(
-                {"user_id": _mixed(rng, pools.large_users, pools.small_users)}
-            )
+            user, group = _mixed(rng, pools.large_users, pools.small_users)
+            params = {"user_id": user}
         elif kind == "collaborator":
-            pair = _mixed(rng, pools.large_pairs, pools.small_pairs)
-            result.append({"user_id": pair[1]})
+            pair, group = _mixed(rng, pools.large_pairs, pools.small_pairs)
+            params = {"user_id": pair[1]}
         elif kind == "study_user":
-            study, user = _mixed(rng, pools.large_pairs, pools.small_pairs)
+            (study, user), group = _mixed(rng, pools.large_pairs, pools.small_pairs)
             # One check in five is a denial: a member who is not on the study.
             if rng.random() < 0.2:
                 user = rng.choice(pools.small_users)
-            result.append({"study_id": study, "user_id": user})
+            params = {"study_id": study, "user_id": user}
         elif kind == "study":
-            study = _mixed(rng, pools.large_studies, pools.small_studies)
-            result.append({"study_id": study})
+            study, group = _mixed(rng, pools.large_studies, pools.small_studies)
+            params = {"study_id": study}
         elif kind == "organization":
-            org = _mixed(rng, pools.large_orgs, pools.small_orgs)
-            result.append({"organization_id": org})
+            org, group = _mixed(rng, pools.large_orgs, pools.small_orgs)
+            params = {"organization_id": org}
         elif kind == "organization_status":
-            org = _mixed(rng, pools.large_orgs, pools.small_orgs)
-            result.append({"organization_id": org, "status": rng.choice(STATUSES)})
+            org, group = _mixed(rng, pools.large_orgs, pools.small_orgs)
+            params = {"organization_id": org, "status": rng.choice(STATUSES)}
         else:
             raise ValueError(f"unknown parameter kind {kind!r}")
+        result.append({**params, "_group": group})
     return result
+
+
+def sql_params(params: dict) -> dict:
+    """Return the parameters without the bookkeeping keys."""
+    return {key: value for key, value in params.items() if not key.startswith("_")}

@@ -64,7 +64,8 @@ def text(document: dict) -> str:
         seq = ", ".join(entry["seq_scan_relations"]) or "none"
         lines.append(
             f"  {entry['name']}: indexes {', '.join(entry['indexes']) or 'none'};"
-            f" seq scan: {seq}"
+            f" seq scan: {seq}; p95 large orgs {entry['p95_large_ms']:.3f},"
+            f" others {entry['p95_small_ms']:.3f}"
         )
         without = entry.get("without")
         if without:

@@ -64,6 +64,8 @@ class Measurement:
     """The figures of one query in one phase."""
 
     server_ms: list = field(default_factory=list)
+    # The server time of each call by where its parameters came from.
+    by_group: dict = field(default_factory=dict)
     planning_ms: list = field(default_factory=list)
     client_ms: list = field(default_factory=list)
     rows: list = field(default_factory=list)
@@ -98,6 +100,9 @@ class Measurement:
             "seq_scan": bool(self.seq_scans),
             "seq_scan_relations": self.seq_scans,
             "seq_scan_count": self.seq_scan_count,
+            # p95 for parameters from the largest organizations, and the rest.
+            "p95_large_ms": plans.summary(self.by_group.get("large", []))["p95"],
+            "p95_small_ms": plans.summary(self.by_group.get("small", []))["p95"],
             "timeouts": self.timeouts,
             "iterations": len(self.server_ms),
         }
@@ -132,7 +137,10 @@ def scans_between(before: dict, after: dict) -> tuple[list, list]:
 
 def explain(cursor, query: BenchmarkQuery, params: dict) -> dict:
     """Run the query under EXPLAIN ANALYZE and return its JSON plan document."""
-    cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query.sql}", params)
+    cursor.execute(
+        f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query.sql}",
+        parameters.sql_params(params),
+    )
     document = cursor.fetchone()[0]
     if isinstance(document, str):
         document = json.loads(document)
@@ -142,7 +150,7 @@ def explain(cursor, query: BenchmarkQuery, params: dict) -> dict:
 def run_plain(cursor, query: BenchmarkQuery, params: dict) -> tuple[float, int]:
     """Run the query as a client would; return (round trip ms, rows)."""
     started = time.perf_counter()
-    cursor.execute(query.sql, params)
+    cursor.execute(query.sql, parameters.sql_params(params))
     rows = len(cursor.fetchall())
     return (time.perf_counter() - started) * 1000, rows
 
@@ -177,6 +185,8 @@ def measure(
             continue
         plan = document["Plan"]
         result.server_ms.append(document["Execution Time"])
+        group = result.by_group.setdefault(params.get("_group", "small"), [])
+        group.append(document["Execution Time"])
         result.planning_ms.append(document.get("Planning Time", 0.0))
         hit, read = plans.buffers(plan)
         result.hit += hit
