@@ -58,6 +58,8 @@ RECOMMENDATION = {
     "so long.",
     "blocked_sessions": "Cancel the blocking statement or finish its transaction.",
 }
+# Checks about the whole server or database: their rows only explain.
+DATABASE_WIDE = {"cache_hit_rate", "connections"}
 # Row values that make one finding weigh more than another of the same check.
 WEIGHT_KEYS = ("size_bytes", "seq_tup_read", "wasted_bytes", "n_dead_tup")
 
@@ -98,11 +100,15 @@ def health_findings(notes):
                 )
         else:
             subjects = [row["subject"] for row in result.rows if "subject" in row]
+            if result.key in DATABASE_WIDE or not subjects:
+                subject = "database"
+            else:
+                subject = ", ".join(subjects[:5])
             findings.append(
                 Finding(
                     check=result.key,
                     severity=severity,
-                    subject=", ".join(subjects[:5]) or result.key,
+                    subject=subject,
                     title=f"{result.title}: {result.summary}",
                     evidence={"summary": result.summary, "rows": result.rows[:10]},
                     impact=impact,

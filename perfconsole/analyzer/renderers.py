@@ -54,9 +54,9 @@ def render_text(report):
         lines.append(f"{number}. [{finding.severity.upper()}] {finding.title}")
         lines.append(f"   check: {finding.check}   subject: {finding.subject}")
         evidence = ", ".join(
-            f"{key}={_short(value)}"
+            f"{key}={_short(_plain(key, value))}"
             for key, value in finding.evidence.items()
-            if key != "query"
+            if key not in ("query", "summary")
         )
         lines.extend(_wrap(f"evidence: {evidence}", "   "))
         if "query" in finding.evidence:
@@ -73,6 +73,15 @@ def render_text(report):
     for note in report.notes:
         lines.extend(_wrap(f"Note: {note}", ""))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _plain(key, value):
+    """Return rows behind a check as their subjects, other values unchanged."""
+    if key == "rows" and isinstance(value, list):
+        return f"{len(value)}: " + ", ".join(
+            str(row.get("subject", "?")) for row in value
+        )
+    return value
 
 
 def _short(value, limit=80):
