@@ -240,6 +240,7 @@ if MONITORING_PGTUNE_STORAGE not in ("ssd", "hdd", "san"):
 
 # Who gets alert e-mail (comma-separated); none = no e-mail.
 ALERT_EMAIL_RECIPIENTS = env_list("ALERT_EMAIL_RECIPIENTS")
+ALERT_EMAIL_TIMEOUT_SECONDS = env_int("ALERT_EMAIL_TIMEOUT_SECONDS", 10)
 # Optional JSON POST on every alert fired or resolved.
 ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "")
 ALERT_WEBHOOK_TIMEOUT_SECONDS = env_int("ALERT_WEBHOOK_TIMEOUT_SECONDS", 5)

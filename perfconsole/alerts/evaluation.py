@@ -57,10 +57,11 @@ def evaluate_alerts(now=None):
         if observations is None:
             continue
         evaluate_rule(rule, observations, summary, now)
+    notifier = notifications.Notifier()
     for alert in summary.fired:
-        notifications.notify(alert, NotificationEvent.FIRED)
+        notifier.notify(alert, NotificationEvent.FIRED)
     for alert in summary.resolved:
-        notifications.notify(alert, NotificationEvent.RESOLVED)
+        notifier.notify(alert, NotificationEvent.RESOLVED)
     return summary
 
 

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import get_connection, send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -21,12 +21,30 @@ from .models import Notification, NotificationChannel
 logger = logging.getLogger(__name__)
 
 
-def notify(alert, event):
-    """Send one alert event on every configured channel."""
-    if settings.ALERT_EMAIL_RECIPIENTS:
-        deliver(alert, event, NotificationChannel.EMAIL, send_email)
-    if settings.ALERT_WEBHOOK_URL:
-        deliver(alert, event, NotificationChannel.WEBHOOK, send_webhook)
+class Notifier:
+    """Send the notifications of one evaluation run.
+
+    Once the webhook has failed every attempt, later events of the same run
+    get one attempt each: a dead endpoint must not hold the task past its
+    timeout with retries.
+    """
+
+    def __init__(self):
+        self.webhook_down = False
+
+    def notify(self, alert, event):
+        """Send one alert event on every configured channel."""
+        if settings.ALERT_EMAIL_RECIPIENTS:
+            deliver(alert, event, NotificationChannel.EMAIL, send_email)
+        if settings.ALERT_WEBHOOK_URL:
+            retries = 0 if self.webhook_down else settings.ALERT_WEBHOOK_RETRIES
+            sent = deliver(
+                alert,
+                event,
+                NotificationChannel.WEBHOOK,
+                lambda alert, event: send_webhook(alert, event, retries),
+            )
+            self.webhook_down = not sent.ok
 
 
 def deliver(alert, event, channel, send):
@@ -88,6 +106,8 @@ def send_email(alert, event):
         body,
         settings.DEFAULT_FROM_EMAIL,
         settings.ALERT_EMAIL_RECIPIENTS,
+        # Django's default is no timeout: a hung mail server would hang the task.
+        connection=get_connection(timeout=settings.ALERT_EMAIL_TIMEOUT_SECONDS),
     )
     return 1
 
@@ -100,10 +120,10 @@ class WebhookFailed(Exception):
         self.attempts = attempts
 
 
-def send_webhook(alert, event):
+def send_webhook(alert, event, retries):
     """POST the alert as JSON; retry with backoff; return the attempts used."""
     payload = json.dumps(alert_context(alert, event)).encode()
-    attempts = settings.ALERT_WEBHOOK_RETRIES + 1
+    attempts = retries + 1
     errors = []
     for attempt in range(1, attempts + 1):
         try:
