@@ -108,23 +108,28 @@ class Progress:
         self.label = ""
         self.started = time.monotonic()
         self._shown = -1
+        self._tty = getattr(self.stream, "isatty", lambda: False)()
 
     def advance(self, rows: int, label: str) -> None:
         self.done += rows
         self.label = label
         percent = min(100, self.done * 100 // self.total)
-        if percent != self._shown:
+        # Not a terminal (a log, CI): one line per ten percent.
+        step = 1 if self._tty else 10
+        if percent // step != self._shown // step or self._shown < 0:
             self._shown = percent
             filled = self.width * percent // 100
             bar = "#" * filled + "." * (self.width - filled)
             elapsed = time.monotonic() - self.started
+            start, end = ("\r", "") if self._tty else ("", "\n")
             self.stream.write(
-                f"\r[{bar}] {percent:3d}% {self.label:<24} {elapsed:6.1f}s"
+                f"{start}[{bar}] {percent:3d}% {self.label:<24} {elapsed:6.1f}s{end}"
             )
             self.stream.flush()
 
     def finish(self) -> None:
-        self.stream.write("\n")
+        if self._tty:
+            self.stream.write("\n")
         self.stream.flush()
 
 
