@@ -50,10 +50,14 @@ def reading_statistics(using="default", statement_timeout_ms=None):
     try:
         with transaction.atomic(using=using):
             with connection.cursor() as cursor:
+                # pg_stat_statements keeps the first text of a statement shape;
+                # the extra column makes this shape the console's own, so its
+                # text (and tag) is never another caller's untagged one.
                 cursor.execute(
                     f"SELECT {QUERY_TAG} set_config('statement_timeout', %s, true),"
                     " set_config('lock_timeout', %s, true),"
-                    " set_config('transaction_read_only', 'on', true)",
+                    " set_config('transaction_read_only', 'on', true),"
+                    " 'perfconsole.monitoring' AS reader",
                     [f"{timeout}ms", f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms"],
                 )
             with connection.execute_wrapper(_tag_query):
