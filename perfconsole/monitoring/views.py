@@ -44,7 +44,14 @@ def statements_notice():
     """Return what to do when pg_stat_statements is not usable, else None."""
     status = statements_status()
     if status.usable and not query_stats_is_placeholder():
-        return None
+        if not status.steps:
+            return None
+        # Readable, but outdated or not computing query IDs.
+        return {
+            "reason": f"pg_stat_statements {status.version} works but is not "
+            "set up completely.",
+            "steps": status.steps,
+        }
     if status.usable:
         reason = "pg_stat_statements is enabled, but the views were created without it."
         steps = ["python manage.py syncstatviews"]

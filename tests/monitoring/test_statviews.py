@@ -3,6 +3,7 @@
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
 
 from perfconsole.monitoring.extension import (
     StatementsStatus,
@@ -211,7 +212,7 @@ def test_it_tells_the_exact_commands_for_each_missing_piece():
 
 
 @pytest.mark.django_db
-def test_it_updates_the_extension_around_the_views():
+def test_it_updates_the_extension_around_the_views(admin_client):
     default = statements_status().default_version
     major, minor = default.split(".")
     older = f"{major}.{int(minor) - 1}"
@@ -221,6 +222,8 @@ def test_it_updates_the_extension_around_the_views():
     status = sync_views()
     assert status.version == older and status.update_available
     list(QueryStat.objects.all()[:1])  # the older variant reads
+    page = admin_client.get(reverse("admin:monitoring_querystat_changelist"))
+    assert b"python manage.py syncstatviews --update-extension" in page.content
     # A plain update fails: the extension's script drops the view we read.
     with pytest.raises(DatabaseError), transaction.atomic():
         with connection.cursor() as cursor:
