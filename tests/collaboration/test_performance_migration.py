@@ -116,3 +116,28 @@ def test_the_view_requires_its_unique_index_for_concurrent_refresh():
     run_sql(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {VIEW.name}")
     with pytest.raises(ProgrammingError):
         run_sql("REFRESH MATERIALIZED VIEW CONCURRENTLY no_such_view")
+
+
+def test_it_recovers_from_a_build_stopped_by_lock_timeout(
+    remigrate, acme, second_connection, monkeypatch
+):
+    from perfconsole.collaboration import operations
+
+    monkeypatch.setattr(operations, "LOCK_TIMEOUT", "300ms")
+    call_command("migrate", "collaboration", "0001", verbosity=0)
+    # An open writing transaction: the concurrent build creates its index,
+    # then waits for this writer and gives up at lock_timeout.
+    writer = second_connection(autocommit=False)
+    writer.execute("UPDATE studies SET title = title")
+    with pytest.raises(Exception, match="lock timeout"):
+        call_command("migrate", "collaboration", verbosity=0)
+    # The indexes of other tables were built; the one on studies is INVALID.
+    assert index_state(INDEXES[0].name)[0] is True
+    studies = next(s for s in INDEXES if s.table == "studies")
+    assert index_state(studies.name)[0] is False
+    writer.rollback()
+
+    call_command("migrate", "collaboration", verbosity=0)
+
+    assert index_state(studies.name) == (True, studies.definition("public"))
+    assert all(finding.ok for finding in verify())

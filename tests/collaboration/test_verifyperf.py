@@ -111,6 +111,7 @@ def test_it_reports_a_view_without_its_unique_index(restore_performance_objects)
 def test_it_speaks_json(restore_performance_objects):
     run_sql("DROP INDEX idx_organization_members_user_lookup")
     output, error = verifyperf("--json")
+    assert error is not None and error.returncode == 1
     report = json.loads(output)
     assert report["ok"] is False
     statuses = {item["name"]: item["status"] for item in report["objects"]}
