@@ -8,7 +8,8 @@ from django.template.defaultfilters import filesizeformat, truncatechars
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
 QUERY_PREVIEW_CHARS = 160
@@ -91,16 +92,24 @@ class StatsTable(tables.Table):
             return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
         return value
 
-    def body_rows(self):
-        """Return the current page as lists of (value, css class)."""
+    def body_html(self):
+        """Return the current page's <tr> rows, every value escaped.
+
+        Built here rather than in a template loop: a page has hundreds of
+        cells and the template engine costs tens of milliseconds for them.
+        """
         columns = [
             (column, column.column.attrs.get("td", {}).get("class", ""))
             for column in self.columns
         ]
-        return [
-            [(self.cell(column, record), css) for column, css in columns]
-            for record in (row.record for row in self.page.object_list)
-        ]
+        rows = []
+        for record in (row.record for row in self.page.object_list):
+            cells = "".join(
+                f'<td class="{css}">{conditional_escape(self.cell(col, record))}</td>'
+                for col, css in columns
+            )
+            rows.append(f"<tr>{cells}</tr>")
+        return mark_safe("\n".join(rows))  # noqa: S308 - cells escaped above
 
     def export_rows(self):
         """Yield the header and every filtered row, raw values, in order."""

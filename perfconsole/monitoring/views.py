@@ -131,7 +131,7 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
             context.update(
                 table=table,
                 headers=table.header_cells(request),
-                rows=table.body_rows(),
+                rows=table.body_html(),
                 pages=page_links(request, table.page),
             )
             return render_page(request, TABLE_TEMPLATE, context)
