@@ -207,6 +207,15 @@ def test_it_answers_404_for_an_unknown_query(admin_client):
     assert admin_client.get(url).status_code == 404
 
 
+@pytest.mark.django_db
+def test_it_guards_the_query_page_like_the_table(client, staff_user):
+    url = reverse("admin:monitoring_querystat_change", args=["1.2.3"])
+    response = client.get(url)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    client.force_login(staff_user)
+    assert client.get(url).status_code == 403
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_escapes_html_in_query_text(admin_client, second_connection):
     conn = second_connection()
