@@ -13,6 +13,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 from psycopg import sql
 
 from perfconsole.core.db import QUERY_TAG, monitoring_cursor
@@ -69,8 +70,6 @@ def request_refresh(name, trigger, user=None):
     queue one refresh.
     """
     view = get_materialized_view(name)
-    from django_q.tasks import async_task
-
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -211,14 +210,18 @@ def refresh_session():
         params.pop(key, None)
     params["application_name"] = "perfconsole-refresh"
     session = psycopg.connect(**params, autocommit=True)
-    session.execute(
-        f"{QUERY_TAG} SELECT set_config('statement_timeout', %s, false),"
-        " set_config('lock_timeout', %s, false)",
-        [
-            f"{settings.MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS}ms",
-            f"{settings.MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS}ms",
-        ],
-    )
+    try:
+        session.execute(
+            f"{QUERY_TAG} SELECT set_config('statement_timeout', %s, false),"
+            " set_config('lock_timeout', %s, false)",
+            [
+                f"{settings.MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS}ms",
+                f"{settings.MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS}ms",
+            ],
+        )
+    except BaseException:
+        session.close()
+        raise
     return session
 
 
