@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 
 from perfconsole.core.db import QUERY_TAG, fetch_dicts
+from perfconsole.health.models import Activity
 
 # Query text is cut to this many characters on the pages.
 QUERY_CHARS = 10_000
@@ -208,8 +209,6 @@ def signal_backend(user, pid, action):
 
 def _log(user, pid, change_message):
     """Record the action in the admin log."""
-    from perfconsole.health.models import Activity
-
     LogEntry.objects.create(
         user_id=user.pk,
         content_type=ContentType.objects.get_for_model(Activity),
