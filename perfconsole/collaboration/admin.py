@@ -12,6 +12,7 @@ import json
 import uuid
 
 from django.contrib import admin
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q
@@ -46,7 +47,11 @@ def table_estimate(model) -> int:
 def plan_estimate(queryset) -> int:
     """Return the planner's row estimate for a queryset (EXPLAIN, not run)."""
     compiler = queryset.query.get_compiler(using=queryset.db)
-    statement, params = compiler.as_sql()
+    try:
+        statement, params = compiler.as_sql()
+    except EmptyResultSet:
+        # A condition that can match nothing (queryset.none()).
+        return 0
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", params)
         plan = cursor.fetchone()[0]
