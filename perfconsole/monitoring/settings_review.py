@@ -131,7 +131,12 @@ def same_value(name, current, unit, wanted):
 
 
 def pretty_bytes(amount):
-    """Return a PostgreSQL-style memory value: 16MB, 4GB, 64kB."""
+    """Return a PostgreSQL-style memory value: 16MB, 4GB, 64kB.
+
+    From 1 GB on, whole megabytes are precise enough (6026MB, not 6170914kB).
+    """
+    if amount >= GB:
+        amount -= amount % MB
     for suffix, size in (("GB", GB), ("MB", MB), ("kB", KB)):
         if amount >= size and amount % size == 0:
             return f"{amount // size}{suffix}"

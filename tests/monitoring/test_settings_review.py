@@ -112,3 +112,9 @@ def test_it_renders_the_settings_review_page(admin_client):
         assert f"<code>{name}</code>" in body
     assert "256MB" in body  # the seed's shared_buffers
     assert "PGTune" in body
+
+
+def test_it_rounds_large_values_to_megabytes():
+    tuned = pgtune(23 * GB + 512 * MB, 2)
+    assert tuned["shared_buffers"] == "6016MB"
+    assert tuned["effective_cache_size"] == "18048MB"
