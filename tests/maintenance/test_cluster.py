@@ -1,4 +1,4 @@
-"""A real task cluster runs the scheduled refresh."""
+"""A real task cluster runs a queued and a scheduled refresh."""
 
 import os
 import signal
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.models import Schedule, Success
 
 from perfconsole.maintenance.models import ViewRefresh
+from perfconsole.maintenance.services import request_refresh
 
 from .conftest import fetch_all
 
@@ -71,6 +72,8 @@ def stop_cluster(process):
 @pytest.mark.django_db(transaction=True)
 def test_a_real_cluster_runs_the_scheduled_refresh(make_view, tmp_path):
     make_view("mt_cluster", populated=False)
+    make_view("mt_pressed")
+    pressed, _ = request_refresh("mt_pressed", "user")
     call_command("setupschedules", stdout=StringIO())
     Schedule.objects.exclude(name="refresh-materialized-views").delete()
     Schedule.objects.update(next_run=timezone.now() - timedelta(minutes=1))
@@ -80,11 +83,15 @@ def test_a_real_cluster_runs_the_scheduled_refresh(make_view, tmp_path):
         process = start_cluster(log)
         try:
             refresh = wait_for_refresh("mt_cluster", process)
+            pressed.refresh_from_db()
         finally:
             stop_cluster(process)
 
     assert refresh is not None, log_path.read_text()[-3000:]
     assert refresh.trigger == "schedule"
+    # The refresh queued by "Refresh now" ran in a worker under its own row.
+    assert (pressed.status, pressed.trigger) == ("succeeded", "user")
+    assert pressed.started_at is not None and pressed.duration_ms is not None
     assert refresh.concurrently is False  # first population
     assert fetch_all("SELECT count(*) FROM mt_cluster") == [(3,)]
     schedule = Schedule.objects.get(name="refresh-materialized-views")
