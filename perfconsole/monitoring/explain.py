@@ -35,8 +35,12 @@ def single_statement(sql):
 
 
 def statement_type(statement):
-    """Return SELECT, INSERT, ... ; WITH ... SELECT counts as SELECT."""
-    return sqlparse.parse(statement)[0].get_type()
+    """Return SELECT, INSERT, COPY, ... ; WITH ... SELECT counts as SELECT."""
+    kind = sqlparse.parse(statement)[0].get_type()
+    if kind == "UNKNOWN":
+        # sqlparse knows DML and DDL only; name the others by their keyword.
+        kind = sqlparse.format(statement, strip_comments=True).split(None, 1)[0]
+    return kind.upper()
 
 
 def explain_statement(sql, server_version, using="default"):

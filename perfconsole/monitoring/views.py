@@ -5,6 +5,7 @@ the tag and the timeouts; a timeout or a lock gives a message, not a 500.
 """
 
 import csv
+from decimal import Decimal
 
 from django.contrib.admin.utils import unquote
 from django.core.paginator import EmptyPage
@@ -140,6 +141,17 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
         return render_page(request, TABLE_TEMPLATE, context, status=503)
 
 
+def display_number(value):
+    """Return numbers with separators and two decimals; others unchanged."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int | Decimal):
+        return f"{value:,}"
+    return value
+
+
 def query_detail_page(model_admin, request, object_id):
     """Render one statement: full text, every counter, share and plan."""
     context = page_context(model_admin, request, "Query")
@@ -152,7 +164,7 @@ def query_detail_page(model_admin, request, object_id):
     if stat is None:
         raise Http404("This statement is no longer in pg_stat_statements.")
     counters = [
-        (field.verbose_name, getattr(stat, field.attname))
+        (field.verbose_name, display_number(getattr(stat, field.attname)))
         for field in QueryStat._meta.fields
         if field.name not in ("query", "id")
     ]
