@@ -137,3 +137,17 @@ def test_a_search_matching_nothing_on_a_big_table_is_an_empty_page(
     )
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) == 50
+
+
+def test_big_lists_sort_only_by_indexed_columns(admin_client, acme):
+    response = admin_client.get(changelist("organizationmember"), {"o": "2"})
+    # An unsortable column is ignored: the indexed default order stays.
+    assert response.status_code == 200
+    query = str(response.context["cl"].result_list.query)
+    assert query.endswith(
+        'ORDER BY "organization_members"."organization_id" ASC,'
+        ' "organization_members"."role" ASC, "organization_members"."id" DESC'
+    )
+    response = admin_client.get(changelist("collaborationactivity"), {"o": "1.-3"})
+    query = str(response.context["cl"].result_list.query)
+    assert 'ORDER BY "collaboration_activity"."created_at" ASC' in query
