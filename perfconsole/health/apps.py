@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class HealthConfig(AppConfig):
     name = "perfconsole.health"
     label = "health"
     verbose_name = "Health"
+
+    def ready(self):
+        from perfconsole.health.thresholds import check_threshold_setting
+
+        checks.register(check_threshold_setting)

@@ -53,3 +53,30 @@ DEFAULT_THRESHOLDS = {
 def thresholds():
     """Return the defaults updated with the HEALTH_THRESHOLDS setting."""
     return {**DEFAULT_THRESHOLDS, **getattr(settings, "HEALTH_THRESHOLDS", {})}
+
+
+def check_threshold_setting(app_configs=None, **kwargs):
+    """System check: HEALTH_THRESHOLDS may only hold known numeric keys."""
+    from django.core.checks import Error
+
+    configured = getattr(settings, "HEALTH_THRESHOLDS", {})
+    if not isinstance(configured, dict):
+        return [Error("HEALTH_THRESHOLDS must be a dict.", id="health.E001")]
+    errors = []
+    for key, value in configured.items():
+        if key not in DEFAULT_THRESHOLDS:
+            errors.append(
+                Error(
+                    f"HEALTH_THRESHOLDS has an unknown key {key!r}.",
+                    hint="Known keys: " + ", ".join(sorted(DEFAULT_THRESHOLDS)),
+                    id="health.E002",
+                )
+            )
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(
+                Error(
+                    f"HEALTH_THRESHOLDS[{key!r}] must be a number, not {value!r}.",
+                    id="health.E003",
+                )
+            )
+    return errors

@@ -120,3 +120,14 @@ def test_console_sessions_are_hidden_unless_asked_for(session_factory):
 
     assert not pids & _pids(activity.sessions())
     assert pids <= _pids(activity.sessions(include_console=True))
+
+
+def test_activity_page_shows_the_pair(admin_client, blocked_pair):
+    blocking_pid, blocked_pid = blocked_pair
+    content = admin_client.get("/admin/health/activity/").content.decode()
+
+    assert 'id="activity-locks"' in content
+    assert "<th>blocking pid</th>" in content
+    assert f'<td class="num">{blocked_pid}</td>' in content
+    assert f'<td class="num">{blocking_pid}</td>' in content
+    assert "No session is waiting for a lock." not in content

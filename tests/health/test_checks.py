@@ -8,6 +8,7 @@ from django.db import connection
 
 from perfconsole.health import checks
 from perfconsole.health.checks import WRAPAROUND_LIMIT, CheckResult, run_all_checks
+from perfconsole.health.thresholds import check_threshold_setting, thresholds
 from tests.health.conftest import subjects
 
 # The problem schema is committed once per run; only tests that open second
@@ -228,3 +229,13 @@ def test_healthcheck_command_prints_json_and_fails_on_warning(
     with pytest.raises(CommandError, match="health: warning"):
         call_command("healthcheck", "--check", "dead_tuples", "--fail-on", "warning")
     call_command("healthcheck", "--check", "dead_tuples", "--fail-on", "critical")
+
+
+def test_threshold_setting_is_checked(settings):
+    settings.HEALTH_THRESHOLDS = {"dead_tuples": 10}
+    assert check_threshold_setting() == []
+    assert thresholds()["dead_tuples"] == 10
+    assert thresholds()["long_running_query_sec"] == 60
+
+    settings.HEALTH_THRESHOLDS = {"dead_tuple": 10, "sequence_used_pct": "90"}
+    assert [e.id for e in check_threshold_setting()] == ["health.E002", "health.E003"]
