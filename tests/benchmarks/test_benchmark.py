@@ -189,3 +189,16 @@ def test_bad_options_are_refused(db, options, message):
 def test_it_says_what_to_do_without_data(db):
     with pytest.raises(CommandError, match="seeddemo"):
         call_command("benchmark", iterations=1)
+
+
+def test_compare_gives_up_when_another_session_holds_the_tables(
+    small_demo, second_connection
+):
+    other = second_connection(autocommit=False)
+    other.execute("LOCK TABLE organization_members IN ACCESS SHARE MODE")
+
+    with pytest.raises(CommandError, match="rolled back"):
+        call_command("benchmark", iterations=1, compare=True, names=["activity_feed"])
+
+    other.rollback()
+    assert all(finding.ok for finding in verify())

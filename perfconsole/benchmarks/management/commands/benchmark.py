@@ -3,6 +3,7 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from perfconsole.benchmarks import report
 from perfconsole.benchmarks.models import BenchmarkRun
@@ -97,6 +98,11 @@ class Command(BaseCommand):
             document = benchmark.run()
         except ValueError as error:
             raise CommandError(str(error)) from error
+        except DatabaseError as error:
+            # E.g. the DROP INDEX waited 5 s for its lock behind other sessions.
+            raise CommandError(
+                f"benchmark stopped, everything rolled back: {error}".strip()
+            ) from error
         detected = document["run"]["scale"]
         if scale and scale != detected:
             self.stderr.write(
