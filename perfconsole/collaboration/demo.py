@@ -33,6 +33,8 @@ TABLES = [
     "collaboration_activity",
 ]
 DAY = 86_400
+# How long a load waits for other sessions to release the tables.
+LOCK_TIMEOUT = "30s"
 
 
 @dataclass(frozen=True)
@@ -364,6 +366,8 @@ def load_demo(
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor
         cursor.execute("SET LOCAL statement_timeout = 0")
+        # TRUNCATE waits for every reader of the tables: fail clearly instead.
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         cursor.execute(
             sql.SQL("TRUNCATE {}").format(

@@ -153,3 +153,20 @@ def test_if_empty_loads_an_empty_database():
 def test_it_refuses_an_unknown_scale():
     with pytest.raises(CommandError):
         call_command("seeddemo", "--scale", "huge")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_up_cleanly_when_the_tables_are_busy(
+    acme, second_connection, monkeypatch
+):
+    from perfconsole.collaboration import demo
+
+    monkeypatch.setattr(demo, "LOCK_TIMEOUT", "200ms")
+    reader = second_connection(autocommit=False)
+    reader.execute("SELECT count(*) FROM studies")
+    with pytest.raises(CommandError, match="nothing changed.*lock timeout"):
+        call_command(
+            "seeddemo", scale="small", reset=True, stdout=StringIO(), stderr=StringIO()
+        )
+    reader.rollback()
+    assert Study.objects.count() == 2

@@ -2,7 +2,9 @@
 
 import time
 
+import psycopg
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError
 
 from perfconsole.collaboration.demo import SCALES, load_demo, tables_are_empty
 
@@ -37,7 +39,13 @@ class Command(BaseCommand):
                 "replace it (or --if-empty to keep it)."
             )
         started = time.monotonic()
-        counts = load_demo(SCALES[scale], seed=seed, stream=self.stderr._out)
+        try:
+            counts = load_demo(SCALES[scale], seed=seed, stream=self.stderr._out)
+        except (OperationalError, psycopg.OperationalError) as error:
+            # Typically the lock timeout: another session uses the tables.
+            raise CommandError(
+                f"Demo data not loaded, nothing changed: {error}"
+            ) from error
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{table} {n:,}" for table, n in counts.items())
         self.stdout.write(
