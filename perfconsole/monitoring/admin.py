@@ -49,11 +49,10 @@ class StatsTableAdmin(ReadOnlyPageAdmin):
 
     def page_view(self, request):
         return views.stats_table_page(
-            self, request, queryset=self.model.objects.all(), notice=self.notice()
+            self, request, queryset=self.model.objects.all(), notice=self.notice
         )
 
-    def notice(self):
-        return None
+    notice = None
 
 
 @admin.register(QueryStat)

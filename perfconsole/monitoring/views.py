@@ -42,7 +42,10 @@ def page_context(model_admin, request, title):
 
 
 def statements_notice():
-    """Return what to do when pg_stat_statements is not usable, else None."""
+    """Return what to do when pg_stat_statements is not usable, else None.
+
+    Call it inside reading_statistics(): the catalog reads get its limits.
+    """
     status = statements_status()
     if status.usable and not query_stats_is_placeholder():
         if not status.steps:
@@ -111,12 +114,14 @@ def export_querystring(request):
 
 
 def stats_table_page(model_admin, request, *, queryset, notice=None):
-    """Render a filtered, sortable, lazily paginated statistics table."""
+    """Render a filtered, sortable, lazily paginated statistics table.
+
+    notice, if given, is a function returning a note to show above the table.
+    """
     context = page_context(model_admin, request, model_admin.title)
     form = model_admin.filter_form_class(request.GET)
     context.update(
         form=form,
-        notice=notice,
         description=model_admin.description,
         export_query=export_querystring(request),
     )
@@ -124,6 +129,7 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
         return render_page(request, TABLE_TEMPLATE, context, status=400)
     try:
         with reading_statistics():
+            context["notice"] = notice() if notice else None
             table = model_admin.table_class(form.filter(queryset))
             RequestConfig(request, paginate=False).configure(table)
             if form.cleaned_data.get("_export") == "csv":
@@ -181,7 +187,8 @@ def settings_review_page(model_admin, request):
     """Render the settings beside the seed's and PGTune's values."""
     context = page_context(model_admin, request, "Settings review")
     try:
-        machine = server_machine()
+        with reading_statistics():
+            machine = server_machine()
         context.update(machine=machine, rows=review_settings(machine=machine))
     except StatisticsUnavailable as error:
         context["error"] = str(error)
