@@ -26,6 +26,8 @@ APPLICATION_STATEMENT = (
 
 @dataclass(frozen=True)
 class Observation:
+    """One subject's current value, with context for people (query text…)."""
+
     subject: str
     value: float
     detail: str = ""
