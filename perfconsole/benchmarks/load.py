@@ -44,7 +44,7 @@ class Tally:
     def record(self, operation: str, elapsed_ms: float) -> None:
         with self.lock:
             self.latencies.append(elapsed_ms)
-            self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
+            self.by_operation.setdefault(operation, []).append(elapsed_ms)
 
     def fail(self, error: Exception | str) -> None:
         with self.lock:
@@ -69,7 +69,10 @@ class Tally:
             "max_ms": latency["max"],
             "errors": self.errors,
             "error_samples": self.error_samples,
-            "by_operation": dict(sorted(self.by_operation.items())),
+            "by_operation": {
+                operation: {"count": len(values), **plans.summary(values)}
+                for operation, values in sorted(self.by_operation.items())
+            },
         }
 
 

@@ -129,8 +129,12 @@ class Command(BaseCommand):
                 lines.append(f"  pgbench: {bench}")
             return "\n".join(lines)
         lines = [f"{result['scenario']}: {self.figures(result)}"]
+        for operation, figures in result["by_operation"].items():
+            lines.append(
+                f"  {operation}: {figures['count']} ops, p50 {figures['p50']} ms,"
+                f" p95 {figures['p95']} ms"
+            )
         if result["scenario"] == "collaborations":
-            lines.append(f"  operations: {result['by_operation']}")
             lines.append(f"  written then removed: {result['created_and_removed']}")
         else:
             lines.append(
