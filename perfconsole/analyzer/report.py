@@ -144,10 +144,12 @@ def _query_findings(options, report):
     suggestions, skipped = suggest_indexes(
         rows, min_rows=options.min_table_rows, trial_indexes=options.trial_indexes
     )
-    by_query = {suggestion.queryid: suggestion for suggestion in suggestions}
+    by_query = {}
+    for suggestion in suggestions:
+        by_query.setdefault(suggestion.queryid, []).append(suggestion)
     findings = [
         _slow_query_finding(
-            query, by_query.get(query["queryid"]), dict(skipped).get(query["query"])
+            query, by_query.get(query["queryid"], []), dict(skipped).get(query["query"])
         )
         for query in queries
     ]
@@ -167,14 +169,16 @@ def _query_findings(options, report):
     return findings
 
 
-def _slow_query_finding(query, suggestion, no_suggestion_because):
+def _slow_query_finding(query, suggestions, no_suggestion_because):
     mean = query["mean_time_ms"]
     subject = f"query {query['queryid']}"
-    if suggestion is not None:
+    if suggestions:
         recommendation = (
-            f"Index {suggestion.table} on ({', '.join(suggestion.columns)})."
+            "Index "
+            + "; ".join(f"{s.table} on ({', '.join(s.columns)})" for s in suggestions)
+            + "."
         )
-        fix_sql = suggestion.create_sql()
+        fix_sql = "\n".join(s.create_sql() for s in suggestions)
     else:
         recommendation = (
             "Read its plan with EXPLAIN (ANALYZE, BUFFERS) and index or rewrite "
@@ -195,9 +199,8 @@ def _slow_query_finding(query, suggestion, no_suggestion_because):
             "share_of_total_pct": query["share_of_total"],
             "rows": query["rows"],
             "cache_hit_pct": query["cache_hit_ratio"],
-            "index_suggestion": suggestion.index_name
-            if suggestion is not None
-            else f"none: {no_suggestion_because or 'not analyzed'}",
+            "index_suggestion": ", ".join(s.index_name for s in suggestions)
+            or f"none: {no_suggestion_because or 'not analyzed'}",
         },
         impact=(
             f"{query['total_time_ms'] / 1000:.1f} s of database time over "

@@ -105,8 +105,14 @@ class Suggestion:
         return 1 - self.cost_after / self.cost_before
 
 
-def parse_scan(query):
-    """Return the Scan of a single-table SELECT, or raise Unsupported."""
+def parse_scans(query):
+    """Return one Scan per table the SELECT filters, or raise Unsupported.
+
+    Tables come from FROM and JOIN ... ON; each gets the conditions on its
+    own columns: comparisons with a value, and equalities with a column of
+    another table (the join key, looked up once per outer row). A column
+    without its table's name in a query on several tables is left out.
+    """
     try:
         statements = parse_sql(query)
     except ParseError as error:
@@ -116,27 +122,59 @@ def parse_scan(query):
     select = statements[0].stmt
     if select.op and select.op.name != "SETOP_NONE":
         raise Unsupported("UNION / INTERSECT / EXCEPT are not analyzed")
-    if select.withClause or not select.fromClause or len(select.fromClause) != 1:
-        raise Unsupported("only queries on exactly one table are analyzed")
-    relation = select.fromClause[0]
-    if not isinstance(relation, ast.RangeVar):
-        raise Unsupported("joins and subqueries are not analyzed")
-    table = relation.relname
-    if relation.schemaname:
-        table = f"{relation.schemaname}.{table}"
-    alias = relation.alias.aliasname if relation.alias else None
-    scan = Scan(table=table, parameters=_parameter_count(query))
+    if select.withClause or not select.fromClause:
+        raise Unsupported("only queries on tables (no WITH) are analyzed")
+    tables, conditions = {}, []
+    for item in select.fromClause:
+        _collect_tables(item, tables, conditions)
     if select.whereClause is not None:
-        for condition in _conjuncts(select.whereClause):
-            scan.predicates.append(_predicate(condition, relation.relname, alias))
-    for sort in select.sortClause or ():
-        column = _column(sort.node, relation.relname, alias)
-        if column is None:
-            break
-        scan.order_by.append(column)
-    if not scan.predicates:
-        raise Unsupported("no WHERE clause to index")
-    return scan
+        conditions.extend(_conjuncts(select.whereClause))
+    parameters = _parameter_count(query)
+    scans = {
+        key: Scan(table=name, parameters=parameters) for key, name in tables.items()
+    }
+    for condition in conditions:
+        for key, column, kind in _predicates(condition, tables):
+            scans[key].predicates.append((column, kind))
+    _add_sort_columns(select.sortClause or (), tables, scans)
+    filtered = [scan for scan in scans.values() if scan.predicates]
+    if not filtered:
+        raise Unsupported("no WHERE or JOIN condition to index")
+    return filtered
+
+
+def parse_scan(query):
+    """Return the Scan of a single-table SELECT, or raise Unsupported."""
+    scans = parse_scans(query)
+    if len(scans) != 1:
+        raise Unsupported("more than one table is filtered")
+    return scans[0]
+
+
+def _collect_tables(node, tables, conditions):
+    """Record the tables of a FROM item by alias, and its join conditions."""
+    if isinstance(node, ast.RangeVar):
+        key = node.alias.aliasname if node.alias else node.relname
+        if key in tables:
+            raise Unsupported(f"table {key} appears twice")
+        name = node.relname
+        tables[key] = f"{node.schemaname}.{name}" if node.schemaname else name
+    elif isinstance(node, ast.JoinExpr):
+        if node.isNatural or node.usingClause:
+            raise Unsupported("NATURAL and USING joins are not analyzed")
+        _collect_tables(node.larg, tables, conditions)
+        _collect_tables(node.rarg, tables, conditions)
+        if node.quals is not None:
+            conditions.extend(_conjuncts(node.quals))
+    else:
+        raise Unsupported("subqueries and functions in FROM are not analyzed")
+
+
+def _add_sort_columns(sort_clause, tables, scans):
+    # The sort helps an index only if all its columns come from one table.
+    columns = [_resolve(sort.node, tables) for sort in sort_clause]
+    if columns and None not in columns and len({key for key, _ in columns}) == 1:
+        scans[columns[0][0]].order_by = [column for _, column in columns]
 
 
 def _parameter_count(query):
@@ -153,35 +191,50 @@ def _conjuncts(node):
         yield node
 
 
-def _predicate(node, table_name, alias):
-    """Return (column, kind) for one condition of the WHERE clause."""
+def _predicates(node, tables):
+    """Yield (table key, column, kind) for one condition."""
     if isinstance(node, ast.NullTest):
-        column = _column(node.arg, table_name, alias)
-        if column is None:
-            raise Unsupported("IS NULL on an expression is not analyzed")
-        is_null = node.nulltesttype == NullTestType.IS_NULL
-        return column, NULL if is_null else NOT_NULL
+        resolved = _resolve(node.arg, tables)
+        if resolved is not None:
+            is_null = node.nulltesttype == NullTestType.IS_NULL
+            yield (*resolved, NULL if is_null else NOT_NULL)
+        return
     if not isinstance(node, ast.A_Expr):
         raise Unsupported("only simple comparisons are analyzed")
     operator = node.name[-1].sval if node.name else ""
-    column = _column(node.lexpr, table_name, alias)
-    value = node.rexpr
-    if column is None:
-        column, value = _column(node.rexpr, table_name, alias), node.lexpr
-        operator = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(operator, operator)
-    if column is None:
-        raise Unsupported("comparisons must have a plain column on one side")
-    if node.kind == A_Expr_Kind.AEXPR_OP and operator == "=" and _is_value(value):
-        return column, EQUALITY
-    if node.kind == A_Expr_Kind.AEXPR_OP and operator in RANGE_OPERATORS:
-        if _is_value(value):
-            return column, RANGE
-    if node.kind == A_Expr_Kind.AEXPR_IN and operator == "=":
-        if all(_is_value(item) for item in value):
-            return column, EQUALITY
     if node.kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_LIKE):
         raise Unsupported("BETWEEN and LIKE are not analyzed")
-    raise Unsupported(f"operator {operator!r} is not analyzed")
+    left, right = _resolve(node.lexpr, tables), None
+    if node.kind == A_Expr_Kind.AEXPR_OP:
+        right = _resolve(node.rexpr, tables)
+    if node.kind == A_Expr_Kind.AEXPR_OP and operator == "=" and left and right:
+        if left[0] != right[0]:
+            # A join key: each side is looked up by the other's value.
+            yield (*left, EQUALITY)
+            yield (*right, EQUALITY)
+        return
+    value = node.rexpr
+    if left is None:
+        left, value = right, node.lexpr
+        operator = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(operator, operator)
+    if left is None and (_is_plain_column(node.lexpr) or _is_plain_column(node.rexpr)):
+        return  # a column of an unknown table: left out
+    if left is None:
+        raise Unsupported("comparisons must have a plain column on one side")
+    if _is_plain_column(value):
+        return  # compared with a column of an unknown table: left out
+    if node.kind == A_Expr_Kind.AEXPR_OP and operator == "=" and _is_value(value):
+        yield (*left, EQUALITY)
+    elif node.kind == A_Expr_Kind.AEXPR_OP and operator in RANGE_OPERATORS:
+        if not _is_value(value):
+            raise Unsupported(f"{left[1]} {operator} an expression is not analyzed")
+        yield (*left, RANGE)
+    elif node.kind == A_Expr_Kind.AEXPR_IN and operator == "=":
+        if not all(_is_value(item) for item in value):
+            raise Unsupported("IN with expressions is not analyzed")
+        yield (*left, EQUALITY)
+    else:
+        raise Unsupported(f"operator {operator!r} is not analyzed")
 
 
 def _is_value(node):
@@ -191,16 +244,27 @@ def _is_value(node):
     return isinstance(node, ast.ParamRef | ast.A_Const)
 
 
-def _column(node, table_name, alias):
-    """Return the column name of a plain column reference, else None."""
+def _is_plain_column(node):
+    return isinstance(node, ast.ColumnRef)
+
+
+def _resolve(node, tables):
+    """Return (table key, column) of a plain column reference, else None.
+
+    An unqualified column belongs to the only table; with several tables
+    its table is unknown without the catalog, so it is left out.
+    """
     if not isinstance(node, ast.ColumnRef):
         return None
     names = [getattr(part, "sval", None) for part in node.fields]
     if None in names or len(names) > 2:
         return None
-    if len(names) == 2 and names[0] not in (table_name, alias):
-        return None
-    return names[-1]
+    if len(names) == 1:
+        return (next(iter(tables)), names[0]) if len(tables) == 1 else None
+    qualifier, column = names
+    if qualifier in tables:
+        return qualifier, column
+    return None
 
 
 def choose_columns(scan, estimated_rows, stats):
@@ -214,7 +278,9 @@ def choose_columns(scan, estimated_rows, stats):
     estimates.sort()
     chosen, rows = [], estimated_rows
     for remaining_rows, kind, column in estimates:
-        if rows < TARGET_ROWS or len(chosen) >= MAX_COLUMNS or column in chosen:
+        if column in chosen:
+            continue
+        if rows < TARGET_ROWS or len(chosen) >= MAX_COLUMNS:
             break
         # Each further column narrows what the previous ones left.
         narrowed = rows * remaining_rows / max(estimated_rows, 1)
@@ -278,17 +344,28 @@ def suggest_indexes(slow_queries, *, min_rows, trial_indexes):
     suggestions, skipped = [], []
     for row in slow_queries:
         try:
-            suggestion = _suggest_one(row, inventory, min_rows, trial_indexes)
-        except (Unsupported, StatisticsUnavailable) as reason:
-            # One locked table or timeout costs one suggestion, not the list.
+            scans = parse_scans(row["query"])
+        except Unsupported as reason:
             skipped.append((row["query"], str(reason)))
             continue
-        suggestions.append(suggestion)
+        found, reasons = [], []
+        for scan in scans:
+            try:
+                found.append(
+                    _suggest_one(row, scan, inventory, min_rows, trial_indexes)
+                )
+            except (Unsupported, StatisticsUnavailable) as reason:
+                # One locked table or timeout costs one suggestion, not the list.
+                prefix = f"{scan.table}: " if len(scans) > 1 else ""
+                reasons.append(f"{prefix}{reason}")
+        suggestions.extend(found)
+        if not found:
+            skipped.append((row["query"], "; ".join(reasons)))
     return suggestions, skipped
 
 
-def _suggest_one(row, inventory, min_rows, trial_indexes):
-    scan = parse_scan(row["query"])
+def _suggest_one(row, scan, inventory, min_rows, trial_indexes):
+    """Return the checked suggestion for one table of a query, or raise."""
     table = catalog.table(scan.table)
     if table is None:
         raise Unsupported(f"table {scan.table} not found on the search path")

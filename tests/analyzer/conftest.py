@@ -9,6 +9,10 @@ SCHEMA = "analyzer_fixture"
 ROWS = 30000
 CUSTOMERS = 3000
 LOOKUP = f"SELECT id, note FROM {SCHEMA}.orders WHERE customer_id = %s"
+JOIN_LOOKUP = (
+    f"SELECT c.name, o.note FROM {SCHEMA}.customers AS c"
+    f" JOIN {SCHEMA}.orders AS o ON o.customer_id = c.id WHERE c.email = %s"
+)
 
 
 def _execute(sql, params=None):
@@ -86,7 +90,8 @@ def create_problems():
 
     - customer_id has no index, and the lookup by customer runs 30 times;
     - orders_note_idx is never scanned;
-    - orders_status_idx is the leading part of orders_status_created_idx.
+    - orders_status_idx is the leading part of orders_status_created_idx;
+    - customers are looked up by e-mail (unindexed) joined to their orders.
     """
     _create_orders()
     _execute(f"CREATE INDEX orders_note_idx ON {SCHEMA}.orders (note)")
@@ -95,9 +100,16 @@ def create_problems():
         f"CREATE INDEX orders_status_created_idx ON {SCHEMA}.orders"
         " (status, created_at)"
     )
-    _execute(f"ANALYZE {SCHEMA}.orders")
+    _execute(
+        f"CREATE TABLE {SCHEMA}.customers AS SELECT g AS id, 'customer ' || g AS name,"
+        f" 'c' || g || '@example.com' AS email FROM generate_series(0, {CUSTOMERS}) g"
+    )
+    _execute(f"ALTER TABLE {SCHEMA}.customers ADD PRIMARY KEY (id)")
+    _execute(f"ANALYZE {SCHEMA}.orders, {SCHEMA}.customers")
     assert "Seq Scan on orders" in _plan(LOOKUP, [7])
     run_lookups(30)
+    for customer in range(10):
+        _execute(JOIN_LOOKUP, [f"c{customer}@example.com"])
     flush_statistics()
 
 

@@ -102,9 +102,25 @@ def test_it_suggests_the_missing_index_checked_by_a_trial_index(problems):
     assert slow.evidence["index_suggestion"] == "orders_customer_id_idx"
 
 
+def test_it_suggests_the_join_key_of_a_joined_table(problems):
+    (join,) = [
+        f
+        for f in problems.tried.findings
+        if f.check == "slow_query" and f.evidence["query"].startswith("SELECT c.name")
+    ]
+    # Looking orders up by the join key halves the query's cost; an index on
+    # the small customers table alone does not, so it is not suggested.
+    assert join.evidence["index_suggestion"] == "orders_customer_id_idx"
+    assert join.fix_sql == (
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_idx"
+        f" ON {SCHEMA}.orders (customer_id);"
+    )
+    assert not _findings(problems.tried, "index_suggestion", f"{SCHEMA}.customers")
+
+
 def test_it_leaves_no_trial_index_behind(problems):
     assert problems.indexes_after == problems.indexes_before
-    assert len(problems.indexes_before) == 4
+    assert len(problems.indexes_before) == 5
     assert problems.prepared == 0
     # The analyzer's own EXPLAINs and trial builds stay out of slow queries.
     queries = [

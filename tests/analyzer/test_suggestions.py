@@ -13,6 +13,7 @@ from perfconsole.analyzer.suggestions import (
     choose_columns,
     covered_by,
     parse_scan,
+    parse_scans,
 )
 
 
@@ -41,8 +42,8 @@ def test_it_reads_a_reversed_comparison():
 @pytest.mark.parametrize(
     "query",
     [
-        "SELECT * FROM a JOIN b ON a.id = b.a_id WHERE a.x = $1",
-        "SELECT * FROM a, b WHERE a.x = $1",
+        "SELECT * FROM a JOIN b USING (id) WHERE a.x = $1",
+        "SELECT * FROM a JOIN a ON a.id = a.parent_id",
         "SELECT * FROM a WHERE x = $1 OR y = $2",
         "SELECT * FROM a WHERE lower(x) = $1",
         "SELECT * FROM a WHERE x LIKE $1",
@@ -56,6 +57,39 @@ def test_it_reads_a_reversed_comparison():
 def test_it_leaves_out_what_it_does_not_understand(query):
     with pytest.raises(Unsupported):
         parse_scan(query)
+
+
+def test_it_gives_each_joined_table_its_own_conditions():
+    scans = parse_scans(
+        "SELECT m.organization_id, o.name, m.role"
+        "  FROM organization_members AS m"
+        "  JOIN organizations AS o ON o.id = m.organization_id"
+        " WHERE m.user_id = $1 AND o.status IN ($2, $3) AND deleted IS NULL"
+        " ORDER BY m.joined_at DESC"
+    )
+    by_table = {scan.table: scan for scan in scans}
+    members, organizations = by_table["organization_members"], by_table["organizations"]
+    # The join key counts as an equality on both sides; `deleted` has no
+    # table name in a join, so it is left out.
+    assert members.predicates == [("organization_id", EQUALITY), ("user_id", EQUALITY)]
+    assert members.order_by == ["joined_at"]
+    assert organizations.predicates == [("id", EQUALITY), ("status", EQUALITY)]
+    assert organizations.order_by == []
+
+
+def test_a_single_table_query_is_one_scan():
+    with pytest.raises(Unsupported):
+        parse_scan("SELECT * FROM a, b WHERE a.x = $1 AND b.y = $2")
+    assert parse_scan("SELECT * FROM a, b WHERE a.x = $1").table == "a"
+
+
+def test_it_skips_a_repeated_column():
+    scan = Scan("t", [("user_id", EQUALITY), ("user_id", EQUALITY), ("kind", EQUALITY)])
+    stats = {
+        "user_id": {"null_frac": 0, "n_distinct": 100},
+        "kind": {"null_frac": 0, "n_distinct": 20},
+    }
+    assert choose_columns(scan, 1_000_000, stats) == ["user_id", "kind"]
 
 
 def test_it_picks_the_most_selective_column_first():
