@@ -92,6 +92,15 @@ class BenchmarkResult(models.Model):
     indexes = models.JSONField(default=list)
     seq_scan = models.BooleanField()
     seq_scan_relations = models.JSONField(default=list)
+    seq_scan_count = models.IntegerField(
+        default=0, help_text="sequential scans of the collaboration tables"
+    )
+    p95_large_ms = models.FloatField(
+        null=True, blank=True, help_text="p95 for the largest organizations"
+    )
+    p95_small_ms = models.FloatField(
+        null=True, blank=True, help_text="p95 for the other parameters"
+    )
     passed = models.BooleanField()
     goal_met = models.BooleanField()
     plan = models.JSONField(null=True)

@@ -69,6 +69,8 @@ def test_it_stores_the_run_with_figures_and_plans(small_demo, tmp_path):
     assert results[0].p95_ms == document["queries"][0]["p95_ms"]
     assert results[0].plan["Plan"] == document["queries"][0]["plan"]["Plan"]
     assert results[0].without is None
+    assert results[0].p95_large_ms == document["queries"][0]["p95_large_ms"]
+    assert results[0].seq_scan_count == 0
 
 
 def test_it_reports_seq_scans_and_indexes_from_real_plans(small_demo):
