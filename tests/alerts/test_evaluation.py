@@ -60,3 +60,33 @@ def test_two_evaluations_at_once_leave_one_alert(dead_rows):
         thread.join(timeout=60)
     assert errors == []
     assert Alert.objects.filter(subject=SUBJECT).count() == 1
+
+
+def test_a_rule_without_statistics_is_skipped_and_its_alerts_kept(
+    dead_rows, second_connection, settings
+):
+    settings.MONITORING_LOCK_TIMEOUT_MS = 200
+    slow = AlertRule.objects.get(metric="query_mean_time_ms")
+    slow.enabled = True
+    slow.save()
+    now = timezone.now()
+    open_slow = Alert.objects.create(
+        rule=slow, subject="42", value=250, first_seen=now, last_seen=now
+    )
+    schema = run(
+        "SELECT extnamespace::regnamespace::text FROM pg_extension"
+        " WHERE extname = 'pg_stat_statements'"
+    )[0][0]
+    # A session holding the view exclusively: reading it hits the lock timeout.
+    locker = second_connection(autocommit=False)
+    locker.execute(f"LOCK TABLE {schema}.pg_stat_statements IN ACCESS EXCLUSIVE MODE")
+    try:
+        summary = evaluate_alerts()
+    finally:
+        locker.rollback()
+
+    assert [e.split(":")[0] for e in summary.errors] == ["Slow critical query"]
+    assert "lock timeout" in summary.errors[0]
+    open_slow.refresh_from_db()
+    assert open_slow.state == AlertState.FIRING, "no data must not resolve it"
+    assert Alert.objects.filter(subject=SUBJECT, state=AlertState.FIRING).exists()
