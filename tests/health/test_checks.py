@@ -209,7 +209,8 @@ def test_checks_work_for_a_pg_monitor_role(
     assert not [e for e in errors if "ermission denied" in e], errors
     by_key = {r.key: r for r in results}
     assert subjects(by_key["duplicate_indexes"]) == {"health_fixture.dup_a_idx"}
-    assert subjects(by_key["dead_tuples"]) == {"health_fixture.dead"}
+    assert subjects(by_key["invalid_indexes"]) == {"health_fixture.invalid_code_idx"}
+    assert subjects(by_key["unused_indexes"]) == {"health_fixture.unused_payload_idx"}
 
 
 def test_healthcheck_command_prints_json_and_fails_on_warning(
