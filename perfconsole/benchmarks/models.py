@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from django.db import models, transaction
 
+from perfconsole.collaboration.performance import INDEXES
+
 
 class BenchmarkRun(models.Model):
     started_at = models.DateTimeField(db_index=True)
@@ -126,6 +128,11 @@ class BenchmarkResult(models.Model):
         }
         values = {key: value for key, value in entry.items() if key in fields}
         return cls(run=run, position=position, **values)
+
+    @property
+    def uses_performance_indexes(self) -> bool:
+        """Return whether the plan used any of the six performance indexes."""
+        return bool({spec.name for spec in INDEXES} & set(self.indexes))
 
     @property
     def without_p95_ms(self):

@@ -83,6 +83,18 @@ def test_run_detail_shows_figures_and_escaped_plans(admin_client):
     assert "idx_collaboration_activity_timeline" in page
     assert "1.5" in page and "work_mem" in page
     assert "Plan without the indexes" in page
+    assert "90.0 % / 95.0 %" in page
+
+
+def test_run_detail_says_when_a_reduction_does_not_apply(admin_client):
+    run = make_run(1, 1.0, indexes=("team_productivity_analytics_organization_id_key",))
+
+    page = admin_client.get(
+        reverse("admin:benchmarks_benchmarkrun_change", args=[run.pk])
+    ).content.decode()
+
+    assert "n/a (no performance index in its plan)" in page
+    assert "90.0 % / 95.0 %" not in page
 
 
 def test_run_detail_of_a_missing_or_malformed_run(admin_client):
