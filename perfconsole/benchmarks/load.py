@@ -305,6 +305,12 @@ def lookups(
         result["pgbench"] = run_pgbench(binary, sql, users, seconds, workers)
     else:
         result["pgbench"] = {"skipped": "pgbench not found"}
+    reference = result["pgbench"].get("throughput_per_s")
+    if reference:
+        # DESIGN.md's goal: as close to pgbench as a Python client gets.
+        result["share_of_pgbench_pct"] = round(
+            100 * result["highest_per_s"] / reference, 1
+        )
     return result
 
 

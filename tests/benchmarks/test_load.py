@@ -59,6 +59,8 @@ def test_lookups_report_paced_and_highest_rates(demo):
     assert unthrottled["operations"] > 0
     pgbench = result["pgbench"]
     assert pgbench.get("throughput_per_s") or pgbench.get("skipped"), pgbench
+    if pgbench.get("throughput_per_s"):
+        assert result["share_of_pgbench_pct"] > 0
     assert row_counts() == before
 
 

@@ -123,7 +123,8 @@ class Command(BaseCommand):
                 lines.append(
                     f"  pgbench, same query, {bench['clients']} clients: "
                     f"{bench['throughput_per_s']:.0f}/s, "
-                    f"latency avg {bench['latency_avg_ms']} ms"
+                    f"latency avg {bench['latency_avg_ms']} ms; the Python client "
+                    f"reaches {result['share_of_pgbench_pct']} % of it"
                 )
             else:
                 lines.append(f"  pgbench: {bench}")
