@@ -5,13 +5,33 @@ statements from query lists, and runs with a statement and lock timeout inside
 a read-only transaction, so a catalog lock never hangs a page.
 """
 
+import re
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 
-# The tag starts every statement the console sends for monitoring.
+# The tag marks every statement the console sends for monitoring.
 QUERY_TAG = "/* perfconsole */"
+FIRST_WORD = re.compile(r"^\s*(?:/\*.*?\*/\s*)*([A-Za-z]+)", re.DOTALL)
+
+
+def tag_sql(sql):
+    """Return sql with the console's tag after its first keyword.
+
+    PostgreSQL 18's pg_stat_statements drops comments before a statement,
+    so a leading tag would not reach query_stats; one inside the statement
+    does ("SELECT /* perfconsole */ ...").
+    """
+    if QUERY_TAG in sql:
+        match = FIRST_WORD.match(sql)
+        if match and sql.find(QUERY_TAG) > match.start(1):
+            return sql
+        sql = sql.replace(QUERY_TAG, "", 1)
+    match = FIRST_WORD.match(sql)
+    if not match:
+        return f"{QUERY_TAG} {sql}"
+    return f"{sql[: match.end(1)]} {QUERY_TAG}{sql[match.end(1) :]}"
 
 
 class StatisticsUnavailable(Exception):
@@ -39,26 +59,35 @@ def explain_database_error(error):
     return f"Statistics unavailable right now: {error}"
 
 
+def limit_transaction(cursor, statement_timeout_ms=None):
+    """Make the current transaction read-only, with statement and lock timeouts."""
+    timeout = statement_timeout_ms or settings.MONITORING_STATEMENT_TIMEOUT_MS
+    cursor.execute(
+        # pg_stat_statements keeps the first text of a statement shape; the
+        # extra column makes this shape the console's own, so its text (and
+        # tag) is never another caller's untagged one.
+        f"SELECT {QUERY_TAG} set_config('statement_timeout', %s, true),"
+        " set_config('lock_timeout', %s, true),"
+        " set_config('transaction_read_only', 'on', true),"
+        " 'perfconsole.monitoring' AS reader",
+        [f"{timeout}ms", f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms"],
+    )
+
+
 @contextmanager
 def monitoring_cursor(using="default", statement_timeout_ms=None):
     """Yield a cursor in a read-only transaction with statement and lock timeouts.
 
     Database errors come out as StatisticsUnavailable with a clear message.
+    The transaction (or savepoint) is rolled back at the end, so the timeouts
+    never outlive the block.
     """
-    statement_timeout = statement_timeout_ms or settings.MONITORING_STATEMENT_TIMEOUT_MS
     try:
         with transaction.atomic(using=using):
             with connections[using].cursor() as cursor:
-                cursor.execute(
-                    f"{QUERY_TAG} SELECT set_config('statement_timeout', %s, true),"
-                    " set_config('lock_timeout', %s, true),"
-                    " set_config('transaction_read_only', 'on', true)",
-                    [
-                        f"{statement_timeout}ms",
-                        f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms",
-                    ],
-                )
+                limit_transaction(cursor, statement_timeout_ms)
                 yield cursor
+            transaction.set_rollback(True, using=using)
     except DatabaseError as error:
         raise StatisticsUnavailable(explain_database_error(error)) from error
 
@@ -66,7 +95,7 @@ def monitoring_cursor(using="default", statement_timeout_ms=None):
 def fetch_dicts(sql, params=None, using="default"):
     """Run one tagged monitoring query and return its rows as dicts."""
     with monitoring_cursor(using) as cursor:
-        cursor.execute(f"{QUERY_TAG} {sql}", params or [])
+        cursor.execute(tag_sql(sql), params or [])
         columns = [column.name for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
