@@ -6,8 +6,7 @@ with a statement and lock timeout.
 
 from __future__ import annotations
 
-from perfconsole.core.db import fetch_dicts as _fetch_dicts
-from perfconsole.monitoring.reading import tag_sql
+from perfconsole.core.db import fetch_dicts
 
 # The key columns of every plain index, to tell whether a suggestion is new.
 INDEX_INVENTORY_SQL = """
@@ -51,15 +50,6 @@ SELECT attname::text AS column_name, null_frac, n_distinct
 FROM pg_stats
 WHERE schemaname = %s AND tablename = %s AND attname = ANY(%s)
 """
-
-
-def fetch_dicts(sql, params=None):
-    """Run a query with fetch_dicts, tagged inside the statement.
-
-    fetch_dicts puts the tag in front, which PostgreSQL 18's
-    pg_stat_statements drops; tag_sql puts it after the first keyword too.
-    """
-    return _fetch_dicts(tag_sql(sql), params)
 
 
 def index_inventory():

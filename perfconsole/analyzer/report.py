@@ -8,14 +8,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from perfconsole.benchmarks.models import BenchmarkRun
-from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
 from perfconsole.health.checks import stats_reset_time
 from perfconsole.health.thresholds import thresholds
 from perfconsole.monitoring.models import QueryStat, TablePerformance
 from perfconsole.monitoring.reading import reading_statistics
 
 from . import catalog
-from .catalog import fetch_dicts
 from .findings import CRITICAL, INFO, WARNING, Finding, Report, TargetCheck, prioritize
 from .health import health_findings, settings_findings
 from .suggestions import suggest_indexes

@@ -22,8 +22,7 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, NullTestType
 from pglast.parser import ParseError
 
-from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
-from perfconsole.monitoring.reading import tag_sql
+from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor, tag_sql
 
 from . import catalog
 from .catalog import qualified_name, quote_ident
