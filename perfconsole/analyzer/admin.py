@@ -1,11 +1,10 @@
 """The analyzer report as an admin page under the Analyzer app."""
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 
+from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
 
 from .models import AnalyzerReport
@@ -28,35 +27,13 @@ def link_statements(report, user):
 
 
 @admin.register(AnalyzerReport)
-class AnalyzerReportAdmin(admin.ModelAdmin):
+class AnalyzerReportAdmin(PageAdmin):
     """Show the report in place of a change list; nothing to add or edit."""
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.has_perm(VIEW_PERMISSION)
+    view_permission = VIEW_PERMISSION
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_urls(self):
-        # Only the report: no add, change or delete pages for this model.
-        return [
-            path(
-                "",
-                self.admin_site.admin_view(self.report_view),
-                name="analyzer_analyzerreport_changelist",
-            )
-        ]
-
-    def report_view(self, request):
+    def page_view(self, request):
         """Render the report; ?format=json or ?format=html downloads it."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         output_format = request.GET.get("format", "")
         if output_format not in ("", "json", "html"):
             return HttpResponseBadRequest("format must be json or html")
@@ -73,11 +50,10 @@ class AnalyzerReportAdmin(admin.ModelAdmin):
             return HttpResponse(render_html(report), content_type="text/html")
         if report is not None:
             link_statements(report, request.user)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Analyzer report",
-            "opts": self.model._meta,
-            "report": report,
-            "error": error,
-        }
-        return TemplateResponse(request, "admin/analyzer/report.html", context)
+        return self.render_page(
+            request,
+            "admin/analyzer/report.html",
+            "Analyzer report",
+            report=report,
+            error=error,
+        )

@@ -3,10 +3,10 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.health import activity
 from perfconsole.health.checks import overall_status, run_all_checks
@@ -15,52 +15,11 @@ from perfconsole.health.models import Activity, HealthCheck
 from perfconsole.health.presentation import table
 
 
-class PageAdmin(admin.ModelAdmin):
-    """A model admin that is one read-only page, shown to holders of a permission."""
-
-    view_permission = ""
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm(self.view_permission)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def page_urls(self):
-        """Return extra URL patterns besides the page itself."""
-        return []
-
-    def get_urls(self):
-        # Only the page: the model has no table, so no change/delete views.
-        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
-        view = self.admin_site.admin_view(self.page_view)
-        return [*self.page_urls(), path("", view, name=name)]
-
-    def render_page(self, request, template, title, **context):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            **context,
-        }
-        return TemplateResponse(request, template, context)
-
-
 @admin.register(HealthCheck)
 class HealthCheckAdmin(PageAdmin):
     view_permission = "health.view_health_checks"
 
     def page_view(self, request):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         results = run_all_checks()
         return self.render_page(
             request,
@@ -85,8 +44,6 @@ class ActivityAdmin(PageAdmin):
         ]
 
     def page_view(self, request):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         form = ActivityFilterForm(request.GET)
         if not form.is_valid():
             return HttpResponseBadRequest(

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.urls import path
 
+from perfconsole.core.admin import PageAdmin
 from perfconsole.monitoring import forms, tables, views
 from perfconsole.monitoring.models import (
     IndexUsage,
@@ -14,32 +15,7 @@ from perfconsole.monitoring.models import (
 )
 
 
-class ReadOnlyPageAdmin(admin.ModelAdmin):
-    """An admin entry that shows one custom page and never writes."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def url_name(self, action):
-        return f"{self.opts.app_label}_{self.opts.model_name}_{action}"
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [path("", wrap(self.changelist_view), name=self.url_name("changelist"))]
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return self.page_view(request)
-
-
-class StatsTableAdmin(ReadOnlyPageAdmin):
+class StatsTableAdmin(PageAdmin):
     """A statistics view as a filtered django-tables2 table."""
 
     title = ""
@@ -117,9 +93,8 @@ class TablePerformanceAdmin(StatsTableAdmin):
 
 
 @admin.register(SettingsReview)
-class SettingsReviewAdmin(ReadOnlyPageAdmin):
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("monitoring.view_settings_review")
+class SettingsReviewAdmin(PageAdmin):
+    view_permission = "monitoring.view_settings_review"
 
     def page_view(self, request):
         return views.settings_review_page(self, request)

@@ -1,0 +1,63 @@
+"""Admin building blocks shared by the console's apps."""
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+
+
+class PageAdmin(admin.ModelAdmin):
+    """An admin entry that is one read-only page in place of a change list.
+
+    Subclasses write `page_view(request)`; `view_permission` names the
+    permission that opens it (the model's own view permission when empty).
+    Nothing can be added, changed or deleted.
+    """
+
+    view_permission = ""
+
+    def has_view_permission(self, request, obj=None):
+        if self.view_permission:
+            return request.user.is_active and request.user.has_perm(
+                self.view_permission
+            )
+        return super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def url_name(self, action):
+        return f"{self.opts.app_label}_{self.opts.model_name}_{action}"
+
+    def page_urls(self):
+        """Return URL patterns besides the page itself."""
+        return []
+
+    def get_urls(self):
+        # Only the page: these models have no rows to change or delete.
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [*self.page_urls(), path("", view, name=self.url_name("changelist"))]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return self.page_view(request)
+
+    def page_view(self, request):
+        raise NotImplementedError
+
+    def render_page(self, request, template, title, **context):
+        """Render a template inside the admin with the site's context."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            **context,
+        }
+        return TemplateResponse(request, template, context)
