@@ -105,7 +105,7 @@ FUNCTIONS = [
     FunctionSpec(
         "get_organization_analytics",
         "get_organization_analytics(uuid,integer)",
-        "functions/get_organization_analytics_v1.sql",
+        "functions/get_organization_analytics_v2.sql",
     ),
 ]
 
