@@ -1,8 +1,10 @@
 """The collaboration queries the benchmark measures, with their targets.
 
 Targets are the seed's (organization member lookups < 10 ms, study
-collaborator queries < 15 ms, activity feed < 25 ms, team analytics < 50 ms);
-goals are DESIGN.md's (a tenth of the target, p95 server-side at `large`).
+collaborator queries < 15 ms, activity feed < 25 ms, team analytics < 50 ms,
+and "sub-100ms" for get_user_collaborative_studies, which lists every study of
+a user across organizations); goals are DESIGN.md's (a tenth of the target,
+p95 server-side at `large`).
 The seed gives no figure for an organization's studies by status: it is a
 list page like the feed, so it gets the feed's.
 """
@@ -93,8 +95,8 @@ QUERIES = [
         "get_user_collaborative_studies",
         "user_collaborative_studies_v1",
         "collaborator",
-        15,
-        1.5,
+        100,
+        10,
     ),
 ]
 
