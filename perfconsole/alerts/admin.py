@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 
+from perfconsole.core.admin import ReadOnlyAdminMixin
+
 from .evaluation import acknowledge
 from .models import Alert, AlertRule, Notification
 
@@ -106,17 +108,8 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["sent_at", "alert", "channel", "event", "ok", "attempts"]
     list_filter = ["ok", "channel", "event"]
     list_select_related = ["alert__rule"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

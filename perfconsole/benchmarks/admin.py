@@ -11,12 +11,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from perfconsole.core.admin import ReadOnlyAdminMixin
+
 from .models import BenchmarkRun
 from .presentation import compare_runs
 
 
 @admin.register(BenchmarkRun)
-class BenchmarkRunAdmin(admin.ModelAdmin):
+class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "scale",
@@ -29,15 +31,6 @@ class BenchmarkRunAdmin(admin.ModelAdmin):
     list_filter = ("scale", "compare", "server_version")
     actions = ["compare_two_runs"]
     list_per_page = 50
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         # The PASS count per run in the same query (no N+1 in the list).

@@ -23,20 +23,13 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection, transaction
 
 from perfconsole.collaboration.demo import SCALES
+from perfconsole.collaboration.models import COLLABORATION_TABLES
 from perfconsole.collaboration.performance import INDEXES
 
 from . import parameters, plans
 from .queries import BenchmarkQuery
 
-TABLES = [
-    "organizations",
-    "users",
-    "organization_members",
-    "studies",
-    "study_collaborators",
-    "collaboration_activity",
-]
-VIEWED = TABLES + ["team_productivity_analytics"]
+VIEWED = COLLABORATION_TABLES + ["team_productivity_analytics"]
 # The settings that change plans and timings, stored with every run.
 RELEVANT_SETTINGS = [
     "shared_buffers",
@@ -261,7 +254,7 @@ def indexes_to_drop(cursor, bare: bool) -> list[str]:
         " WHERE x.indrelid IN (SELECT to_regclass(n) FROM unnest(%s::text[]) AS n)"
         "   AND NOT x.indisprimary"
         " ORDER BY 1, 2",
-        [TABLES],
+        [COLLABORATION_TABLES],
     )
     for table, index, constraint in cursor.fetchall():
         if index in names:
@@ -287,7 +280,7 @@ def server_facts(cursor) -> dict:
     cursor.execute(
         "SELECT relname, greatest(reltuples, 0)::bigint FROM pg_class"
         " WHERE oid IN (SELECT to_regclass(t) FROM unnest(%s::text[]) AS t)",
-        [TABLES],
+        [COLLABORATION_TABLES],
     )
     row_counts = dict(cursor.fetchall())
     return {

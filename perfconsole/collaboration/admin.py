@@ -29,6 +29,7 @@ from perfconsole.collaboration.models import (
     StudyCollaborator,
     TeamProductivityAnalytics,
 )
+from perfconsole.core.admin import ReadOnlyAdminMixin
 
 # Below this many rows an exact count is cheap and nicer to read.
 EXACT_COUNT_LIMIT = 20_000
@@ -236,7 +237,7 @@ class CollaborationActivityAdmin(BigTableAdmin):
 
 
 @admin.register(TeamProductivityAnalytics)
-class TeamProductivityAnalyticsAdmin(BigTableAdmin):
+class TeamProductivityAnalyticsAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     list_display = (
         "organization_name",
         "member_count",
@@ -251,12 +252,3 @@ class TeamProductivityAnalyticsAdmin(BigTableAdmin):
     search_help_text = "An organization id."
     uuid_search = ("pk",)
     ordering = ("organization_id",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -24,14 +24,8 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 from psycopg import sql
 
-TABLES = [
-    "organizations",
-    "users",
-    "organization_members",
-    "studies",
-    "study_collaborators",
-    "collaboration_activity",
-]
+from .models import COLLABORATION_TABLES
+
 DAY = 86_400
 # How long a load waits for other sessions to release the tables.
 LOCK_TIMEOUT = "30s"
@@ -307,7 +301,9 @@ def tables_are_empty() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT "
-            + " OR ".join(f"EXISTS (SELECT 1 FROM {table})" for table in TABLES)
+            + " OR ".join(
+                f"EXISTS (SELECT 1 FROM {table})" for table in COLLABORATION_TABLES
+            )
         )
         return not cursor.fetchone()[0]
 
@@ -319,7 +315,7 @@ def _secondary_indexes(cursor) -> list[str]:
         " WHERE i.indrelid = ANY(%s::regclass[])"
         "   AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c"
         "                    WHERE c.conindid = i.indexrelid)",
-        [TABLES],
+        [COLLABORATION_TABLES],
     )
     return [row[0] for row in cursor.fetchall()]
 
@@ -330,7 +326,7 @@ def _foreign_keys(cursor) -> list[tuple[str, str, str]]:
         "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
         "  FROM pg_constraint"
         " WHERE contype = 'f' AND conrelid = ANY(%s::regclass[])",
-        [TABLES],
+        [COLLABORATION_TABLES],
     )
     return cursor.fetchall()
 
@@ -371,7 +367,7 @@ def load_demo(
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         cursor.execute(
             sql.SQL("TRUNCATE {}").format(
-                sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
+                sql.SQL(", ").join(sql.Identifier(t) for t in COLLABORATION_TABLES)
             )
         )
         indexes = _secondary_indexes(cursor)
@@ -389,7 +385,7 @@ def load_demo(
             " WHERE i.indrelid = ANY(%s::regclass[])"
             "   AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k"
             "                    WHERE k.conindid = i.indexrelid)",
-            [TABLES],
+            [COLLABORATION_TABLES],
         )
         to_drop = cursor.fetchone()[0]
         if to_drop:
@@ -411,7 +407,7 @@ def load_demo(
             )
         cursor.execute("REFRESH MATERIALIZED VIEW team_productivity_analytics")
         counts = {}
-        for table in TABLES:
+        for table in COLLABORATION_TABLES:
             cursor.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
             )
@@ -420,6 +416,6 @@ def load_demo(
     # it cannot run inside a transaction (a test's), where ANALYZE must do.
     command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
-        for table in [*TABLES, "team_productivity_analytics"]:
+        for table in [*COLLABORATION_TABLES, "team_productivity_analytics"]:
             cursor.execute(f"{command} {table}")
     return counts

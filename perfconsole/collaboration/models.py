@@ -15,6 +15,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# The schema's tables, parents before children (the order COPY loads them).
+COLLABORATION_TABLES = [
+    "organizations",
+    "users",
+    "organization_members",
+    "studies",
+    "study_collaborators",
+    "collaboration_activity",
+]
+
 
 class SeedIndex(models.Index):
     """An index whose name is the seed's, longer than Django's 30-char default."""

@@ -6,7 +6,20 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 
-class PageAdmin(admin.ModelAdmin):
+class ReadOnlyAdminMixin:
+    """Show rows that only the console itself (or PostgreSQL) writes."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """An admin entry that is one read-only page in place of a change list.
 
     Subclasses write `page_view(request)`; `view_permission` names the
@@ -22,15 +35,6 @@ class PageAdmin(admin.ModelAdmin):
                 self.view_permission
             )
         return super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def url_name(self, action):
         return f"{self.opts.app_label}_{self.opts.model_name}_{action}"

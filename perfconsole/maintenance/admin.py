@@ -8,6 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from perfconsole.core.admin import ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
 
 from .models import MaterializedView, ViewRefresh
@@ -17,21 +18,8 @@ REFRESH_PERMISSION = "maintenance.refresh_materialized_view"
 HISTORY_ON_PAGE = 20
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Show rows that only the console itself writes."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(MaterializedView)
-class MaterializedViewAdmin(ReadOnlyAdmin):
+class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "populated",
@@ -188,7 +176,7 @@ class MaterializedViewAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ViewRefresh)
-class ViewRefreshAdmin(ReadOnlyAdmin):
+class ViewRefreshAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "view_name",
         "status",

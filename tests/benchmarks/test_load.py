@@ -6,8 +6,12 @@ from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
 
 from perfconsole.benchmarks import load
-from perfconsole.collaboration.demo import SCALES, TABLES, load_demo
-from perfconsole.collaboration.models import CollaborationActivity, StudyCollaborator
+from perfconsole.collaboration.demo import SCALES, load_demo
+from perfconsole.collaboration.models import (
+    COLLABORATION_TABLES,
+    CollaborationActivity,
+    StudyCollaborator,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +26,7 @@ def row_counts():
 
     with connection.cursor() as cursor:
         counts = {}
-        for table in TABLES:
+        for table in COLLABORATION_TABLES:
             cursor.execute(f"SELECT count(*) FROM {table}")
             counts[table] = cursor.fetchone()[0]
     return counts

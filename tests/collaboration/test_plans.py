@@ -9,7 +9,8 @@ import json
 import pytest
 from django.db import connection
 
-from perfconsole.collaboration.demo import SCALES, TABLES, load_demo
+from perfconsole.collaboration.demo import SCALES, load_demo
+from perfconsole.collaboration.models import COLLABORATION_TABLES
 
 from .conftest import run_sql
 
@@ -21,7 +22,7 @@ def medium_data(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_demo(SCALES["medium"], seed=7)
         yield
-        run_sql(f"TRUNCATE {', '.join(TABLES)}")
+        run_sql(f"TRUNCATE {', '.join(COLLABORATION_TABLES)}")
         run_sql("REFRESH MATERIALIZED VIEW team_productivity_analytics")
 
 
