@@ -264,6 +264,10 @@ ALERT_BUSINESS_HOURS = (
 # When the scheduler refreshes every materialized view, as a cron line read in
 # TIME_ZONE (the seed: hourly in business hours).
 MAINTENANCE_REFRESH_CRON = os.environ.get("MAINTENANCE_REFRESH_CRON", "0 8-18 * * 1-5")
+# How often (minutes) the activity rollup behind get_organization_analytics
+# is rebuilt; activity since the last rebuild is read raw, so this bounds the
+# raw tail, not the freshness.
+MAINTENANCE_ROLLUP_MINUTES = env_int("MAINTENANCE_ROLLUP_MINUTES", 15)
 # When old refresh history is pruned (daily), and how many days are kept.
 MAINTENANCE_PRUNE_CRON = os.environ.get("MAINTENANCE_PRUNE_CRON", "30 3 * * *")
 MAINTENANCE_HISTORY_DAYS = env_int("MAINTENANCE_HISTORY_DAYS", 90)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 from psycopg import sql
 
-from .models import COLLABORATION_TABLES
+from .models import COLLABORATION_TABLES, ROLLUP_TABLES
 
 DAY = 86_400
 # How long a load waits for other sessions to release the tables.
@@ -395,7 +395,17 @@ def load_demo(
         _copy(cursor, "organization_members", generator.memberships(), progress)
         _copy(cursor, "studies", generator.studies(), progress)
         _copy(cursor, "study_collaborators", generator.collaborators(), progress)
+        # The TRUNCATE marked the whole rollup dirty and it is rebuilt below:
+        # no need to collect millions of rows for the insert trigger.
+        cursor.execute(
+            "ALTER TABLE collaboration_activity"
+            " DISABLE TRIGGER collaboration_activity_rollup_insert"
+        )
         _copy(cursor, "collaboration_activity", generator.activity(), progress)
+        cursor.execute(
+            "ALTER TABLE collaboration_activity"
+            " ENABLE TRIGGER collaboration_activity_rollup_insert"
+        )
         progress.finish()
         for statement in indexes:
             cursor.execute(statement)
@@ -416,6 +426,11 @@ def load_demo(
     # it cannot run inside a transaction (a test's), where ANALYZE must do.
     command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
-        for table in [*COLLABORATION_TABLES, "team_productivity_analytics"]:
+        cursor.execute("SELECT refresh_organization_activity_rollup()")
+        for table in [
+            *COLLABORATION_TABLES,
+            "team_productivity_analytics",
+            *ROLLUP_TABLES,
+        ]:
             cursor.execute(f"{command} {table}")
     return counts

@@ -24,6 +24,14 @@ COLLABORATION_TABLES = [
     "study_collaborators",
     "collaboration_activity",
 ]
+# The activity rollup get_organization_analytics reads (migration 0005),
+# rebuilt by refresh_organization_activity_rollup().
+ROLLUP_TABLES = [
+    "organization_activity_hourly",
+    "organization_member_last_activity",
+    "organization_activity_rollup_dirty",
+    "organization_activity_rollup_state",
+]
 
 
 class SeedIndex(models.Index):

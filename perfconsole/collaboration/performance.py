@@ -1,8 +1,9 @@
 """The objects the performance migration promises, and how to verify them.
 
-This is the single source of truth for the six indexes of the seed, the two
-functions and the materialized view: `verifyperf`, the `database` system
-check and the benchmarks' before/after comparison all read it.
+This is the single source of truth for the six indexes of the seed, the
+functions, the materialized view and the activity rollup: `verifyperf`, the
+`database` system check and the benchmarks' before/after comparison all read
+it.
 """
 
 from __future__ import annotations
@@ -105,9 +106,37 @@ FUNCTIONS = [
     FunctionSpec(
         "get_organization_analytics",
         "get_organization_analytics(uuid,integer)",
-        "functions/get_organization_analytics_v2.sql",
+        "functions/get_organization_analytics_v3.sql",
+    ),
+    FunctionSpec(
+        "organization_activity_scan",
+        "organization_activity_scan(uuid,timestamp with time zone,"
+        "timestamp with time zone)",
+        "functions/organization_activity_scan_v1.sql",
+    ),
+    FunctionSpec(
+        "organization_rollup_covered_until",
+        "organization_rollup_covered_until(uuid)",
+        "functions/organization_rollup_covered_until_v1.sql",
     ),
 ]
+
+ROLLUP = "organization_activity_rollup"
+# The triggers that mark the rollup dirty (migration 0005), by table.
+ROLLUP_TRIGGERS = {
+    "collaboration_activity": [
+        "collaboration_activity_rollup_insert",
+        "collaboration_activity_rollup_update",
+        "collaboration_activity_rollup_delete",
+        "collaboration_activity_rollup_truncate",
+    ],
+    "studies": [
+        "studies_rollup_update",
+        "studies_rollup_delete",
+        "studies_rollup_truncate",
+    ],
+}
+REBUILD_HINT = f"manage.py refreshviews --view {ROLLUP} --sync"
 
 VIEW = ViewSpec(
     "team_productivity_analytics",
@@ -223,6 +252,55 @@ def check_view(cursor, spec: ViewSpec, schema: str) -> Finding:
     return Finding("view", spec.name, OK)
 
 
+def check_rollup(cursor) -> Finding:
+    """Check the rollup's tables, triggers and rebuild function; say when built.
+
+    A rollup not built yet is in order: get_organization_analytics then
+    scans the raw rows, with the same results, until the first rebuild.
+    """
+    cursor.execute(
+        "SELECT to_regclass('organization_activity_rollup_state') IS NOT NULL,"
+        "       to_regprocedure('refresh_organization_activity_rollup()') IS NOT NULL"
+    )
+    has_state, has_refresh = cursor.fetchone()
+    if not (has_state and has_refresh):
+        return Finding("rollup", ROLLUP, MISSING)
+    cursor.execute(
+        "SELECT t.tgname, t.tgenabled <> 'D' FROM pg_trigger AS t"
+        " WHERE t.tgrelid = ANY(%s::regclass[]) AND NOT t.tgisinternal",
+        [list(ROLLUP_TRIGGERS)],
+    )
+    enabled = dict(cursor.fetchall())
+    wanted = [name for names in ROLLUP_TRIGGERS.values() for name in names]
+    missing = [name for name in wanted if name not in enabled]
+    if missing:
+        return Finding("rollup", ROLLUP, MISSING, f"no trigger {', '.join(missing)}")
+    disabled = [name for name in wanted if not enabled[name]]
+    if disabled:
+        return Finding(
+            "rollup", ROLLUP, INVALID, f"trigger disabled: {', '.join(disabled)}"
+        )
+    cursor.execute(
+        "SELECT covered_until, refreshed_at, refresh_ms"
+        "  FROM organization_activity_rollup_state"
+    )
+    covered, refreshed, took = cursor.fetchone()
+    if covered is None:
+        return Finding(
+            "rollup",
+            ROLLUP,
+            OK,
+            f"not built yet, analytics scan raw rows until {REBUILD_HINT}",
+        )
+    return Finding(
+        "rollup",
+        ROLLUP,
+        OK,
+        f"covers activity before {covered:%Y-%m-%d %H:%M:%S %Z}"
+        f" (rebuilt at {refreshed:%Y-%m-%d %H:%M:%S %Z} in {took} ms)",
+    )
+
+
 def verify(using: str = "default") -> list[Finding]:
     """Return one finding per promised object, in a fixed order."""
     with connections[using].cursor() as cursor:
@@ -231,4 +309,5 @@ def verify(using: str = "default") -> list[Finding]:
         findings = [check_index(cursor, spec, schema) for spec in INDEXES]
         findings += [check_function(cursor, spec) for spec in FUNCTIONS]
         findings.append(check_view(cursor, VIEW, schema))
+        findings.append(check_rollup(cursor))
     return findings

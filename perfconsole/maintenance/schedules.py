@@ -28,6 +28,15 @@ def console_schedules():
             "minutes": None,
         },
         {
+            "name": "refresh-activity-rollup",
+            "func": "perfconsole.maintenance.tasks.refresh_activity_rollup",
+            "args": None,
+            "kwargs": None,
+            "schedule_type": Schedule.MINUTES,
+            "cron": None,
+            "minutes": settings.MAINTENANCE_ROLLUP_MINUTES,
+        },
+        {
             # Written by perfconsole.alerts; referenced by name only, so this
             # module never imports the alerts app.
             "name": "evaluate-alerts",

@@ -1,4 +1,4 @@
-"""Refresh materialized views safely, and keep the history of every refresh.
+"""Refresh materialized views (and the activity rollup) safely, with history.
 
 A refresh runs on its own database session, which holds a PostgreSQL advisory
 lock for the view while it works: two refreshes of one view never overlap, on
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from psycopg import sql
 
+from perfconsole.collaboration.models import ROLLUP_TABLES
 from perfconsole.core.db import QUERY_TAG, monitoring_cursor
 
 from .models import MaterializedView, ViewRefresh
@@ -23,6 +24,9 @@ from .models import MaterializedView, ViewRefresh
 REFRESH_LOCK_PREFIX = "perfconsole.refresh:"
 ENQUEUE_LOCK_PREFIX = "perfconsole.enqueue:"
 REFRESH_TASK = "perfconsole.maintenance.tasks.refresh_view_task"
+# The collaboration schema's activity rollup (get_organization_analytics
+# reads it), refreshed and recorded like a view under this name.
+ROLLUP_NAME = "organization_activity_rollup"
 
 Status = ViewRefresh.Status
 
@@ -69,17 +73,17 @@ def request_refresh(name, trigger, user=None):
     transaction-level advisory lock, so two presses at the same moment still
     queue one refresh.
     """
-    view = get_materialized_view(name)
+    view_name = name if name == ROLLUP_NAME else get_materialized_view(name).name
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
                 f"{QUERY_TAG} SELECT pg_advisory_xact_lock(hashtext(%s))",
-                [ENQUEUE_LOCK_PREFIX + view.name],
+                [ENQUEUE_LOCK_PREFIX + view_name],
             )
-        abandon_stale_refreshes(view.name)
+        abandon_stale_refreshes(view_name)
         current = (
             ViewRefresh.objects.filter(
-                view_name=view.name, status__in=ViewRefresh.IN_PROGRESS
+                view_name=view_name, status__in=ViewRefresh.IN_PROGRESS
             )
             .order_by("requested_at")
             .first()
@@ -87,7 +91,7 @@ def request_refresh(name, trigger, user=None):
         if current is not None:
             return current, False
         refresh = ViewRefresh.objects.create(
-            view_name=view.name,
+            view_name=view_name,
             trigger=trigger,
             triggered_by=user,
             status=Status.QUEUED,
@@ -96,10 +100,10 @@ def request_refresh(name, trigger, user=None):
         # up a task whose history row does not exist yet.
         refresh.task_id = async_task(
             REFRESH_TASK,
-            view.name,
+            view_name,
             trigger,
             refresh_id=refresh.pk,
-            task_name=f"refresh {view.name} #{refresh.pk}"[:100],
+            task_name=f"refresh {view_name} #{refresh.pk}"[:100],
             group="refresh",
         )
         ViewRefresh.objects.filter(pk=refresh.pk).update(task_id=refresh.task_id)
@@ -132,8 +136,11 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
 
     With refresh_id, the queued row of that id is taken over; without, a new
     row is written. The refresh is CONCURRENTLY when the view is populated and
-    has a usable unique index, plain otherwise.
+    has a usable unique index, plain otherwise. ROLLUP_NAME rebuilds the
+    activity rollup instead.
     """
+    if name == ROLLUP_NAME:
+        return refresh_activity_rollup(trigger, user, refresh_id)
     refresh = start_refresh(name, trigger, user, refresh_id)
     started = time.monotonic()
     try:
@@ -151,6 +158,34 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
             session.execute(refresh_statement(view, refresh.concurrently))
     except UnknownView as error:
         return finish_refresh(refresh, started, Status.FAILED, str(error))
+    except psycopg.Error as error:
+        return finish_refresh(refresh, started, Status.FAILED, describe_error(error))
+    return finish_refresh(refresh, started, Status.SUCCEEDED)
+
+
+def refresh_activity_rollup(trigger, user=None, refresh_id=None):
+    """Rebuild the activity rollup now and return its ViewRefresh row.
+
+    The rebuild is one transaction (readers keep the old rollup until it
+    commits); VACUUM (ANALYZE) afterwards sets the visibility map and the
+    statistics, so get_organization_analytics reads it index-only with good
+    plans.
+    """
+    refresh = start_refresh(ROLLUP_NAME, trigger, user, refresh_id)
+    started = time.monotonic()
+    try:
+        with refresh_session() as session:
+            if not try_refresh_lock(session, ROLLUP_NAME):
+                return finish_refresh(
+                    refresh,
+                    started,
+                    Status.SKIPPED,
+                    f"Another refresh of {ROLLUP_NAME} was running.",
+                )
+            session.execute(
+                f"{QUERY_TAG} SELECT refresh_organization_activity_rollup()"
+            )
+            session.execute(f"{QUERY_TAG} VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}")
     except psycopg.Error as error:
         return finish_refresh(refresh, started, Status.FAILED, describe_error(error))
     return finish_refresh(refresh, started, Status.SUCCEEDED)

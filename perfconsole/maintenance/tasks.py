@@ -20,6 +20,11 @@ def refresh_all_views(trigger="schedule"):
     }
 
 
+def refresh_activity_rollup(trigger="schedule"):
+    """Rebuild the collaboration activity rollup; return the outcome."""
+    return services.refresh_activity_rollup(trigger).status
+
+
 def prune_history(days=None):
     """Delete old refresh history; return how many rows went."""
     return services.prune_history(days)

@@ -37,8 +37,27 @@ def line_of(output, name):
 def test_it_is_clean_after_migrate():
     output, error = verifyperf()
     assert error is None
-    assert output.count("\nok ") + output.startswith("ok ") == 9
-    assert "All 9 performance objects are in place." in output
+    assert output.count("\nok ") + output.startswith("ok ") == 12
+    assert "All 12 performance objects are in place." in output
+
+
+def test_it_reports_a_disabled_rollup_trigger(transactional_db):
+    run_sql(
+        "ALTER TABLE studies DISABLE TRIGGER studies_rollup_delete;"
+        "SELECT refresh_organization_activity_rollup()"
+    )
+    try:
+        output, error = verifyperf()
+    finally:
+        run_sql("ALTER TABLE studies ENABLE TRIGGER studies_rollup_delete")
+    assert error is not None and error.returncode == 1
+    line = line_of(output, "organization_activity_rollup")
+    assert line.startswith("invalid")
+    assert "trigger disabled: studies_rollup_delete" in line
+
+    output, error = verifyperf()
+    assert error is None
+    assert "covers activity before" in line_of(output, "organization_activity_rollup")
 
 
 def test_it_reports_a_missing_index(restore_performance_objects):
@@ -117,7 +136,7 @@ def test_it_speaks_json(restore_performance_objects):
     statuses = {item["name"]: item["status"] for item in report["objects"]}
     assert statuses["idx_organization_members_user_lookup"] == "missing"
     assert statuses["get_user_collaborative_studies(uuid)"] == "ok"
-    assert len(statuses) == 9
+    assert len(statuses) == 12
 
 
 def test_it_runs_as_a_database_system_check(restore_performance_objects):

@@ -18,6 +18,12 @@ EXPECTED = {
         "0 8-18 * * 1-5",
         None,
     ),
+    "refresh-activity-rollup": (
+        "perfconsole.maintenance.tasks.refresh_activity_rollup",
+        Schedule.MINUTES,
+        None,
+        15,
+    ),
     "evaluate-alerts": (
         "perfconsole.alerts.tasks.evaluate_alerts",
         Schedule.MINUTES,
@@ -53,7 +59,7 @@ def test_setupschedules_twice_leaves_one_of_each():
 
     output = run("setupschedules")
 
-    assert Schedule.objects.count() == 3
+    assert Schedule.objects.count() == len(EXPECTED)
     assert schedules() == EXPECTED
     assert dict(Schedule.objects.values_list("name", "next_run")) == first_runs
     assert "refresh-materialized-views: unchanged" in output
@@ -164,3 +170,13 @@ def test_refreshviews_queues_every_view_once(make_view):
 def test_refreshviews_rejects_an_unknown_view():
     with pytest.raises(CommandError, match="no materialized view named 'nope'"):
         run("refreshviews", view=["nope"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refreshviews_sync_rebuilds_the_activity_rollup():
+    output = run("refreshviews", view=["organization_activity_rollup"], sync=True)
+
+    assert "organization_activity_rollup: succeeded" in output
+    assert fetch_all(
+        "SELECT covered_until IS NOT NULL FROM organization_activity_rollup_state"
+    ) == [(True,)]

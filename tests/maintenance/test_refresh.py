@@ -5,6 +5,7 @@ import pytest
 
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import (
+    ROLLUP_NAME,
     list_materialized_views,
     prune_history,
     refresh_view,
@@ -186,3 +187,82 @@ def test_it_prunes_only_old_finished_history(make_view):
 
     assert prune_history(days=30) == 1
     assert list(ViewRefresh.objects.values_list("pk", flat=True)) == [new.pk]
+
+
+@pytest.fixture
+def backdated_activity(transactional_db):
+    """Commit one organization with activity from two days ago; return it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from perfconsole.collaboration.models import (
+        CollaborationActivity,
+        Organization,
+        ProductUser,
+        Study,
+    )
+
+    org = Organization.objects.create(name="Rollup", slug="rollup")
+    study = Study.objects.create(organization=org, title="Rolled")
+    CollaborationActivity.objects.create(
+        study=study,
+        user=ProductUser.objects.create(email="r@rollup.test", full_name="R"),
+        activity_type="comment_added",
+        created_at=timezone.now() - timedelta(days=2),
+    )
+    return org
+
+
+def rollup_covered_until(org):
+    [(covered,)] = fetch_all("SELECT organization_rollup_covered_until(%s)", [org.pk])
+    return covered
+
+
+def test_the_activity_rollup_is_rebuilt_vacuumed_and_recorded(backdated_activity):
+    assert rollup_covered_until(backdated_activity) is None  # dirty
+
+    refresh = refresh_view(ROLLUP_NAME, "command")
+
+    assert (refresh.status, refresh.view_name) == ("succeeded", ROLLUP_NAME)
+    assert rollup_covered_until(backdated_activity) is not None
+    assert fetch_all(
+        "SELECT sum(total) FROM organization_activity_hourly"
+        " WHERE organization_id = %s",
+        [backdated_activity.pk],
+    ) == [(1,)]
+    # VACUUM ran: the visibility map is set, so reads stay index-only.
+    assert fetch_all(
+        "SELECT relallvisible > 0 FROM pg_class"
+        " WHERE relname = 'organization_activity_hourly'"
+    ) == [(True,)]
+
+
+def test_a_second_rollup_rebuild_is_skipped(backdated_activity, second_connection):
+    holder = second_connection()
+    holder.execute(
+        "SELECT pg_advisory_lock(hashtext(%s))", [f"perfconsole.refresh:{ROLLUP_NAME}"]
+    )
+
+    refresh = refresh_view(ROLLUP_NAME, "schedule")
+
+    assert refresh.status == "skipped"
+    assert rollup_covered_until(backdated_activity) is None
+
+
+def test_a_failed_rollup_rebuild_keeps_the_previous_rollup(
+    backdated_activity, second_connection, settings
+):
+    refresh_view(ROLLUP_NAME, "command")
+    before = fetch_all("SELECT * FROM organization_activity_rollup_state")
+    settings.MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS = 200
+    holder = second_connection(autocommit=False)
+    holder.execute("SELECT 1 FROM organization_activity_rollup_state FOR UPDATE")
+
+    refresh = refresh_view(ROLLUP_NAME, "schedule")
+    holder.rollback()
+
+    assert refresh.status == "failed"
+    assert "lock timeout" in refresh.error
+    assert fetch_all("SELECT * FROM organization_activity_rollup_state") == before
+    assert rollup_covered_until(backdated_activity) is not None

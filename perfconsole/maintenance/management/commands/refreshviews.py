@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import (
+    ROLLUP_NAME,
     UnknownView,
     list_materialized_views,
     refresh_view,
@@ -14,8 +15,9 @@ from perfconsole.maintenance.services import (
 
 class Command(BaseCommand):
     help = (
-        "Refresh materialized views (all, or --view NAME): queued for the task "
-        "cluster, or run here and now with --sync."
+        "Refresh materialized views and the activity rollup (all, or --view "
+        f"NAME; the rollup is {ROLLUP_NAME}): queued for the task cluster, or "
+        "run here and now with --sync."
     )
 
     def add_arguments(self, parser):
@@ -28,10 +30,10 @@ class Command(BaseCommand):
 
     def handle(self, views, sync, **options):
         try:
-            names = views or [view.name for view in list_materialized_views()]
-            if not names:
-                self.stdout.write("No materialized views found.")
-                return
+            names = views or [
+                *(view.name for view in list_materialized_views()),
+                ROLLUP_NAME,
+            ]
             failed = [name for name in names if not self.refresh(name, sync)]
         except (UnknownView, StatisticsUnavailable) as error:
             raise CommandError(str(error)) from None
@@ -47,10 +49,11 @@ class Command(BaseCommand):
             self.stdout.write(f"{refresh.view_name}: {state} (#{refresh.pk})")
             return True
         refresh = refresh_view(name, trigger)
-        mode = "concurrently" if refresh.concurrently else "plain"
         line = f"{refresh.view_name}: {refresh.status} in {refresh.duration_ms} ms"
         if refresh.status == ViewRefresh.Status.SUCCEEDED:
-            self.stdout.write(self.style.SUCCESS(f"{line} ({mode})"))
+            if refresh.concurrently is not None:
+                line += " (concurrently)" if refresh.concurrently else " (plain)"
+            self.stdout.write(self.style.SUCCESS(line))
         else:
             self.stdout.write(self.style.WARNING(f"{line}: {refresh.error}"))
         return refresh.status != ViewRefresh.Status.FAILED

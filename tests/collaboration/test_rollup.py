@@ -1,0 +1,227 @@
+"""get_organization_analytics v3 answers from the activity rollup, exactly.
+
+Every test compares v3 with organization_activity_scan (v2's raw scan) over
+the same window, and checks which way v3 answered: the rollup while it is
+clean, the scan once a change marks the organization dirty.
+"""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from perfconsole.collaboration.models import (
+    CollaborationActivity,
+    Organization,
+    OrganizationMember,
+    ProductUser,
+    Study,
+)
+
+from .conftest import run_sql
+
+pytestmark = pytest.mark.django_db
+
+WINDOWS = [0, 1, 2, 7, 30, 60, 400]
+TYPES = [choice for choice, _ in CollaborationActivity.ActivityType.choices]
+
+
+def fetch(statement, params):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def analytics(org_id, days):
+    return fetch("SELECT * FROM get_organization_analytics(%s, %s)", [org_id, days])
+
+
+def scan(org_id, days):
+    return fetch(
+        "SELECT * FROM organization_activity_scan("
+        "  %s, now() - make_interval(days => %s), now())",
+        [org_id, days],
+    )
+
+
+def rebuild():
+    [(covered,)] = run_sql("SELECT refresh_organization_activity_rollup()")
+    return covered
+
+
+def covered_until(org_id):
+    [(covered,)] = run_sql("SELECT organization_rollup_covered_until(%s)", [org_id])
+    return covered
+
+
+def db_now():
+    """Return the transaction's now(), where every window of v3 ends."""
+    [(now,)] = run_sql("SELECT now()")
+    return now
+
+
+def assert_same_as_scan(*org_ids):
+    for org_id in org_ids:
+        for days in WINDOWS:
+            assert analytics(org_id, days) == scan(org_id, days), (org_id, days)
+
+
+def record(study, user, at, kind):
+    return CollaborationActivity.objects.create(
+        study=study, user=user, created_at=at, activity_type=kind
+    )
+
+
+def test_it_answers_from_the_rollup_once_built(acme):
+    # The fixture's activity is backdated, so its organizations start dirty.
+    assert covered_until(acme.org.pk) is None
+
+    covered = rebuild()
+
+    assert covered_until(acme.org.pk) == covered
+    assert run_sql(
+        "SELECT sum(total) FROM organization_activity_hourly"
+        " WHERE organization_id = %s",
+        [acme.org.pk],
+    ) == [(8,)]
+    [row] = analytics(acme.org.pk, 60)
+    assert (row["total_activities"], row["reviews_resolved"]) == (8, 2)
+    assert_same_as_scan(acme.org.pk, acme.other.pk)
+
+
+def test_activity_since_the_rebuild_counts_at_once(acme):
+    rebuild()
+    now = db_now()
+    # In the tail (after covered_until, up to now): a completion that
+    # resolves the request of 3 h ago held in the rollup, a new open
+    # request, and Carol acting again (last active 20 days ago).
+    record(acme.s1, acme.alice, now - timedelta(seconds=40), "review_completed")
+    record(acme.s1, acme.bob, now - timedelta(seconds=30), "review_requested")
+    record(acme.s2, acme.carol, now - timedelta(seconds=20), "comment_added")
+
+    assert covered_until(acme.org.pk) is not None
+    [row] = analytics(acme.org.pk, 7)
+    assert row["active_members"] == 3
+    assert row["reviews_requested"] == 3
+    assert row["reviews_resolved"] == 2
+    assert_same_as_scan(acme.org.pk)
+
+
+def test_the_window_start_inside_an_hour_is_exact(acme):
+    rebuild()
+    start = db_now() - timedelta(days=7)
+    # Just inside and just outside the 7-day window, in its first partial
+    # hour: a request resolved in the rollup, and one that is not counted.
+    record(acme.s1, acme.carol, start + timedelta(seconds=1), "review_requested")
+    record(acme.s1, acme.carol, start - timedelta(seconds=1), "comment_added")
+    rebuild()
+
+    [row] = analytics(acme.org.pk, 7)
+    assert row["reviews_requested"] == 3
+    assert row["active_members"] == 3
+    assert_same_as_scan(acme.org.pk)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "backdated insert",
+        "update",
+        "delete",
+        "study moved",
+        "study deleted",
+        "truncate",
+    ],
+)
+def test_a_change_the_rollup_cannot_see_falls_back_to_the_scan(acme, change):
+    rebuild()
+    now = db_now()
+    if change == "backdated insert":
+        record(acme.s1, acme.carol, now - timedelta(days=3), "comment_added")
+    elif change == "update":
+        CollaborationActivity.objects.filter(study=acme.s2).update(
+            activity_type="file_uploaded"
+        )
+    elif change == "delete":
+        CollaborationActivity.objects.filter(activity_type="review_completed").delete()
+    elif change == "study moved":
+        Study.objects.filter(pk=acme.s1.pk).update(organization=acme.other)
+    elif change == "study deleted":
+        Study.objects.filter(pk=acme.s1.pk).delete()
+    else:
+        run_sql("TRUNCATE collaboration_activity")
+
+    assert covered_until(acme.org.pk) is None
+    assert_same_as_scan(acme.org.pk, acme.other.pk)
+    rebuild()
+    assert covered_until(acme.org.pk) is not None
+    assert_same_as_scan(acme.org.pk, acme.other.pk)
+
+
+def test_an_ordinary_insert_marks_nothing(acme):
+    rebuild()
+
+    record(acme.s1, acme.bob, db_now(), "comment_added")
+
+    assert run_sql("SELECT count(*) FROM organization_activity_rollup_dirty") == [(0,)]
+
+
+def test_a_rollup_newer_than_the_window_is_not_used(acme):
+    rebuild()
+    # As if the rebuild had committed after this transaction started.
+    run_sql(
+        "UPDATE organization_activity_rollup_state"
+        " SET covered_until = now() + interval '1 minute'"
+    )
+
+    assert_same_as_scan(acme.org.pk)
+
+
+def test_random_activity_gives_the_same_numbers_as_the_scan():
+    rng = random.Random(7)
+    now = db_now()
+    users = ProductUser.objects.bulk_create(
+        ProductUser(email=f"u{i}@rollup.test", full_name=f"U{i}") for i in range(12)
+    )
+    orgs = Organization.objects.bulk_create(
+        Organization(name=f"Org {i}", slug=f"org-{i}") for i in range(3)
+    )
+    for org in orgs:
+        for user in rng.sample(users, 7):
+            OrganizationMember.objects.create(organization=org, user=user)
+    studies = [
+        Study.objects.create(
+            organization=rng.choice(orgs),
+            title=f"Study {i}",
+            created_at=now - timedelta(days=rng.uniform(0, 90)),
+        )
+        for i in range(8)
+    ]
+
+    def random_rows(count, oldest, newest):
+        return [
+            CollaborationActivity(
+                study=rng.choice(studies),
+                # Some activity by users since deleted (NULL).
+                user=rng.choice([*users, None]),
+                activity_type=rng.choice(
+                    TYPES + ["review_requested", "review_completed"] * 3
+                ),
+                created_at=now - timedelta(seconds=rng.uniform(newest, oldest)),
+            )
+            for _ in range(count)
+        ]
+
+    CollaborationActivity.objects.bulk_create(random_rows(600, 100 * 86400, 120))
+    # Two rows at the same instant: peers of one completion.
+    twin = now - timedelta(days=3)
+    for kind in ("review_requested", "review_completed"):
+        record(studies[0], users[0], twin, kind)
+    rebuild()
+    CollaborationActivity.objects.bulk_create(random_rows(40, 59, 0))
+
+    for org in orgs:
+        assert covered_until(org.pk) is not None
+    assert_same_as_scan(*(org.pk for org in orgs))
