@@ -9,7 +9,8 @@ counters (pg_stat_get_xact_numscans), which also see inside SQL functions,
 whose plans EXPLAIN does not show.
 
 The comparison runs in one transaction: measure, DROP the six performance
-indexes, measure again with the same parameters, ROLLBACK. DROP INDEX takes
+indexes and switch the activity rollup off (get_organization_analytics then
+scans raw rows), measure again with the same parameters, ROLLBACK. DROP INDEX takes
 an ACCESS EXCLUSIVE lock on the tables until the rollback, so it is only for
 development databases (see safety.py).
 """
@@ -30,6 +31,8 @@ from . import parameters, plans
 from .queries import BenchmarkQuery
 
 VIEWED = COLLABORATION_TABLES + ["team_productivity_analytics"]
+# Makes get_organization_analytics scan raw rows, as before the rollup.
+ROLLUP_OFF = "UPDATE organization_activity_rollup_state SET covered_until = NULL"
 # The settings that change plans and timings, stored with every run.
 RELEVANT_SETTINGS = [
     "shared_buffers",
@@ -401,8 +404,8 @@ class Benchmark:
         return measure(cursor, query, param_lists[query.name], warmup=self.warmup)
 
     def _without(self, cursor, results, param_lists) -> list[str]:
-        """Drop the indexes (in this transaction) and measure again."""
-        statements = indexes_to_drop(cursor, self.bare)
+        """Drop the indexes, switch the rollup off (in this transaction), measure."""
+        statements = [*indexes_to_drop(cursor, self.bare), ROLLUP_OFF]
         cursor.execute("SELECT set_config('lock_timeout', '5s', true)")
         for statement in statements:
             self.say(statement)

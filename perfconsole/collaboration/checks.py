@@ -2,11 +2,11 @@
 
 from django.core import checks
 from django.db import DatabaseError, connections
-from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.loader import MigrationLoader
 
 from perfconsole.collaboration.performance import verify
 
-PERFORMANCE_MIGRATION = ("collaboration", "0002_performance")
+APP = "collaboration"
 
 
 @checks.register(checks.Tags.database)
@@ -17,11 +17,19 @@ def check_performance_objects(app_configs=None, databases=None, **kwargs):
         if alias != "default":
             continue
         try:
-            applied = MigrationRecorder(connections[alias]).applied_migrations()
-            if PERFORMANCE_MIGRATION not in applied:
+            # The objects are verified against the latest migration's promise,
+            # so only once every migration of the app is applied.
+            loader = MigrationLoader(connections[alias])
+            pending = [
+                name
+                for app, name in loader.disk_migrations
+                if app == APP and (app, name) not in loader.applied_migrations
+            ]
+            if pending:
                 errors.append(
                     checks.Warning(
-                        "The performance migration is not applied.",
+                        "Collaboration migrations are not applied: "
+                        + ", ".join(sorted(pending)),
                         hint="Run: python manage.py migrate collaboration",
                         id="collaboration.W001",
                     )

@@ -9,6 +9,7 @@ from django.db import connection
 from perfconsole.benchmarks import plans
 from perfconsole.benchmarks.models import BenchmarkRun
 from perfconsole.benchmarks.queries import QUERIES
+from perfconsole.benchmarks.runner import ROLLUP_OFF
 from perfconsole.collaboration.performance import INDEXES, verify
 
 REQUIRED = ["name", "target_ms", "p50_ms", "p95_ms", "p99_ms", "indexes", "seq_scan"]
@@ -105,17 +106,28 @@ def test_percentiles_interpolate_between_ranks():
     assert plans.reduction(0, 4) is None
 
 
+def rollup_state():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM organization_activity_rollup_state")
+        return cursor.fetchall()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_compare_leaves_every_index_in_place(catalog, tmp_path):
     from perfconsole.collaboration.demo import SCALES, load_demo
 
     load_demo(SCALES["small"], seed=1)
     before = catalog()
+    rollup_before = rollup_state()
 
     # --force: the test database may live on any server DATABASE_URL names.
     document = run_benchmark(tmp_path, compare=True, bare=True, force=True)
 
     assert catalog() == before
+    # The rollup, switched off for the "without" phase, is back as it was.
+    assert rollup_state() == rollup_before
+    assert rollup_before[0][0] is not None
+    assert ROLLUP_OFF in document["run"]["dropped"]
     assert all(finding.ok for finding in verify())
     dropped = document["run"]["dropped"]
     assert [spec.drop_sql() for spec in INDEXES] == dropped[:6]

@@ -96,7 +96,7 @@ def test_it_loads_small_data_skewed_and_complete():
     # Indexes and foreign keys are back after the load.
     out = StringIO()
     call_command("verifyperf", stdout=out)
-    assert "All 9 performance objects are in place." in out.getvalue()
+    assert "All 12 performance objects are in place." in out.getvalue()
     assert run_sql(
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
         " AND conrelid = 'collaboration_activity'::regclass"

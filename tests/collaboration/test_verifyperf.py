@@ -145,3 +145,12 @@ def test_it_runs_as_a_database_system_check(restore_performance_objects):
     issues = collaboration_issues()
     assert [issue.id for issue in issues] == ["collaboration.E001"]
     assert "idx_organization_members_user_lookup" in issues[0].msg
+
+
+def test_the_system_check_waits_for_pending_migrations(remigrate):
+    call_command("migrate", "collaboration", "0004", verbosity=0)
+
+    [issue] = collaboration_issues()
+
+    assert issue.id == "collaboration.W001"
+    assert "0005_activity_rollup" in issue.msg

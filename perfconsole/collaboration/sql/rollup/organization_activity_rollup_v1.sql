@@ -21,20 +21,21 @@ INSERT INTO organization_activity_rollup_state (id) VALUES (true);
 
 -- Per organization and hour (UTC), the activity created before
 -- covered_until: counts per type, and the review requests resolved by a
--- completion also created before covered_until (see v3's comment).
+-- completion also created before covered_until (see v3's comment). An hour's
+-- counts fit an integer; their sums are bigint.
 CREATE TABLE organization_activity_hourly (
     organization_id uuid NOT NULL,
     hour timestamptz NOT NULL,
-    total bigint NOT NULL,
-    study_created bigint NOT NULL,
-    status_changed bigint NOT NULL,
-    collaborator_added bigint NOT NULL,
-    file_uploaded bigint NOT NULL,
-    comment_added bigint NOT NULL,
-    comment_resolved bigint NOT NULL,
-    review_requested bigint NOT NULL,
-    review_completed bigint NOT NULL,
-    reviews_resolved bigint NOT NULL,
+    total integer NOT NULL,
+    study_created integer NOT NULL,
+    status_changed integer NOT NULL,
+    collaborator_added integer NOT NULL,
+    file_uploaded integer NOT NULL,
+    comment_added integer NOT NULL,
+    comment_resolved integer NOT NULL,
+    review_requested integer NOT NULL,
+    review_completed integer NOT NULL,
+    reviews_resolved integer NOT NULL,
     resolution_seconds numeric,
     PRIMARY KEY (organization_id, hour)
 );
