@@ -15,6 +15,17 @@ def _row(cells, widths) -> str:
     )
 
 
+def _rollup_line(run: dict) -> str:
+    """Say whether get_organization_analytics could read the activity rollup."""
+    covered = run.get("rollup_covered_until")
+    if covered is None:
+        return "Activity rollup: not built (get_organization_analytics scans raw rows)."
+    return (
+        f"Activity rollup: covers activity before {covered};"
+        f" {run['rollup_dirty_marks']} organization(s) marked dirty."
+    )
+
+
 def text(document: dict) -> str:
     """Return the benchmark as a text table with targets, goals and plans."""
     run = document["run"]
@@ -23,6 +34,7 @@ def text(document: dict) -> str:
         f"{run['server_version']}, {run['iterations']} iterations after "
         f"{run['warmup']} warm-up, seed {run['seed']}, {run['duration_s']} s",
         "Server times from EXPLAIN (ANALYZE, BUFFERS); client = round trip.",
+        _rollup_line(run),
         "",
     ]
     header = [

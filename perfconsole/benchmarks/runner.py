@@ -286,12 +286,21 @@ def server_facts(cursor) -> dict:
         [COLLABORATION_TABLES],
     )
     row_counts = dict(cursor.fetchall())
+    # Whether get_organization_analytics could read the activity rollup.
+    cursor.execute(
+        "SELECT covered_until,"
+        "       (SELECT count(*) FROM organization_activity_rollup_dirty)"
+        "  FROM organization_activity_rollup_state"
+    )
+    covered, dirty = cursor.fetchone()
     return {
         "server_version": version,
         "server_version_num": connection.pg_version,
         "database": database,
         "settings": settings_now,
         "row_counts": row_counts,
+        "rollup_covered_until": covered.isoformat() if covered else None,
+        "rollup_dirty_marks": dirty,
     }
 
 

@@ -139,23 +139,21 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
     has a usable unique index, plain otherwise. ROLLUP_NAME rebuilds the
     activity rollup instead.
     """
-    if name == ROLLUP_NAME:
-        return refresh_activity_rollup(trigger, user, refresh_id)
+    prepare = prepare_rollup if name == ROLLUP_NAME else prepare_view
     refresh = start_refresh(name, trigger, user, refresh_id)
     started = time.monotonic()
     try:
         with refresh_session() as session:
-            view = find_view(session, name)
-            refresh.view_name = view["name"]
-            if not try_refresh_lock(session, view["name"]):
+            statements = prepare(session, refresh)
+            if not try_refresh_lock(session, refresh.view_name):
                 return finish_refresh(
                     refresh,
                     started,
                     Status.SKIPPED,
-                    f"Another refresh of {view['name']} was running.",
+                    f"Another refresh of {refresh.view_name} was running.",
                 )
-            refresh.concurrently = view["populated"] and view["has_unique_index"]
-            session.execute(refresh_statement(view, refresh.concurrently))
+            for statement in statements:
+                session.execute(statement)
     except UnknownView as error:
         return finish_refresh(refresh, started, Status.FAILED, str(error))
     except psycopg.Error as error:
@@ -163,32 +161,26 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
     return finish_refresh(refresh, started, Status.SUCCEEDED)
 
 
-def refresh_activity_rollup(trigger, user=None, refresh_id=None):
-    """Rebuild the activity rollup now and return its ViewRefresh row.
+def prepare_view(session, refresh):
+    """Name the view being refreshed; return its REFRESH statement."""
+    view = find_view(session, refresh.view_name)
+    refresh.view_name = view["name"]
+    refresh.concurrently = view["populated"] and view["has_unique_index"]
+    return [refresh_statement(view, refresh.concurrently)]
+
+
+def prepare_rollup(session, refresh):
+    """Return the statements that rebuild the activity rollup.
 
     The rebuild is one transaction (readers keep the old rollup until it
     commits); VACUUM (ANALYZE) afterwards sets the visibility map and the
     statistics, so get_organization_analytics reads it index-only with good
     plans.
     """
-    refresh = start_refresh(ROLLUP_NAME, trigger, user, refresh_id)
-    started = time.monotonic()
-    try:
-        with refresh_session() as session:
-            if not try_refresh_lock(session, ROLLUP_NAME):
-                return finish_refresh(
-                    refresh,
-                    started,
-                    Status.SKIPPED,
-                    f"Another refresh of {ROLLUP_NAME} was running.",
-                )
-            session.execute(
-                f"{QUERY_TAG} SELECT refresh_organization_activity_rollup()"
-            )
-            session.execute(f"{QUERY_TAG} VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}")
-    except psycopg.Error as error:
-        return finish_refresh(refresh, started, Status.FAILED, describe_error(error))
-    return finish_refresh(refresh, started, Status.SUCCEEDED)
+    return [
+        f"{QUERY_TAG} SELECT refresh_organization_activity_rollup()",
+        f"{QUERY_TAG} VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}",
+    ]
 
 
 def start_refresh(name, trigger, user, refresh_id):

@@ -22,7 +22,7 @@ def refresh_all_views(trigger="schedule"):
 
 def refresh_activity_rollup(trigger="schedule"):
     """Rebuild the collaboration activity rollup; return the outcome."""
-    return services.refresh_activity_rollup(trigger).status
+    return services.refresh_view(services.ROLLUP_NAME, trigger).status
 
 
 def prune_history(days=None):

@@ -97,6 +97,9 @@ def test_it_loads_small_data_skewed_and_complete():
     out = StringIO()
     call_command("verifyperf", stdout=out)
     assert "All 12 performance objects are in place." in out.getvalue()
+    # The activity rollup is built, and nothing is left marked dirty.
+    assert "covers activity before" in out.getvalue()
+    assert run_sql("SELECT count(*) FROM organization_activity_rollup_dirty") == [(0,)]
     assert run_sql(
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
         " AND conrelid = 'collaboration_activity'::regclass"
