@@ -35,10 +35,20 @@ class BytesColumn(NumberColumn):
         return filesizeformat(value)
 
 
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def export_value(value):
-    """Return a cell's value for CSV: raw numbers, ISO times."""
+    """Return a cell's value for CSV: raw numbers, ISO times, inert text.
+
+    Query text and object names come from the database's users; text that a
+    spreadsheet would run as a formula gets a leading apostrophe (OWASP).
+    """
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return "" if value is None else value
 
 

@@ -135,6 +135,20 @@ def test_it_filters_and_exports_csv(admin_client, scratch):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_csv_cells_a_spreadsheet_would_run_are_made_inert(admin_client, scratch):
+    conn, schema = scratch
+    conn.execute(f'CREATE TABLE {schema}."=HYPERLINK(1)" (id int)')
+    conn.execute(f'CREATE TABLE {schema}."-minus" (id int)')
+    conn.execute(f"CREATE TABLE {schema}.plain (id int)")
+    url = reverse("admin:monitoring_tableperformance_changelist")
+
+    export = admin_client.get(f"{url}?schema={schema}&sort=table_name&_export=csv")
+
+    rows = list(csv.reader(io.StringIO(export.content.decode())))
+    assert sorted(row[1] for row in rows[1:]) == ["'-minus", "'=HYPERLINK(1)", "plain"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_filters_queries_by_calls_mean_and_user(admin_client, second_connection):
     conn = second_connection()
     for _ in range(4):
