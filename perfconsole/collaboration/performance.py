@@ -260,7 +260,9 @@ def check_rollup(cursor) -> Finding:
     """
     cursor.execute(
         "SELECT to_regclass('organization_activity_rollup_state') IS NOT NULL,"
-        "       to_regprocedure('refresh_organization_activity_rollup()') IS NOT NULL"
+        "       to_regprocedure("
+        "           'refresh_organization_activity_rollup(boolean,timestamptz)'"
+        "       ) IS NOT NULL"
     )
     has_state, has_refresh = cursor.fetchone()
     if not (has_state and has_refresh):

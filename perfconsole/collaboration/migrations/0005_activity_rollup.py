@@ -57,7 +57,8 @@ class Migration(migrations.Migration):
                 load_sql("functions/refresh_organization_activity_rollup_v1.sql"),
             ],
             reverse_sql=[
-                "DROP FUNCTION refresh_organization_activity_rollup(),"
+                "DROP FUNCTION"
+                " refresh_organization_activity_rollup(boolean, timestamptz),"
                 " organization_activity_scan(uuid, timestamptz, timestamptz),"
                 " organization_rollup_covered_until(uuid)"
             ],
