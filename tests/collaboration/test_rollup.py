@@ -170,10 +170,12 @@ def test_a_change_the_rollup_cannot_see_falls_back_to_the_scan(acme, change):
     assert_same_as_scan(acme.org.pk, acme.other.pk)
 
 
-def test_an_ordinary_insert_marks_nothing(acme):
+def test_an_ordinary_insert_update_or_delete_marks_nothing(acme):
     rebuild()
 
-    record(acme.s1, acme.bob, db_now(), "comment_added")
+    row = record(acme.s1, acme.bob, db_now(), "comment_added")
+    CollaborationActivity.objects.filter(pk=row.pk).update(details={"edited": True})
+    CollaborationActivity.objects.filter(pk=row.pk).delete()
 
     assert run_sql("SELECT count(*) FROM organization_activity_rollup_dirty") == [(0,)]
 

@@ -20,9 +20,13 @@ BEGIN
 END
 $$;
 
--- Activity updated or deleted: the organizations of the old and new rows. A
--- row deleted with its study has no study left to find; the studies trigger
--- marks its organization.
+-- Activity updated or deleted: the organizations of the old and new rows,
+-- unless they were created within a minute of this transaction's start. A
+-- rebuild can only have counted a row created before its covered_until,
+-- which is at least a minute before the start of every transaction open
+-- during the rebuild, this one included; a later rebuild already sees the
+-- change. A row deleted with its study has no study left to find; the
+-- studies trigger marks its organization.
 CREATE OR REPLACE FUNCTION collaboration_activity_rollup_changed()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -32,14 +36,18 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         INSERT INTO organization_activity_rollup_dirty (organization_id)
         SELECT s.organization_id
-          FROM (SELECT study_id FROM old_rows UNION SELECT study_id FROM new_rows) AS r
+          FROM (SELECT study_id, created_at FROM old_rows
+                UNION ALL
+                SELECT study_id, created_at FROM new_rows) AS r
           JOIN studies AS s ON s.id = r.study_id
+         WHERE r.created_at < now() - interval '1 minute'
          GROUP BY s.organization_id;
     ELSE
         INSERT INTO organization_activity_rollup_dirty (organization_id)
         SELECT DISTINCT s.organization_id
           FROM old_rows AS o
-          JOIN studies AS s ON s.id = o.study_id;
+          JOIN studies AS s ON s.id = o.study_id
+         WHERE o.created_at < now() - interval '1 minute';
     END IF;
     RETURN NULL;
 END
