@@ -22,6 +22,7 @@ HISTORY_ON_PAGE = 20
 class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
+        "kind",
         "populated",
         "size",
         "row_estimate",

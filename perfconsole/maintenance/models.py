@@ -65,7 +65,9 @@ class ViewRefresh(models.Model):
 class MaterializedView(models.Model):
     """A materialized view found in pg_class, with its latest refresh.
 
-    Backed by the SQL view maintenance_materialized_view (sql/views/).
+    The collaboration schema's activity rollup is listed too, as kind
+    "rollup". Backed by the SQL view maintenance_materialized_view
+    (sql/views/).
     """
 
     name = models.CharField(max_length=200, primary_key=True)
@@ -85,6 +87,7 @@ class MaterializedView(models.Model):
     last_success_at = models.DateTimeField(null=True)
     age = models.DurationField(null=True)
     in_progress = models.BooleanField()
+    kind = models.CharField(max_length=40)
 
     class Meta:
         managed = False
@@ -97,6 +100,10 @@ class MaterializedView(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_rollup(self):
+        return self.kind == "rollup"
 
     @property
     def can_refresh_concurrently(self):

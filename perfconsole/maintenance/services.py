@@ -36,7 +36,7 @@ class UnknownView(ValueError):
 
 
 def list_materialized_views():
-    """Return every materialized view with its state and latest refresh.
+    """Return every materialized view, and the activity rollup, with its state.
 
     Each row is a MaterializedView: name, populated, size_bytes, row_estimate,
     has_unique_index, last_status, last_finished_at, last_duration_ms,
@@ -302,7 +302,7 @@ def describe_error(error):
 
 
 def refresh_all_views(trigger):
-    """Refresh every materialized view in turn; return their history rows."""
+    """Refresh every materialized view and the rollup; return the history rows."""
     return [refresh_view(view.name, trigger) for view in list_materialized_views()]
 
 

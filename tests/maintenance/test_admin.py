@@ -249,3 +249,26 @@ def test_the_history_list_renders(button_view, admin_client):
 
     assert response.status_code == 200
     assert VIEW in response.text
+
+
+@transactional
+def test_the_activity_rollup_is_listed_and_rebuilt_with_the_button(operator):
+    rollup = "organization_activity_rollup"
+    listing = Client()
+    listing.force_login(operator)
+    content = listing.get(
+        reverse("admin:maintenance_materializedview_changelist")
+    ).content.decode()
+    assert rollup in content and ">rollup<" in content
+    client = csrf_client(operator)
+    page = client.get(page_url(rollup))
+    assert "get_organization_analytics reads" in page.text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+
+    client.post(refresh_url(rollup), {"csrfmiddlewaretoken": token})
+
+    refresh = ViewRefresh.objects.get()
+    assert (refresh.view_name, refresh.status) == (rollup, "queued")
+    assert LogEntry.objects.get(object_id=rollup).user == operator
+    assert refresh_view_task(rollup, "user", refresh_id=refresh.pk) == "succeeded"
+    assert "done in" in client.get(page_url(rollup)).text

@@ -1,15 +1,8 @@
 """Create the SQL view behind MaterializedView from sql/views/ (version 1)."""
 
-from pathlib import Path
-
 from django.db import migrations
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-
-
-def read_sql(name):
-    """Return one versioned SQL file of this app; applied files never change."""
-    return (SQL_DIR / name).read_text()
+from perfconsole.maintenance.sqlfiles import read_sql
 
 
 class Migration(migrations.Migration):

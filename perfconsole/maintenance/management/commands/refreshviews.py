@@ -30,10 +30,10 @@ class Command(BaseCommand):
 
     def handle(self, views, sync, **options):
         try:
-            names = views or [
-                *(view.name for view in list_materialized_views()),
-                ROLLUP_NAME,
-            ]
+            names = views or [view.name for view in list_materialized_views()]
+            if not names:
+                self.stdout.write("No materialized views found.")
+                return
             failed = [name for name in names if not self.refresh(name, sync)]
         except (UnknownView, StatisticsUnavailable) as error:
             raise CommandError(str(error)) from None
