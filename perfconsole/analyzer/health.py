@@ -18,6 +18,8 @@ IMPACT = {
     "duplicate_indexes": "Every write updates both indexes, while the longer one "
     "serves the same queries.",
     "invalid_indexes": "The planner never uses it, yet every write still updates it.",
+    "unindexed_foreign_keys": "Deleting or re-keying a referenced row scans the "
+    "whole table for rows that point at it, once per row, holding locks.",
     "table_bloat": "Dead space makes scans read more pages than the data needs.",
     "index_bloat": "A bloated index needs more pages in cache and more reads "
     "per lookup.",
@@ -44,6 +46,8 @@ RECOMMENDATION = {
     "jobs, then drop it.",
     "duplicate_indexes": "Drop it: the covering index serves its queries.",
     "invalid_indexes": "Rebuild it, or drop it if it is a failed concurrent build.",
+    "unindexed_foreign_keys": "Index the referencing columns (concurrently); a "
+    "partial index WHERE column IS NOT NULL serves when most rows are NULL.",
     "table_bloat": "Rewrite the table in a quiet hour (VACUUM FULL locks it) or "
     "with pg_repack.",
     "index_bloat": "Rebuild it concurrently.",

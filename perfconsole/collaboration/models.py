@@ -129,6 +129,12 @@ class OrganizationMember(models.Model):
                 include=["user", "joined_at"],
                 name="idx_organization_members_org_role",
             ),
+            # Foreign keys: deleting a user looks up the rows that point at it.
+            SeedIndex(
+                fields=["invited_by"],
+                condition=Q(invited_by__isnull=False),
+                name="idx_organization_members_invited_by",
+            ),
         ]
 
     def __str__(self):
@@ -167,6 +173,11 @@ class Study(models.Model):
                 fields=["organization", "status", "-created_at"],
                 include=["title", "created_by"],
                 name="idx_studies_organization_lookup",
+            ),
+            SeedIndex(
+                fields=["created_by"],
+                condition=Q(created_by__isnull=False),
+                name="idx_studies_created_by",
             ),
         ]
 
@@ -213,6 +224,11 @@ class StudyCollaborator(models.Model):
                 fields=["user", "role"],
                 include=["study", "permissions", "added_at"],
                 name="idx_study_collaborators_user_studies",
+            ),
+            SeedIndex(
+                fields=["added_by"],
+                condition=Q(added_by__isnull=False),
+                name="idx_study_collaborators_added_by",
             ),
         ]
 
@@ -268,6 +284,12 @@ class CollaborationActivity(models.Model):
             ),
             # The newest activity across all studies (the admin's list).
             models.Index(fields=["-created_at"], name="collaboration_activity_created"),
+            # A user's activity; deleting a user sets it to NULL through this.
+            SeedIndex(
+                fields=["user"],
+                condition=Q(user__isnull=False),
+                name="idx_collaboration_activity_user",
+            ),
         ]
 
     def __str__(self):

@@ -31,6 +31,7 @@ TITLES = {
     "unused_indexes": "Unused indexes",
     "duplicate_indexes": "Duplicate indexes",
     "invalid_indexes": "Invalid indexes",
+    "unindexed_foreign_keys": "Foreign keys without an index",
     "table_bloat": "Table bloat",
     "index_bloat": "Index bloat",
     "dead_tuples": "Dead tuples",
@@ -271,6 +272,73 @@ def check_duplicate_indexes():
         ok="No index is covered by another index on the same columns.",
         problem=f"{_plural(len(rows), 'index', 'indexes')} covered by another "
         "index whose leading columns are the same.",
+    )
+
+
+def check_unindexed_foreign_keys():
+    """Find foreign keys of large tables that no index leads with.
+
+    Deleting or re-keying a referenced row makes PostgreSQL look for the
+    rows that point at it (to cascade, set NULL or refuse): without an index
+    on the referencing columns that is a sequential scan of the referencing
+    table, once per deleted row, under a lock.
+    """
+    limits = thresholds()
+    rows = fetch_dicts(
+        f"""SELECT format('%%s.%%s', n.nspname, con.conname) AS subject,
+                   format('%%I.%%I', n.nspname, t.relname) AS qualified,
+                   format('%%s.%%s', n.nspname, t.relname) AS table_name,
+                   con.confrelid::regclass::text AS referenced_table,
+                   cols.names AS columns,
+                   CASE con.confdeltype WHEN 'c' THEN 'cascade'
+                        WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default'
+                        WHEN 'r' THEN 'restrict' ELSE 'no action' END AS on_delete,
+                   greatest(t.reltuples, 0)::bigint AS table_rows,
+                   pg_relation_size(t.oid) AS size_bytes,
+                   pg_size_pretty(pg_relation_size(t.oid)) AS size
+              FROM pg_constraint con
+              JOIN pg_class t ON t.oid = con.conrelid
+              JOIN pg_namespace n ON n.oid = t.relnamespace
+             CROSS JOIN LATERAL (
+                   SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
+                            AS names
+                     FROM unnest(con.conkey) WITH ORDINALITY AS k (attnum, n)
+                     JOIN pg_attribute a
+                       ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+                   ) AS cols
+             WHERE con.contype = 'f' AND {USER_SCHEMAS}
+               AND t.reltuples >= %s
+               -- No valid index whose leading key columns are the foreign
+               -- key's, in any order (a partial index WHERE col IS NOT NULL
+               -- serves the lookups too).
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_index i
+                    WHERE i.indrelid = con.conrelid AND i.indisvalid
+                      AND i.indnkeyatts >= cardinality(con.conkey)
+                      AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1]
+                          @> con.conkey
+                      AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1]
+                          <@ con.conkey)
+             ORDER BY size_bytes DESC, subject
+             LIMIT 100""",
+        [limits["missing_index_min_rows"]],
+    )
+    fix = []
+    for row in rows:
+        qualified = row.pop("qualified")
+        fix.append(
+            f"-- {row['subject']} references {row['referenced_table']}"
+            f" (on delete {row['on_delete']})\n"
+            f"CREATE INDEX CONCURRENTLY ON {qualified} ({row['columns']});"
+        )
+    return _found(
+        "unindexed_foreign_keys",
+        rows,
+        fix,
+        ok="Every foreign key of a table of "
+        f"{limits['missing_index_min_rows']:,} rows or more has an index.",
+        problem=f"{_plural(len(rows), 'foreign key')} of large tables without an "
+        "index: deleting or changing a referenced row scans the whole table.",
     )
 
 
@@ -746,6 +814,7 @@ CHECKS = [
     check_missing_indexes,
     check_unused_indexes,
     check_duplicate_indexes,
+    check_unindexed_foreign_keys,
     check_invalid_indexes,
     check_table_bloat,
     check_index_bloat,

@@ -12,6 +12,8 @@
 | scanned                         | 12 000 rows read by sequential scans         |
 | unmaintained                    | 10 000 rows, never vacuumed or analyzed      |
 | bloated, bloated_pkey           | 90 % deleted, vacuumed: table + index bloat  |
+| child: child_parent_id_fkey     | 12 000 rows, foreign key without an index    |
+| child_indexed, child_partial    | the same key indexed (fully; WHERE NOT NULL) |
 
 and `health_healthy`, a maintained schema where no check may report anything.
 Autovacuum is off on every fixture table so that the conditions stay put.
@@ -76,6 +78,30 @@ DELETE FROM health_fixture.bloated WHERE id % 10 <> 0;
 SELECT pg_stat_force_next_flush();
 SELECT 1;
 VACUUM health_fixture.bloated;
+
+CREATE TABLE health_fixture.parent (id int PRIMARY KEY) {NO_AUTOVACUUM};
+INSERT INTO health_fixture.parent SELECT g FROM generate_series(1, 100) g;
+CREATE TABLE health_fixture.child (
+  id int PRIMARY KEY,
+  parent_id int REFERENCES health_fixture.parent ON DELETE CASCADE
+) {NO_AUTOVACUUM};
+INSERT INTO health_fixture.child SELECT g, g % 100 + 1 FROM generate_series(1, 12000) g;
+CREATE TABLE health_fixture.child_indexed (LIKE health_fixture.child) {NO_AUTOVACUUM};
+ALTER TABLE health_fixture.child_indexed
+  ADD FOREIGN KEY (parent_id) REFERENCES health_fixture.parent;
+INSERT INTO health_fixture.child_indexed
+  SELECT g, g % 100 + 1 FROM generate_series(1, 12000) g;
+CREATE INDEX child_indexed_parent_idx ON health_fixture.child_indexed (parent_id, id);
+CREATE TABLE health_fixture.child_partial (LIKE health_fixture.child) {NO_AUTOVACUUM};
+ALTER TABLE health_fixture.child_partial
+  ADD FOREIGN KEY (parent_id) REFERENCES health_fixture.parent;
+INSERT INTO health_fixture.child_partial
+  SELECT g, g % 100 + 1 FROM generate_series(1, 12000) g;
+CREATE INDEX child_partial_parent_idx ON health_fixture.child_partial (parent_id)
+  WHERE parent_id IS NOT NULL;
+
+VACUUM ANALYZE health_fixture.parent, health_fixture.child,
+        health_fixture.child_indexed, health_fixture.child_partial;
 
 ANALYZE health_fixture.dup, health_fixture.unused, health_fixture.invalid,
         health_fixture.dead, health_fixture.small_seq, health_fixture.bloated;

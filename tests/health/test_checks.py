@@ -20,6 +20,7 @@ EXPECTED = {
     checks.check_unused_indexes: {"health_fixture.unused_payload_idx"},
     checks.check_duplicate_indexes: {"health_fixture.dup_a_idx"},
     checks.check_invalid_indexes: {"health_fixture.invalid_code_idx"},
+    checks.check_unindexed_foreign_keys: {"health_fixture.child_parent_id_fkey"},
     checks.check_table_bloat: {"health_fixture.bloated"},
     checks.check_index_bloat: {"health_fixture.bloated_pkey"},
     checks.check_dead_tuples: {"health_fixture.dead"},
@@ -36,6 +37,11 @@ FIXES = {
         "REINDEX INDEX CONCURRENTLY health_fixture.invalid_code_idx;"
     ),
     checks.check_index_bloat: "REINDEX INDEX CONCURRENTLY health_fixture.bloated_pkey;",
+    checks.check_unindexed_foreign_keys: (
+        "-- health_fixture.child_parent_id_fkey references health_fixture.parent"
+        " (on delete cascade)\n"
+        "CREATE INDEX CONCURRENTLY ON health_fixture.child (parent_id);"
+    ),
     checks.check_dead_tuples: "VACUUM (ANALYZE) health_fixture.dead;",
     checks.check_vacuum_analyze: "VACUUM (ANALYZE) health_fixture.unmaintained;",
     checks.check_sequences: "ALTER SEQUENCE health_fixture.small_seq_id_seq AS bigint;",
