@@ -73,7 +73,7 @@ def request_refresh(name, trigger, user=None):
     transaction-level advisory lock, so two presses at the same moment still
     queue one refresh.
     """
-    view_name = name if name == ROLLUP_NAME else get_materialized_view(name).name
+    view_name = get_materialized_view(name).name
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
