@@ -63,7 +63,8 @@ BEGIN
       FROM settled;
     v_everything := v_everything OR p_full OR v_previous IS NULL;
 
-    -- Rebuild the dirty organizations (or all) from their activity.
+    -- The dirty organizations (or all) are rebuilt from all their activity;
+    -- the others get the activity since the last run added to theirs.
     IF v_everything THEN
         DELETE FROM organization_activity_hourly;
         DELETE FROM organization_member_last_activity;
@@ -72,8 +73,9 @@ BEGIN
         DELETE FROM organization_member_last_activity
          WHERE organization_id = ANY(v_dirty);
     END IF;
-    INSERT INTO organization_activity_hourly
-    SELECT s.organization_id,
+
+    INSERT INTO organization_activity_hourly AS h
+    SELECT w.organization_id,
            date_trunc('hour', w.created_at, 'UTC'),
            count(*),
            count(*) FILTER (WHERE w.activity_type = 'study_created'),
@@ -87,88 +89,72 @@ BEGIN
            count(w.resolved_at) FILTER (WHERE w.activity_type = 'review_requested'),
            sum(extract(epoch FROM w.resolved_at - w.created_at))
                FILTER (WHERE w.activity_type = 'review_requested')
-      FROM studies AS s
-     CROSS JOIN LATERAL (
-           SELECT a.activity_type,
-                  a.created_at,
-                  -- Newest first: the running min is the earliest completion
-                  -- at or after this row, before covered_until.
-                  min(a.created_at)
-                      FILTER (WHERE a.activity_type = 'review_completed')
-                      OVER (ORDER BY a.created_at DESC) AS resolved_at
-             FROM collaboration_activity AS a
-            WHERE a.study_id = s.id
-              AND a.created_at < v_covered
-           ) AS w
-     WHERE v_everything OR s.organization_id = ANY(v_dirty)
-     GROUP BY 1, 2;
-    INSERT INTO organization_member_last_activity
-    SELECT s.organization_id, a.user_id, max(a.created_at)
-      FROM collaboration_activity AS a
-      JOIN studies AS s ON s.id = a.study_id
-     WHERE a.user_id IS NOT NULL
-       AND a.created_at < v_covered
-       AND (v_everything OR s.organization_id = ANY(v_dirty))
-     GROUP BY 1, 2;
+      FROM (-- Rebuilt: each study's activity, newest first, so the running
+            -- min is the earliest completion at or after each row.
+            SELECT s.organization_id,
+                   a.activity_type,
+                   a.created_at,
+                   min(a.created_at)
+                       FILTER (WHERE a.activity_type = 'review_completed')
+                       OVER (PARTITION BY a.study_id ORDER BY a.created_at DESC)
+                       AS resolved_at
+              FROM collaboration_activity AS a
+              JOIN studies AS s ON s.id = a.study_id
+             WHERE (v_everything OR s.organization_id = ANY(v_dirty))
+               AND a.created_at < v_covered
+            UNION ALL
+            -- Added: the activity since the last run, the same way.
+            SELECT s.organization_id,
+                   a.activity_type,
+                   a.created_at,
+                   min(a.created_at)
+                       FILTER (WHERE a.activity_type = 'review_completed')
+                       OVER (PARTITION BY a.study_id ORDER BY a.created_at DESC)
+              FROM collaboration_activity AS a
+              JOIN studies AS s ON s.id = a.study_id
+             WHERE NOT v_everything
+               AND a.created_at >= v_previous
+               AND a.created_at < v_covered
+               AND s.organization_id <> ALL(v_dirty)) AS w
+     GROUP BY 1, 2
+        -- Only an added hour meets a row already there.
+        ON CONFLICT (organization_id, hour) DO UPDATE
+       SET total = h.total + excluded.total,
+           study_created = h.study_created + excluded.study_created,
+           status_changed = h.status_changed + excluded.status_changed,
+           collaborator_added = h.collaborator_added + excluded.collaborator_added,
+           file_uploaded = h.file_uploaded + excluded.file_uploaded,
+           comment_added = h.comment_added + excluded.comment_added,
+           comment_resolved = h.comment_resolved + excluded.comment_resolved,
+           review_requested = h.review_requested + excluded.review_requested,
+           review_completed = h.review_completed + excluded.review_completed,
+           reviews_resolved = h.reviews_resolved + excluded.reviews_resolved,
+           resolution_seconds = CASE
+               WHEN excluded.resolution_seconds IS NULL THEN h.resolution_seconds
+               ELSE coalesce(h.resolution_seconds, 0) + excluded.resolution_seconds
+           END;
+
+    INSERT INTO organization_member_last_activity AS l
+    SELECT w.organization_id, w.user_id, max(w.created_at)
+      FROM (SELECT s.organization_id, a.user_id, a.created_at
+              FROM studies AS s
+              JOIN collaboration_activity AS a ON a.study_id = s.id
+             WHERE (v_everything OR s.organization_id = ANY(v_dirty))
+               AND a.created_at < v_covered
+            UNION ALL
+            SELECT s.organization_id, a.user_id, a.created_at
+              FROM collaboration_activity AS a
+              JOIN studies AS s ON s.id = a.study_id
+             WHERE NOT v_everything
+               AND a.created_at >= v_previous
+               AND a.created_at < v_covered
+               AND s.organization_id <> ALL(v_dirty)) AS w
+     WHERE w.user_id IS NOT NULL
+     GROUP BY 1, 2
+        ON CONFLICT (organization_id, user_id) DO UPDATE
+       SET last_activity_at = greatest(l.last_activity_at, excluded.last_activity_at);
 
     IF NOT v_everything AND v_covered > v_previous THEN
-        -- The other organizations: add the activity since the last run.
-        INSERT INTO organization_activity_hourly AS h
-        SELECT w.organization_id,
-               date_trunc('hour', w.created_at, 'UTC'),
-               count(*),
-               count(*) FILTER (WHERE w.activity_type = 'study_created'),
-               count(*) FILTER (WHERE w.activity_type = 'status_changed'),
-               count(*) FILTER (WHERE w.activity_type = 'collaborator_added'),
-               count(*) FILTER (WHERE w.activity_type = 'file_uploaded'),
-               count(*) FILTER (WHERE w.activity_type = 'comment_added'),
-               count(*) FILTER (WHERE w.activity_type = 'comment_resolved'),
-               count(*) FILTER (WHERE w.activity_type = 'review_requested'),
-               count(*) FILTER (WHERE w.activity_type = 'review_completed'),
-               count(w.resolved_at) FILTER (WHERE w.activity_type = 'review_requested'),
-               sum(extract(epoch FROM w.resolved_at - w.created_at))
-                   FILTER (WHERE w.activity_type = 'review_requested')
-          FROM (SELECT s.organization_id,
-                       a.activity_type,
-                       a.created_at,
-                       min(a.created_at)
-                           FILTER (WHERE a.activity_type = 'review_completed')
-                           OVER (PARTITION BY a.study_id ORDER BY a.created_at DESC)
-                           AS resolved_at
-                  FROM collaboration_activity AS a
-                  JOIN studies AS s ON s.id = a.study_id
-                 WHERE a.created_at >= v_previous
-                   AND a.created_at < v_covered
-                   AND s.organization_id <> ALL(v_dirty)) AS w
-         GROUP BY 1, 2
-            ON CONFLICT (organization_id, hour) DO UPDATE
-           SET total = h.total + excluded.total,
-               study_created = h.study_created + excluded.study_created,
-               status_changed = h.status_changed + excluded.status_changed,
-               collaborator_added = h.collaborator_added + excluded.collaborator_added,
-               file_uploaded = h.file_uploaded + excluded.file_uploaded,
-               comment_added = h.comment_added + excluded.comment_added,
-               comment_resolved = h.comment_resolved + excluded.comment_resolved,
-               review_requested = h.review_requested + excluded.review_requested,
-               review_completed = h.review_completed + excluded.review_completed,
-               reviews_resolved = h.reviews_resolved + excluded.reviews_resolved,
-               resolution_seconds = CASE
-                   WHEN excluded.resolution_seconds IS NULL THEN h.resolution_seconds
-                   ELSE coalesce(h.resolution_seconds, 0) + excluded.resolution_seconds
-               END;
-
-        INSERT INTO organization_member_last_activity AS l
-        SELECT s.organization_id, a.user_id, max(a.created_at)
-          FROM collaboration_activity AS a
-          JOIN studies AS s ON s.id = a.study_id
-         WHERE a.user_id IS NOT NULL
-           AND a.created_at >= v_previous
-           AND a.created_at < v_covered
-           AND s.organization_id <> ALL(v_dirty)
-         GROUP BY 1, 2
-            ON CONFLICT (organization_id, user_id) DO UPDATE
-           SET last_activity_at = greatest(l.last_activity_at, excluded.last_activity_at);
-
         -- Requests still open at the last run, resolved by a completion
         -- since: each by its study's first completion since.
         UPDATE organization_activity_hourly AS h
