@@ -2,13 +2,13 @@
 -- reads instead of scanning a large organization's activity row by row.
 --
 -- It covers the activity created before one instant, covered_until, and is
--- rebuilt as a whole by refresh_organization_activity_rollup(): activity at or
--- after covered_until is read from collaboration_activity itself, so appended
--- activity counts at once. Changes the rollup cannot see (rows deleted or
+-- brought up to date by refresh_organization_activity_rollup(): activity at
+-- or after covered_until is read from collaboration_activity itself, so
+-- appended activity counts at once. Changes the rollup cannot see (rows deleted or
 -- updated, rows inserted with a created_at in the past, studies moving
 -- between organizations) mark the organization in
 -- organization_activity_rollup_dirty, and its analytics are then computed
--- from the raw rows until the next rebuild.
+-- from the raw rows until the next rebuild rebuilds that organization.
 
 -- One row: the instant the rollup covers up to, and its last rebuild.
 CREATE TABLE organization_activity_rollup_state (
