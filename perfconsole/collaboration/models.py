@@ -25,7 +25,9 @@ COLLABORATION_TABLES = [
     "collaboration_activity",
 ]
 # The activity rollup get_organization_analytics reads (migration 0005),
-# rebuilt by refresh_organization_activity_rollup().
+# rebuilt by refresh_organization_activity_rollup(); listed, refreshed and
+# recorded under ROLLUP_NAME like a materialized view.
+ROLLUP_NAME = "organization_activity_rollup"
 ROLLUP_TABLES = [
     "organization_activity_hourly",
     "organization_member_last_activity",

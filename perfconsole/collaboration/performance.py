@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.db import connections
 
+from .models import ROLLUP_NAME
+
 OK = "ok"
 MISSING = "missing"
 INVALID = "invalid"
@@ -138,7 +140,6 @@ FUNCTIONS = [
     ),
 ]
 
-ROLLUP = "organization_activity_rollup"
 # The triggers that mark the rollup dirty (migration 0005), by table.
 ROLLUP_TRIGGERS = {
     "collaboration_activity": [
@@ -153,7 +154,7 @@ ROLLUP_TRIGGERS = {
         "studies_rollup_truncate",
     ],
 }
-REBUILD_HINT = f"manage.py refreshviews --view {ROLLUP} --sync"
+REBUILD_HINT = f"manage.py refreshviews --view {ROLLUP_NAME} --sync"
 
 VIEW = ViewSpec(
     "team_productivity_analytics",
@@ -283,7 +284,7 @@ def check_rollup(cursor) -> Finding:
     )
     has_state, has_refresh = cursor.fetchone()
     if not (has_state and has_refresh):
-        return Finding("rollup", ROLLUP, MISSING)
+        return Finding("rollup", ROLLUP_NAME, MISSING)
     cursor.execute(
         "SELECT t.tgname, t.tgenabled <> 'D' FROM pg_trigger AS t"
         " WHERE t.tgrelid = ANY(%s::regclass[]) AND NOT t.tgisinternal",
@@ -293,11 +294,13 @@ def check_rollup(cursor) -> Finding:
     wanted = [name for names in ROLLUP_TRIGGERS.values() for name in names]
     missing = [name for name in wanted if name not in enabled]
     if missing:
-        return Finding("rollup", ROLLUP, MISSING, f"no trigger {', '.join(missing)}")
+        return Finding(
+            "rollup", ROLLUP_NAME, MISSING, f"no trigger {', '.join(missing)}"
+        )
     disabled = [name for name in wanted if not enabled[name]]
     if disabled:
         return Finding(
-            "rollup", ROLLUP, INVALID, f"trigger disabled: {', '.join(disabled)}"
+            "rollup", ROLLUP_NAME, INVALID, f"trigger disabled: {', '.join(disabled)}"
         )
     cursor.execute(
         "SELECT covered_until, refreshed_at, refresh_ms"
@@ -307,13 +310,13 @@ def check_rollup(cursor) -> Finding:
     if covered is None:
         return Finding(
             "rollup",
-            ROLLUP,
+            ROLLUP_NAME,
             OK,
             f"not built yet, analytics scan raw rows until {REBUILD_HINT}",
         )
     return Finding(
         "rollup",
-        ROLLUP,
+        ROLLUP_NAME,
         OK,
         f"covers activity before {covered:%Y-%m-%d %H:%M:%S %Z}"
         f" (rebuilt at {refreshed:%Y-%m-%d %H:%M:%S %Z} in {took} ms)",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from psycopg import sql
 
-from perfconsole.collaboration.models import ROLLUP_TABLES
+from perfconsole.collaboration.models import ROLLUP_NAME, ROLLUP_TABLES
 from perfconsole.core.db import QUERY_TAG, monitoring_cursor
 
 from .models import MaterializedView, ViewRefresh
@@ -24,9 +24,6 @@ from .models import MaterializedView, ViewRefresh
 REFRESH_LOCK_PREFIX = "perfconsole.refresh:"
 ENQUEUE_LOCK_PREFIX = "perfconsole.enqueue:"
 REFRESH_TASK = "perfconsole.maintenance.tasks.refresh_view_task"
-# The collaboration schema's activity rollup (get_organization_analytics
-# reads it), refreshed and recorded like a view under this name.
-ROLLUP_NAME = "organization_activity_rollup"
 
 Status = ViewRefresh.Status
 
