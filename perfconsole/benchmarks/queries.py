@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-SQL_DIR = Path(__file__).resolve().parent / "sql" / "queries"
+from perfconsole.core.sqlfiles import SqlFolder
+
+QUERY_FILES = SqlFolder(__file__, "queries")
 
 
 @cache
 def read_sql(name: str) -> str:
     """Return the text of sql/queries/<name>.sql without its comment lines."""
-    text = (SQL_DIR / f"{name}.sql").read_text()
+    text = QUERY_FILES.read(f"{name}.sql")
     lines = [line for line in text.splitlines() if not line.startswith("--")]
     return "\n".join(lines).strip()
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from psycopg import sql
 
-from perfconsole.collaboration.models import ROLLUP_NAME, ROLLUP_TABLES
+from perfconsole.collaboration.models import ROLLUP_TABLES
 from perfconsole.core.db import QUERY_TAG, monitoring_cursor
 
 from .models import MaterializedView, ViewRefresh
@@ -133,15 +133,14 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
 
     With refresh_id, the queued row of that id is taken over; without, a new
     row is written. The refresh is CONCURRENTLY when the view is populated and
-    has a usable unique index, plain otherwise. ROLLUP_NAME rebuilds the
-    activity rollup instead.
+    has a usable unique index, plain otherwise; the activity rollup (kind
+    "rollup" in the list) is rebuilt instead.
     """
-    prepare = prepare_rollup if name == ROLLUP_NAME else prepare_view
     refresh = start_refresh(name, trigger, user, refresh_id)
     started = time.monotonic()
     try:
         with refresh_session() as session:
-            statements = prepare(session, refresh)
+            statements = refresh_statements(session, refresh)
             if not try_refresh_lock(session, refresh.view_name):
                 return finish_refresh(
                     refresh,
@@ -158,26 +157,23 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
     return finish_refresh(refresh, started, Status.SUCCEEDED)
 
 
-def prepare_view(session, refresh):
-    """Name the view being refreshed; return its REFRESH statement."""
+def refresh_statements(session, refresh):
+    """Name what is being refreshed; return the statements that refresh it.
+
+    The rollup's rebuild is one transaction (readers keep the old rollup
+    until it commits); VACUUM (ANALYZE) afterwards sets the visibility map and
+    the statistics, so get_organization_analytics reads it index-only with
+    good plans.
+    """
     view = find_view(session, refresh.view_name)
     refresh.view_name = view["name"]
+    if view["kind"] == "rollup":
+        return [
+            f"{QUERY_TAG} SELECT refresh_organization_activity_rollup()",
+            f"{QUERY_TAG} VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}",
+        ]
     refresh.concurrently = view["populated"] and view["has_unique_index"]
     return [refresh_statement(view, refresh.concurrently)]
-
-
-def prepare_rollup(session, refresh):
-    """Return the statements that rebuild the activity rollup.
-
-    The rebuild is one transaction (readers keep the old rollup until it
-    commits); VACUUM (ANALYZE) afterwards sets the visibility map and the
-    statistics, so get_organization_analytics reads it index-only with good
-    plans.
-    """
-    return [
-        f"{QUERY_TAG} SELECT refresh_organization_activity_rollup()",
-        f"{QUERY_TAG} VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}",
-    ]
 
 
 def start_refresh(name, trigger, user, refresh_id):
@@ -250,16 +246,16 @@ def refresh_session():
 
 
 def find_view(session, name):
-    """Return name, schema, relname, populated, has_unique_index of one view."""
+    """Return name, schema, relname, populated, has_unique_index, kind of one."""
     row = session.execute(
         f"{QUERY_TAG} SELECT name, schema_name, view_name, populated,"
-        " has_unique_index FROM maintenance_materialized_view"
+        " has_unique_index, kind FROM maintenance_materialized_view"
         " WHERE name = %s OR schema_name || '.' || view_name = %s",
         [name, name],
     ).fetchone()
     if row is None:
         raise UnknownView(f"There is no materialized view named {name!r}.")
-    keys = ("name", "schema_name", "view_name", "populated", "has_unique_index")
+    keys = ("name", "schema_name", "view_name", "populated", "has_unique_index", "kind")
     return dict(zip(keys, row, strict=True))
 
 

@@ -1,10 +1,5 @@
-"""Read the app's versioned SQL files (sql/<kind>/<name>_v<N>.sql)."""
+"""This app's versioned SQL files, as its migrations load them."""
 
-from pathlib import Path
+from perfconsole.core.sqlfiles import SqlFolder
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
-
-
-def read_sql(relpath):
-    """Return one versioned SQL file of this app; applied files never change."""
-    return (SQL_DIR / relpath).read_text()
+read_sql = SqlFolder(__file__).read

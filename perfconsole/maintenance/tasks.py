@@ -4,6 +4,8 @@ Every task is safe to run twice: a refresh guarded by the view's advisory lock
 is skipped or repeated, never overlapped, and pruning is a plain delete.
 """
 
+from perfconsole.collaboration.models import ROLLUP_NAME
+
 from . import services
 
 
@@ -22,7 +24,7 @@ def refresh_all_views(trigger="schedule"):
 
 def refresh_activity_rollup(trigger="schedule"):
     """Rebuild the collaboration activity rollup; return the outcome."""
-    return services.refresh_view(services.ROLLUP_NAME, trigger).status
+    return services.refresh_view(ROLLUP_NAME, trigger).status
 
 
 def prune_history(days=None):

@@ -8,13 +8,12 @@ same columns, so CREATE OR REPLACE keeps dependent views valid.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.db import connections, transaction
 
+from perfconsole.core.sqlfiles import SqlFolder
 from perfconsole.monitoring.extension import EXTENSION, statements_status
 
-SQL_DIR = Path(__file__).resolve().parent / "sql" / "views"
+load_sql = SqlFolder(__file__, "views").read
 LATEST_VERSION = 1
 # In dependency order: slow_queries reads query_stats.
 VIEW_NAMES = (
@@ -25,11 +24,6 @@ VIEW_NAMES = (
 )
 # Marks the placeholder, so pages can tell "extension enabled but not synced".
 PLACEHOLDER_COMMENT = "perfconsole placeholder: pg_stat_statements not usable"
-
-
-def load_sql(name):
-    """Return the text of one SQL file in sql/views/."""
-    return (SQL_DIR / name).read_text()
 
 
 def query_stats_file(version, status):

@@ -72,6 +72,21 @@ def run_sql(statement, params=None):
     return None
 
 
+def fetch_dicts(statement, params=None):
+    """Return a query's rows as dicts keyed by column name."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def analytics(org_id, days):
+    """Return get_organization_analytics' rows as dicts."""
+    return fetch_dicts(
+        "SELECT * FROM get_organization_analytics(%s, %s)", [org_id, days]
+    )
+
+
 @pytest.fixture
 def acme():
     """Build Acme: three members, a non-member collaborator, two studies.

@@ -7,21 +7,9 @@ from decimal import Decimal
 import pytest
 from django.db import DataError, transaction
 
-from .conftest import run_sql
+from .conftest import analytics, run_sql
 
 pytestmark = pytest.mark.django_db
-
-
-def analytics(org_id, days):
-    """Return the function's rows as dicts."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM get_organization_analytics(%s, %s)", [org_id, days]
-        )
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def test_it_reports_the_last_seven_days(acme):

@@ -9,7 +9,6 @@ import random
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from perfconsole.collaboration.models import (
     CollaborationActivity,
@@ -19,7 +18,7 @@ from perfconsole.collaboration.models import (
     Study,
 )
 
-from .conftest import run_sql
+from .conftest import analytics, fetch_dicts, run_sql
 
 pytestmark = pytest.mark.django_db
 
@@ -38,19 +37,8 @@ def empty_rollup():
     )
 
 
-def fetch(statement, params):
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def analytics(org_id, days):
-    return fetch("SELECT * FROM get_organization_analytics(%s, %s)", [org_id, days])
-
-
 def scan(org_id, days):
-    return fetch(
+    return fetch_dicts(
         "SELECT * FROM organization_activity_scan("
         "  %s, now() - make_interval(days => %s), now())",
         [org_id, days],

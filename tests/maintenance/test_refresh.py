@@ -3,9 +3,9 @@
 import psycopg
 import pytest
 
+from perfconsole.collaboration.models import ROLLUP_NAME
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import (
-    ROLLUP_NAME,
     list_materialized_views,
     prune_history,
     refresh_view,

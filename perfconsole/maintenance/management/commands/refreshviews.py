@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from perfconsole.collaboration.models import ROLLUP_NAME
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import (
-    ROLLUP_NAME,
     UnknownView,
     list_materialized_views,
     refresh_view,
