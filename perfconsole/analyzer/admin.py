@@ -1,5 +1,7 @@
 """The analyzer report as an admin page under the Analyzer app."""
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.urls import reverse
@@ -12,6 +14,16 @@ from .renderers import render_html, render_json
 from .report import Options, build_report
 
 VIEW_PERMISSION = "analyzer.view_report"
+
+
+@csp_update({"style-src": [UNSAFE_INLINE]})
+def standalone_html(report):
+    """Answer the report as one HTML file.
+
+    Its styles are inline so that the file also reads well once saved; it has
+    no script, so only inline styles are allowed on this response.
+    """
+    return HttpResponse(render_html(report), content_type="text/html")
 
 
 def link_statements(report, user):
@@ -47,7 +59,7 @@ class AnalyzerReportAdmin(PageAdmin):
         if report is not None and output_format == "json":
             return HttpResponse(render_json(report), content_type="application/json")
         if report is not None and output_format == "html":
-            return HttpResponse(render_html(report), content_type="text/html")
+            return standalone_html(report)
         if report is not None:
             link_statements(report, request.user)
         return self.render_page(
