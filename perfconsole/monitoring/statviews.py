@@ -8,7 +8,7 @@ same columns, so CREATE OR REPLACE keeps dependent views valid.
 
 from __future__ import annotations
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
 from perfconsole.core.sqlfiles import SqlFolder
 from perfconsole.monitoring.extension import EXTENSION, statements_status
@@ -77,17 +77,50 @@ def sync_views(version=LATEST_VERSION, using="default"):
     return status
 
 
+class ExtensionOwnerRequired(Exception):
+    """Only the extension's owner may update it; the message says who and how."""
+
+
 def update_extension(using="default"):
     """Run ALTER EXTENSION ... UPDATE with the views out of its way.
 
     The extension's update script drops and re-creates its view, which
     query_stats depends on: swap in the placeholder, update, then re-sync.
+    Raises ExtensionOwnerRequired when the console's role does not own the
+    extension; nothing is changed then.
     """
     connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute(load_sql(f"query_stats_v{LATEST_VERSION}_absent.sql"))
-        cursor.execute(f"ALTER EXTENSION {EXTENSION} UPDATE")
+    try:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(load_sql(f"query_stats_v{LATEST_VERSION}_absent.sql"))
+            cursor.execute(f"ALTER EXTENSION {EXTENSION} UPDATE")
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) != "42501":
+            raise
+        raise ExtensionOwnerRequired(_owner_required_message(connection)) from error
     return sync_views(using=using)
+
+
+def _owner_required_message(connection):
+    """Say who owns the extension and what that role has to run."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT extowner::regrole::text, current_user, current_database()"
+            " FROM pg_extension WHERE extname = %s",
+            [EXTENSION],
+        )
+        owner, role, database = cursor.fetchone()
+    db = connection.settings_dict
+    server = f"{db['HOST'] or '<host>'}:{db['PORT'] or 5432}"
+    return (
+        f"Only the owner of the extension {EXTENSION} ({owner}, usually a "
+        f"superuser) can run ALTER EXTENSION {EXTENSION} UPDATE; the console's "
+        f"role {role} cannot. Nothing was changed. As {owner}, run this command "
+        f"against database {database}: DATABASE_URL=postgresql://{owner}@{server}/"
+        f"{database} python manage.py syncstatviews --update-extension "
+        "(a plain ALTER EXTENSION fails while query_stats reads the extension's "
+        "view)."
+    )
 
 
 def drop_views(using="default"):

@@ -1,8 +1,12 @@
 """Re-create the statistics views for the current server and extension."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from perfconsole.monitoring.statviews import sync_views, update_extension
+from perfconsole.monitoring.statviews import (
+    ExtensionOwnerRequired,
+    sync_views,
+    update_extension,
+)
 
 
 class Command(BaseCommand):
@@ -16,12 +20,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--update-extension",
             action="store_true",
-            help="Also run ALTER EXTENSION pg_stat_statements UPDATE (superuser).",
+            help="Also run ALTER EXTENSION pg_stat_statements UPDATE (as its owner).",
         )
 
     def handle(self, *args, **options):
         if options.get("update_extension"):
-            status = update_extension()
+            try:
+                status = update_extension()
+            except ExtensionOwnerRequired as refused:
+                raise CommandError(str(refused)) from refused
         else:
             status = sync_views()
         if status.usable:
