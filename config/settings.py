@@ -217,10 +217,22 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "perfconsole@localhost
 
 # -- background tasks (django-q2) -------------------------------------------
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # An unlogged table made by the maintenance app's migrations.
+    "tasks": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "perfconsole_task_cache",
+    },
+}
+
 Q_CLUSTER = {
     "name": "perfconsole",
     # The ORM broker on the default database: no Redis needed.
     "orm": "default",
+    # The cluster's heartbeat (django-q2's Stat) goes to a cache every process
+    # reads, so the web pages can tell whether a cluster is alive.
+    "cache": "tasks",
     "workers": env_int("Q_WORKERS", 2),
     # A task is killed after `timeout` seconds; the broker hands it out again
     # only after `retry`, so retry must stay above timeout.
@@ -290,6 +302,13 @@ MAINTENANCE_ROLLUP_MINUTES = env_int("MAINTENANCE_ROLLUP_MINUTES", 15)
 # When old refresh history is pruned (daily), and how many days are kept.
 MAINTENANCE_PRUNE_CRON = os.environ.get("MAINTENANCE_PRUNE_CRON", "30 3 * * *")
 MAINTENANCE_HISTORY_DAYS = env_int("MAINTENANCE_HISTORY_DAYS", 90)
+# The materialized views the console refreshes (names as listed, or
+# schema.name). Empty: the views owned by the console's role; the others are
+# listed read-only, never refreshed or alerted on.
+MAINTENANCE_MANAGED_VIEWS = env_list("MAINTENANCE_MANAGED_VIEWS")
+# A refresh still queued after this many seconds while no task cluster is
+# alive is marked failed, so it does not hold back "Refresh now".
+MAINTENANCE_QUEUE_WAIT_SECONDS = env_int("MAINTENANCE_QUEUE_WAIT_SECONDS", 60)
 # Limits of one REFRESH (milliseconds). The statement limit stays below the
 # task cluster's timeout so a slow refresh is recorded as failed, not killed.
 MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS = env_int(

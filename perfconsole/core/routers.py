@@ -17,7 +17,8 @@ class AnalyticsReplicaRouter:
     """
 
     def db_for_read(self, model, **hints):
-        if model._meta.label in settings.ANALYTICS_MODELS:
+        # Django's database cache routes a stand-in model without a label.
+        if getattr(model._meta, "label", None) in settings.ANALYTICS_MODELS:
             return analytics_alias()
         return None
 

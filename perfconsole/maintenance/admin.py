@@ -1,5 +1,6 @@
 """Admin pages: materialized views with "Refresh now", and refresh history."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -12,7 +13,14 @@ from perfconsole.core.admin import ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
 
 from .models import MaterializedView, ViewRefresh
-from .services import UnknownView, get_materialized_view, request_refresh
+from .services import (
+    RefreshRefused,
+    UnknownView,
+    cluster_status,
+    get_materialized_view,
+    request_refresh,
+    settle_refreshes,
+)
 
 REFRESH_PERMISSION = "maintenance.refresh_materialized_view"
 HISTORY_ON_PAGE = 20
@@ -32,6 +40,7 @@ class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "last_duration",
         "age_display",
         "in_progress",
+        "refreshed_by_console",
     ]
     actions = ["refresh_now"]
     show_full_result_count = False
@@ -52,19 +61,45 @@ class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def age_display(self, view):
         return format_age(view.age)
 
+    @admin.display(description="refreshed by the console")
+    def refreshed_by_console(self, view):
+        return "yes" if view.managed else f"no: {view.unmanaged_reason}"
+
     def has_refresh_permission(self, request):
         return request.user.has_perm(REFRESH_PERMISSION)
 
     @admin.action(description="Refresh now", permissions=["refresh"])
     def refresh_now(self, request, queryset):
+        queued = []
         for view in queryset:
-            refresh, created = request_refresh(
-                view.name, ViewRefresh.Trigger.USER, request.user
-            )
+            try:
+                refresh, created = request_refresh(
+                    view.name, ViewRefresh.Trigger.USER, request.user
+                )
+            except RefreshRefused as error:
+                self.message_user(request, str(error), messages.ERROR)
+                continue
             self.audit_request(request, view, refresh, created)
-        self.message_user(
-            request, "Refresh queued; the view's page shows its progress."
-        )
+            queued.append(view.name)
+        if queued:
+            self.message_user(
+                request,
+                f"Refresh queued: {', '.join(queued)}; each view's page shows "
+                "its progress.",
+            )
+            self.warn_without_cluster(request)
+
+    def warn_without_cluster(self, request):
+        """Say beside a queued refresh that no task cluster will run it yet."""
+        alive, description = cluster_status()
+        if not alive:
+            self.message_user(
+                request,
+                f"{description} The refresh waits for one and is marked failed "
+                "after MAINTENANCE_QUEUE_WAIT_SECONDS; manage.py refreshviews "
+                "refreshes here and now.",
+                messages.WARNING,
+            )
 
     def audit_request(self, request, view, refresh, created):
         """Write the LogEntry for one press of "Refresh now"."""
@@ -90,6 +125,7 @@ class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         if request.method != "GET":
             return super().changelist_view(request, extra_context)
+        settle_refreshes()
         # Read the catalog with the monitoring time limits, so a lock shows
         # a message instead of hanging the page.
         try:
@@ -111,6 +147,10 @@ class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise Http404("No such materialized view") from None
         except StatisticsUnavailable as error:
             return self.render_page(request, "Materialized view", error=str(error))
+        if settle_refreshes(view.name):
+            # Its in-progress flag was read before the rows were settled.
+            view = get_materialized_view(view.name)
+        cluster_alive, cluster_description = cluster_status()
         history = list(
             ViewRefresh.objects.filter(view_name=view.name).select_related(
                 "triggered_by"
@@ -125,7 +165,10 @@ class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             history=history,
             latest=latest,
             polling=latest is not None and latest.in_progress,
-            can_refresh=self.has_refresh_permission(request),
+            can_refresh=self.has_refresh_permission(request) and view.managed,
+            cluster_alive=cluster_alive,
+            cluster_description=cluster_description,
+            queue_wait=settings.MAINTENANCE_QUEUE_WAIT_SECONDS,
             refresh_url=reverse(
                 "admin:maintenance_materializedview_refresh", args=[quote(view.name)]
             ),
@@ -144,12 +187,13 @@ class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
         except UnknownView:
             raise Http404("No such materialized view") from None
-        except StatisticsUnavailable as error:
+        except (RefreshRefused, StatisticsUnavailable) as error:
             self.message_user(request, str(error), messages.ERROR)
         else:
             self.audit_request(request, view, refresh, created)
             if created:
                 self.message_user(request, f"Refresh of {view.name} queued.")
+                self.warn_without_cluster(request)
             else:
                 self.message_user(
                     request,

@@ -38,6 +38,10 @@ class ViewRefresh(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     concurrently = models.BooleanField(null=True, blank=True)
+    # The server process of the refresh's own session, which holds the view's
+    # refresh lock while the row says "running": a row whose backend does not
+    # hold it has lost its worker.
+    backend_pid = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -88,6 +92,9 @@ class MaterializedView(models.Model):
     age = models.DurationField(null=True)
     in_progress = models.BooleanField()
     kind = models.CharField(max_length=40)
+    owner = models.CharField(max_length=200)
+    # Owned by the console's role, or by a role it is a member of.
+    owned = models.BooleanField()
 
     class Meta:
         managed = False
@@ -108,3 +115,31 @@ class MaterializedView(models.Model):
     @property
     def can_refresh_concurrently(self):
         return self.populated and self.has_unique_index
+
+    @property
+    def managed(self):
+        """Whether the console refreshes this view (button, schedule, alerts)."""
+        return not self.unmanaged_reason
+
+    @property
+    def unmanaged_reason(self):
+        """Say why the console only lists this view; empty when it manages it.
+
+        MAINTENANCE_MANAGED_VIEWS names the managed views; when it is empty,
+        they are the views owned by the console's role (REFRESH needs the
+        owner) and the activity rollup.
+        """
+        if self.is_rollup:
+            return ""
+        listed = settings.MAINTENANCE_MANAGED_VIEWS
+        if listed:
+            qualified = f"{self.schema_name}.{self.view_name}"
+            if self.name in listed or qualified in listed:
+                return ""
+            return "not in MAINTENANCE_MANAGED_VIEWS"
+        if self.owned:
+            return ""
+        return (
+            f"owned by the role {self.owner}, not by the console's role: "
+            "refreshed by its owner"
+        )

@@ -4,15 +4,24 @@ A refresh runs on its own database session, which holds a PostgreSQL advisory
 lock for the view while it works: two refreshes of one view never overlap, on
 any machine, and the second is recorded as skipped. REFRESH ... CONCURRENTLY is
 used whenever PostgreSQL allows it, so readers are never blocked.
+
+The lock is held from before the history row says "running" until after the
+row records the outcome, so a running row whose backend does not hold the
+lock has lost its worker: settle_refreshes() marks it failed wherever rows
+are read. Only the views the console manages (its own, by default) are
+refreshed; the others are listed read-only.
 """
 
 import time
+from contextlib import closing
 from datetime import timedelta
 
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django_q.conf import Conf
+from django_q.status import Stat
 from django_q.tasks import async_task
 from psycopg import sql
 
@@ -28,8 +37,16 @@ REFRESH_TASK = "perfconsole.maintenance.tasks.refresh_view_task"
 Status = ViewRefresh.Status
 
 
-class UnknownView(ValueError):
+class RefreshRefused(ValueError):
+    """A refresh was not started or queued; the message says why."""
+
+
+class UnknownView(RefreshRefused):
     """No materialized view has this name."""
+
+
+class ViewNotManaged(RefreshRefused):
+    """The console lists this view but does not refresh it."""
 
 
 def list_materialized_views():
@@ -48,6 +65,11 @@ def list_materialized_views():
         )
 
 
+def managed_views():
+    """Return the views (and the rollup) the console refreshes and alerts on."""
+    return [view for view in list_materialized_views() if view.managed]
+
+
 def get_materialized_view(name):
     """Return one materialized view by name (as listed, or schema.name)."""
     with monitoring_cursor():
@@ -63,21 +85,55 @@ def get_materialized_view(name):
     return found[0]
 
 
+def get_managed_view(name):
+    """Return one view the console refreshes; raise if it only lists it."""
+    view = get_materialized_view(name)
+    if not view.managed:
+        raise ViewNotManaged(
+            f"{view.name} is listed read-only: {view.unmanaged_reason}."
+        )
+    return view
+
+
+def cluster_status():
+    """Return (alive, description) of the task clusters django-q2 records.
+
+    Each cluster writes its Stat to the shared "tasks" cache every half
+    second with a 3 s lifetime, so only a live cluster is found.
+    """
+    clusters = [
+        stat
+        for stat in Stat.get_all()
+        if stat.status in (Conf.IDLE, Conf.WORKING, Conf.STARTING)
+    ]
+    if not clusters:
+        return False, "No task cluster is alive (start it with manage.py qcluster)."
+    workers = sum(len(stat.workers) for stat in clusters)
+    hosts = ", ".join(sorted({stat.host for stat in clusters}))
+    return True, (
+        f"Task cluster alive: {len(clusters)} cluster(s), {workers} worker(s) "
+        f"on {hosts}."
+    )
+
+
 def request_refresh(name, trigger, user=None):
     """Queue a refresh of one view unless one is queued or running already.
 
     Return (refresh, created). Requests for one view are serialised by a
     transaction-level advisory lock, so two presses at the same moment still
-    queue one refresh.
+    queue one refresh. Raises ViewNotManaged for a view listed read-only.
+    With no task cluster alive the refresh is queued all the same (a cluster
+    restarting for a deploy runs it); settle_refreshes() marks it failed if
+    none comes within MAINTENANCE_QUEUE_WAIT_SECONDS.
     """
-    view_name = get_materialized_view(name).name
+    view_name = get_managed_view(name).name
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
                 f"{QUERY_TAG} SELECT pg_advisory_xact_lock(hashtext(%s))",
                 [ENQUEUE_LOCK_PREFIX + view_name],
             )
-        abandon_stale_refreshes(view_name)
+        settle_refreshes(view_name)
         current = (
             ViewRefresh.objects.filter(
                 view_name=view_name, status__in=ViewRefresh.IN_PROGRESS
@@ -108,6 +164,78 @@ def request_refresh(name, trigger, user=None):
     return refresh, True
 
 
+def settle_refreshes(view_name=None, cluster_alive=None):
+    """Mark queued or running rows that no worker will finish as failed.
+
+    Call it wherever rows are read, so such a row never blocks a refresh nor
+    raises an alert as "running". Return how many rows were marked.
+    """
+    if cluster_alive is None:
+        cluster_alive, _ = cluster_status()
+    marked = fail_orphaned_refreshes(view_name)
+    if not cluster_alive:
+        marked += fail_unrun_queued_refreshes(view_name)
+    return marked + abandon_stale_refreshes(view_name)
+
+
+def fail_orphaned_refreshes(view_name=None):
+    """Mark running rows whose backend no longer holds the view's lock failed.
+
+    The backend holds the lock for the whole refresh, also when its client
+    process was killed and the server is still finishing the statement: such
+    a row stays running until the backend ends.
+    """
+    query = (
+        f"{QUERY_TAG} SELECT id, backend_pid, backend_alive"
+        " FROM maintenance_running_refresh WHERE worker_gone"
+    )
+    params = []
+    if view_name is not None:
+        query += " AND view_name = %s"
+        params.append(view_name)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        orphans = cursor.fetchall()
+    marked = 0
+    for pk, pid, alive in orphans:
+        backend = f"backend {pid}" if pid else "its backend"
+        gone = "still connected without the lock" if alive else "gone"
+        # Conditional: the refresh may have recorded its outcome meanwhile.
+        marked += ViewRefresh.objects.filter(
+            pk=pk, status=Status.RUNNING, backend_pid=pid
+        ).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            error=(
+                f"Worker process gone: {backend} is {gone} and the view's "
+                "refresh lock is not held by it, so nothing is refreshing "
+                "under this row. Whether the refresh committed before the "
+                "worker died is unknown."
+            ),
+        )
+    return marked
+
+
+def fail_unrun_queued_refreshes(view_name=None):
+    """Mark rows queued for a while with no cluster alive to run them failed."""
+    wait = settings.MAINTENANCE_QUEUE_WAIT_SECONDS
+    unrun = ViewRefresh.objects.filter(
+        status=Status.QUEUED,
+        requested_at__lt=timezone.now() - timedelta(seconds=wait),
+    )
+    if view_name is not None:
+        unrun = unrun.filter(view_name=view_name)
+    return unrun.update(
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"Not run: no task cluster was alive to run it within {wait} s "
+            "(MAINTENANCE_QUEUE_WAIT_SECONDS). Start manage.py qcluster, or "
+            "run manage.py refreshviews."
+        ),
+    )
+
+
 def abandon_stale_refreshes(view_name=None):
     """Mark queued or running rows that no worker can still finish as failed.
 
@@ -134,66 +262,90 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
     With refresh_id, the queued row of that id is taken over; without, a new
     row is written. The refresh is CONCURRENTLY when the view is populated and
     has a usable unique index, plain otherwise; the activity rollup (kind
-    "rollup" in the list) is rebuilt instead.
+    "rollup" in the list) is rebuilt instead. The row says "running" only
+    while this session holds the view's lock, and gets its outcome before
+    the session ends.
     """
-    refresh = start_refresh(name, trigger, user, refresh_id)
     started = time.monotonic()
+
+    def record(status, view_name, **fields):
+        return start_refresh(
+            view_name, trigger, user, refresh_id, status=status, **fields
+        )
+
     try:
-        with refresh_session() as session:
-            statements = refresh_statements(session, refresh)
-            if not try_refresh_lock(session, refresh.view_name):
+        # closing(): the session is autocommit, so there is nothing to commit.
+        with closing(refresh_session()) as session:
+            view = find_view(session, name)
+            if not try_refresh_lock(session, view["name"]):
                 return finish_refresh(
-                    refresh,
+                    record(Status.SKIPPED, view["name"]),
                     started,
                     Status.SKIPPED,
-                    f"Another refresh of {refresh.view_name} was running.",
+                    describe_lock_holder(view["name"]),
                 )
-            for statement in statements:
-                session.execute(statement)
+            # Holding the lock, this session is the only refresh of the view:
+            # a row still running for it has lost its worker.
+            fail_orphaned_refreshes(view["name"])
+            statements, concurrently = refresh_plan(view)
+            refresh = record(
+                Status.RUNNING,
+                view["name"],
+                backend_pid=session.info.backend_pid,
+                concurrently=concurrently,
+            )
+            return run_refresh(session, refresh, statements, started)
     except UnknownView as error:
-        return finish_refresh(refresh, started, Status.FAILED, str(error))
+        return finish_refresh(
+            record(Status.FAILED, name), started, Status.FAILED, str(error)
+        )
+    except psycopg.Error as error:
+        return finish_refresh(
+            record(Status.FAILED, name), started, Status.FAILED, describe_error(error)
+        )
+
+
+def run_refresh(session, refresh, statements, started):
+    """Run a refresh's statements and record the outcome on its row."""
+    try:
+        for statement in statements:
+            session.execute(statement)
     except psycopg.Error as error:
         return finish_refresh(refresh, started, Status.FAILED, describe_error(error))
     return finish_refresh(refresh, started, Status.SUCCEEDED)
 
 
-def refresh_statements(session, refresh):
-    """Name what is being refreshed; return the statements that refresh it.
+def refresh_plan(view):
+    """Return the statements that refresh one view, and whether concurrently.
 
     The rollup's rebuild is one transaction (readers keep the old rollup
     until it commits); VACUUM (ANALYZE) afterwards sets the visibility map and
     the statistics, so get_organization_analytics reads it index-only with
     good plans.
     """
-    view = find_view(session, refresh.view_name)
-    refresh.view_name = view["name"]
     if view["kind"] == "rollup":
         return [
             f"{QUERY_TAG} SELECT refresh_organization_activity_rollup()",
             f"{QUERY_TAG} VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}",
-        ]
-    refresh.concurrently = view["populated"] and view["has_unique_index"]
-    return [refresh_statement(view, refresh.concurrently)]
+        ], None
+    concurrently = view["populated"] and view["has_unique_index"]
+    return [refresh_statement(view, concurrently)], concurrently
 
 
-def start_refresh(name, trigger, user, refresh_id):
-    """Return the history row of this refresh, marked running."""
+def start_refresh(view_name, trigger, user, refresh_id, status, **fields):
+    """Return the history row of this refresh, with its status and fields."""
     now = timezone.now()
+    fields.update(view_name=view_name, status=status, started_at=now)
     if refresh_id is not None:
         # Taking over is conditional, so a task delivered twice runs once
         # under this row and once more as a new row (skipped or harmless).
         claimed = ViewRefresh.objects.filter(
             pk=refresh_id, status=Status.QUEUED
-        ).update(status=Status.RUNNING, started_at=now)
+        ).update(**fields)
         if claimed:
             return ViewRefresh.objects.get(pk=refresh_id)
     return ViewRefresh.objects.create(
-        view_name=name,
-        trigger=trigger,
-        triggered_by=user,
-        status=Status.RUNNING,
-        requested_at=now,
-        started_at=now,
+        trigger=trigger, triggered_by=user, requested_at=now, **fields
     )
 
 
@@ -203,18 +355,7 @@ def finish_refresh(refresh, started, status, error=""):
     refresh.error = error
     refresh.finished_at = timezone.now()
     refresh.duration_ms = round((time.monotonic() - started) * 1000)
-    if status == Status.SKIPPED:
-        refresh.concurrently = None
-    refresh.save(
-        update_fields=[
-            "view_name",
-            "status",
-            "error",
-            "finished_at",
-            "duration_ms",
-            "concurrently",
-        ]
-    )
+    refresh.save(update_fields=["status", "error", "finished_at", "duration_ms"])
     return refresh
 
 
@@ -259,6 +400,23 @@ def find_view(session, name):
     return dict(zip(keys, row, strict=True))
 
 
+def describe_lock_holder(view_name):
+    """Say which refresh holds a view's lock, for a refresh that was skipped."""
+    running = (
+        ViewRefresh.objects.filter(view_name=view_name, status=Status.RUNNING)
+        .exclude(backend_pid=None)
+        .order_by("-started_at")
+        .first()
+    )
+    if running is None:
+        return f"Another refresh of {view_name} was running."
+    started = timezone.localtime(running.started_at)
+    return (
+        f"Another refresh of {view_name} was running: #{running.pk}, backend "
+        f"{running.backend_pid}, started {started:%Y-%m-%d %H:%M:%S %Z}."
+    )
+
+
 def try_refresh_lock(session, view_name):
     """Take the view's refresh lock for this session; False if it is held."""
     return session.execute(
@@ -295,14 +453,14 @@ def describe_error(error):
 
 
 def refresh_all_views(trigger):
-    """Refresh every materialized view and the rollup; return the history rows."""
-    return [refresh_view(view.name, trigger) for view in list_materialized_views()]
+    """Refresh every managed view and the rollup; return the history rows."""
+    return [refresh_view(view.name, trigger) for view in managed_views()]
 
 
 def prune_history(days=None):
     """Delete finished refresh rows older than `days`; return how many."""
     days = settings.MAINTENANCE_HISTORY_DAYS if days is None else days
-    abandon_stale_refreshes()
+    settle_refreshes()
     deleted, _ = (
         ViewRefresh.objects.exclude(status__in=ViewRefresh.IN_PROGRESS)
         .filter(requested_at__lt=timezone.now() - timedelta(days=days))

@@ -156,8 +156,8 @@ def test_refreshviews_queues_every_view_once(make_view):
     make_view("mt_q1")
     make_view("mt_q2")
 
-    run("refreshviews")
-    output = run("refreshviews")
+    run("refreshviews", queue=True)
+    output = run("refreshviews", queue=True)
 
     names = set(ViewRefresh.objects.values_list("view_name", flat=True))
     assert {"mt_q1", "mt_q2"} <= names
@@ -167,9 +167,15 @@ def test_refreshviews_queues_every_view_once(make_view):
 
 
 @pytest.mark.django_db
-def test_refreshviews_rejects_an_unknown_view():
-    with pytest.raises(CommandError, match="no materialized view named 'nope'"):
-        run("refreshviews", view=["nope"])
+def test_refreshviews_rejects_an_unknown_view_and_writes_nothing(make_view):
+    make_view("mt_known")
+
+    with pytest.raises(CommandError, match="no materialized view named 'nope'") as e:
+        run("refreshviews", view=["mt_known", "nope"])
+
+    assert "Known views: " in str(e.value) and "mt_known" in str(e.value)
+    assert not ViewRefresh.objects.exists()
+    assert not OrmQ.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,18 +6,22 @@ from perfconsole.collaboration.models import ROLLUP_NAME
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import (
+    RefreshRefused,
     UnknownView,
+    cluster_status,
+    get_managed_view,
     list_materialized_views,
     refresh_view,
     request_refresh,
+    settle_refreshes,
 )
 
 
 class Command(BaseCommand):
     help = (
-        "Refresh materialized views and the activity rollup (all, or --view "
-        f"NAME; the rollup is {ROLLUP_NAME}): queued for the task cluster, or "
-        "run here and now with --sync."
+        "Refresh the materialized views the console manages and the activity "
+        f"rollup (all, or --view NAME; the rollup is {ROLLUP_NAME}) here and "
+        "now; --queue hands them to the task cluster instead."
     )
 
     def add_arguments(self, parser):
@@ -25,25 +29,62 @@ class Command(BaseCommand):
             "--view", action="append", dest="views", metavar="NAME", default=[]
         )
         parser.add_argument(
-            "--sync", action="store_true", help="Refresh here instead of queuing."
+            "--queue",
+            action="store_true",
+            help="Queue the refreshes for the task cluster instead of running them.",
+        )
+        parser.add_argument(
+            "--sync",
+            action="store_true",
+            help="Refresh here and now: the default, kept for existing scripts.",
         )
 
-    def handle(self, views, sync, **options):
+    def handle(self, views, queue, **options):
         try:
-            names = views or [view.name for view in list_materialized_views()]
+            settle_refreshes()
+            names = self.chosen_views(views)
             if not names:
-                self.stdout.write("No materialized views found.")
+                self.stdout.write("No materialized views to refresh.")
                 return
-            failed = [name for name in names if not self.refresh(name, sync)]
-        except (UnknownView, StatisticsUnavailable) as error:
+            if queue:
+                self.warn_without_cluster()
+            failed = [name for name in names if not self.refresh(name, queue)]
+        except (RefreshRefused, StatisticsUnavailable) as error:
             raise CommandError(str(error)) from None
         if failed:
             raise CommandError(f"Refresh failed: {', '.join(failed)}")
 
-    def refresh(self, name, sync):
+    def chosen_views(self, views):
+        """Return the names to refresh; refuse unknown or read-only ones first.
+
+        Nothing is refreshed or written when one named view is refused.
+        """
+        listed = list_materialized_views()
+        if views:
+            try:
+                return [get_managed_view(name).name for name in views]
+            except UnknownView as error:
+                known = ", ".join(view.name for view in listed) or "none"
+                raise CommandError(f"{error} Known views: {known}.") from None
+        for view in listed:
+            if not view.managed:
+                self.stdout.write(f"{view.name}: read-only, {view.unmanaged_reason}")
+        return [view.name for view in listed if view.managed]
+
+    def warn_without_cluster(self):
+        """Say so when no task cluster is alive to run what is queued."""
+        alive, description = cluster_status()
+        if not alive:
+            self.stderr.write(
+                f"{description} The refreshes stay queued until one starts, and "
+                "are marked failed after MAINTENANCE_QUEUE_WAIT_SECONDS; run "
+                "without --queue to refresh here and now."
+            )
+
+    def refresh(self, name, queue):
         """Refresh or queue one view; return False if it failed."""
         trigger = ViewRefresh.Trigger.COMMAND
-        if not sync:
+        if queue:
             refresh, created = request_refresh(name, trigger)
             state = "queued" if created else f"already {refresh.status}"
             self.stdout.write(f"{refresh.view_name}: {state} (#{refresh.pk})")
