@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session and auth middleware: every database read is bounded.
+    "perfconsole.core.database_faults.DatabaseFaultsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,6 +144,16 @@ DATABASES = {
 if os.environ.get("PERFCONSOLE_TEST_DB"):
     # Lets several test runs share one server, each with its own database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["PERFCONSOLE_TEST_DB"]}
+
+if PROCESS_KIND == "web":
+    # The first statement of every request (perfconsole.core.database_faults)
+    # checks the pooled connection; the pool's own check would wait
+    # DB_POOL_TIMEOUT for a new connection when the server is down.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+# Every admin request runs with these limits (milliseconds); one that hits
+# them gets a page naming the blocking sessions instead of hanging a worker.
+ADMIN_STATEMENT_TIMEOUT_MS = env_int("ADMIN_STATEMENT_TIMEOUT_MS", 10000)
+ADMIN_LOCK_TIMEOUT_MS = env_int("ADMIN_LOCK_TIMEOUT_MS", 2000)
 
 REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
 if REPLICA_DATABASE_URL:

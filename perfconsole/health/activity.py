@@ -2,7 +2,8 @@
 
 Reads go through `perfconsole.core.db.fetch_dicts` (tagged, read-only, with
 timeouts). Sessions of the console itself (application_name starting with
-`perfconsole`, or queries carrying the tag) are left out unless asked for.
+`perfconsole-`, or queries carrying the tag) are left out unless asked for,
+and its connections are never cancelled or terminated from here.
 """
 
 from django.conf import settings
@@ -24,10 +25,17 @@ SESSION_COLUMNS = f"""
     round(extract(epoch FROM now() - xact_start)::numeric, 1) AS xact_sec,
     wait_event_type, wait_event, left(query, {QUERY_CHARS}) AS query"""
 
-CONSOLE_FILTER = (
-    "NOT (coalesce(application_name, '') LIKE 'perfconsole%%'"
-    " OR left(query, length(%s)) = %s)"
+# Every connection the console opens is named perfconsole-<kind> (web,
+# qcluster, command, test, refresh): see config.env.database_from_url. A
+# DATABASE_URL may choose another name, so this connection's own name counts
+# too. Ending one of them would break a page, a task or a refresh mid-work.
+CONSOLE_PREFIX = "perfconsole-"
+CONSOLE_SESSION = (
+    "(pid = pg_backend_pid()"
+    f" OR starts_with(coalesce(application_name, ''), '{CONSOLE_PREFIX}')"
+    " OR application_name = nullif(current_setting('application_name'), ''))"
 )
+CONSOLE_FILTER = f"NOT ({CONSOLE_SESSION} OR left(query, length(%s)) = %s)"
 
 
 def sessions(include_console=False):
@@ -39,7 +47,8 @@ def sessions(include_console=False):
         where += f" AND {CONSOLE_FILTER}"
         params = [QUERY_TAG, QUERY_TAG]
     return fetch_dicts(
-        f"""SELECT {SESSION_COLUMNS}, pg_blocking_pids(pid) AS blocked_by
+        f"""SELECT {SESSION_COLUMNS}, pg_blocking_pids(pid) AS blocked_by,
+                   {CONSOLE_SESSION} AS is_console
               FROM pg_stat_activity
              WHERE {where}
              ORDER BY duration_sec DESC NULLS LAST, pid
@@ -143,7 +152,8 @@ def _target_session(pid):
     rows = fetch_dicts(
         f"""SELECT pid, usename::text AS user_name, application_name,
                    left(query, {QUERY_CHARS}) AS query,
-                   pid = pg_backend_pid() AS is_own
+                   pid = pg_backend_pid() AS is_own,
+                   {CONSOLE_SESSION} AS is_console
               FROM pg_stat_activity
              WHERE pid = %s AND datname = current_database()
                AND backend_type = 'client backend'""",
@@ -179,7 +189,8 @@ def signal_backend(user, pid, action):
 
     Refuses (ActionRefused) when actions are turned off, the user lacks the
     permission, the pid is not a client session of this database, or it is
-    the console's own session. Returns a sentence saying what was done.
+    one of the console's own connections (CONSOLE_SESSION). Returns a
+    sentence saying what was done.
     """
     spec = ACTIONS.get(action)
     if spec is None:
@@ -195,6 +206,12 @@ def signal_backend(user, pid, action):
         raise ActionRefused(f"No client session with pid {pid} in this database.")
     if session["is_own"]:
         raise ActionRefused("That is the console's own session.")
+    if session["is_console"]:
+        raise ActionRefused(
+            f"pid {pid} is one of the console's own connections (application "
+            f"{session['application_name']!r}); ending it would break the "
+            "console's pages or tasks mid-work, so it is not signalled."
+        )
     if not _send_signal(spec["function"], pid):
         raise ActionRefused(f"pid {pid} had already ended.")
     message = f"{spec['done']} pid {pid}"

@@ -208,3 +208,58 @@ def test_checks_page_says_when_statistics_are_unavailable(
     content = response.content.decode()
     assert "Statistics unavailable right now" in content
     assert "health_fixture.dup_a_idx" in content  # the other checks still ran
+
+
+def _pooled(second_connection, name):
+    """Open another backend named like one of the console's connections."""
+    conn = second_connection(autocommit=False)
+    conn.execute("SELECT set_config('application_name', %s, false)", [name])
+    conn.execute("SELECT 1 /* a pooled connection in a transaction */")
+    return conn
+
+
+@pytest.mark.parametrize("action", ["cancel", "terminate"])
+def test_the_consoles_pooled_connections_are_refused(
+    admin_client, second_connection, action
+):
+    pooled = _pooled(second_connection, "perfconsole-web")
+    pid = pooled.info.backend_pid
+
+    response = admin_client.post(
+        SIGNAL_URL, {"pid": pid, "action": action}, follow=True
+    )
+
+    assert "one of the console's own connections" in " ".join(_messages(response))
+    assert "'perfconsole-web'" in " ".join(_messages(response))
+    pooled.execute("SELECT 2")  # still connected, its transaction intact
+    assert not LogEntry.objects.exists()
+
+
+def test_a_connection_named_like_this_one_is_the_consoles(second_connection, superuser):
+    # A DATABASE_URL may name the console's connections without the prefix.
+    with connection.cursor() as cursor:
+        cursor.execute("SET application_name = 'ops-console'")
+    try:
+        pooled = _pooled(second_connection, "ops-console")
+        with pytest.raises(activity.ActionRefused, match="console's own"):
+            activity.signal_backend(superuser, pooled.info.backend_pid, "terminate")
+        pooled.execute("SELECT 2")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET application_name")
+
+
+def test_the_page_offers_no_button_for_the_consoles_connections(
+    admin_client, second_connection, session_factory
+):
+    pooled = _pooled(second_connection, "perfconsole-qcluster")
+    other = session_factory(autocommit=False)
+    other.execute("SELECT 2 /* another application */")
+
+    page = admin_client.get(ACTIVITY_URL + "?console=1").content.decode()
+
+    assert f'<td class="num">{pooled.info.backend_pid}</td>' in page
+    assert f'name="pid" value="{pooled.info.backend_pid}"' not in page
+    assert f'name="pid" value="{other.info.backend_pid}"' in page
+    assert "the console's own connection" in page
+    assert "would break its pages" in page
