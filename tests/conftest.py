@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite. Every test runs on a real PostgreSQL."""
 
+import io
+
 import psycopg
 import pytest
 from django.db import connection
@@ -61,6 +63,22 @@ def second_connection(transactional_db):
     yield connect
     for conn in opened:
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def explain_role(django_db_setup, django_db_blocker):
+    """Create the role monitored statements are planned as; return its name.
+
+    The role is cluster-wide, its grants are per database: the test database
+    is new each run, so the command runs once per run.
+    """
+    from django.core.management import call_command
+
+    from perfconsole.monitoring.explain import EXPLAIN_ROLE
+
+    with django_db_blocker.unblock():
+        call_command("setupexplainrole", stdout=io.StringIO())
+    return EXPLAIN_ROLE
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -57,7 +57,10 @@ class QueryStatAdmin(StatsTableAdmin):
     def detail_view(self, request, object_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return views.query_detail_page(self, request, object_id)
+        explain = request.method == "POST"
+        if explain and not request.user.has_perm(views.EXPLAIN_PERMISSION):
+            raise PermissionDenied
+        return views.query_detail_page(self, request, object_id, explain=explain)
 
 
 @admin.register(SlowQuery)

@@ -1,21 +1,59 @@
-"""Show the plan of a monitored statement: EXPLAIN only, never ANALYZE."""
+"""Plan a monitored statement: EXPLAIN only, never ANALYZE, never as the console.
+
+Planning runs code chosen by any database user: the planner evaluates
+IMMUTABLE and STABLE functions (in the text, in a view, in an index
+predicate) while it plans. So a monitored statement is planned on a
+connection of its own, opened for one plan as a dedicated role that has no
+right on the console (README: "EXPLAIN of a monitored statement"), in a
+read-only transaction with a timeout, and closed afterwards: no session state
+a function leaves behind (advisory locks, set_config(..., false), prepared
+statements) outlives the plan, and the console's pooled connections never
+see the text. SET ROLE would not do: a function can RESET ROLE.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg
 import sqlparse
+from django.apps import apps
 from django.conf import settings
 from django.db import connections
+from psycopg import sql
 
-from perfconsole.core.db import StatisticsUnavailable
-from perfconsole.monitoring.reading import reading_statistics
+from perfconsole.collaboration.models import ROLLUP_TABLES
 
 # pg_stat_statements replaces constants with $1, $2, ...
 PARAMETER = re.compile(r"\$\d+\b")
 GENERIC_PLAN_VERSION = 160000
 PREPARED = "perfconsole_explain"
+PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# The role of the embedded server's explain connection, and the suggested
+# name elsewhere.
+EXPLAIN_ROLE = "perfconsole_explain"
+# The app whose tables are the monitored application's; every other app's
+# tables are the console's own.
+MONITORED_APP = "collaboration"
+# Roles whose membership would give the explain role power over others.
+POWERFUL_ROLES = [
+    "pg_signal_backend",
+    "pg_read_all_data",
+    "pg_write_all_data",
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_execute_server_program",
+]
+# Seconds the watchdog waits past the statement timeout before it ends a
+# backend that ignores the timeout (a function can catch query_canceled).
+WATCHDOG_GRACE_SECONDS = 2
+
+
+class ExplainUnavailable(Exception):
+    """No plan can be made: explain is off, misconfigured or refused."""
 
 
 @dataclass
@@ -27,9 +65,9 @@ class Plan:
     generic: bool = False
 
 
-def single_statement(sql):
-    """Return the one statement in sql without its ';', or None."""
-    statements = [s.strip().rstrip(";").strip() for s in sqlparse.split(sql)]
+def single_statement(text):
+    """Return the one statement in text without its ';', or None."""
+    statements = [s.strip().rstrip(";").strip() for s in sqlparse.split(text)]
     statements = [s for s in statements if s]
     return statements[0] if len(statements) == 1 else None
 
@@ -43,76 +81,301 @@ def statement_type(statement):
     return kind.upper()
 
 
-def explain_statement(sql, server_version, using="default"):
-    """Return the plan of sql, explained read-only with a timeout."""
-    statement = single_statement(sql)
+def parameter_count(statement):
+    """Return the highest $n in the statement (0 without parameters)."""
+    return max((int(p[1:]) for p in PARAMETER.findall(statement)), default=0)
+
+
+# -- the explain role and its tables ------------------------------------------
+
+
+def monitored_tables():
+    """Return the monitored application's tables and views (the explain role's)."""
+    models = apps.get_app_config(MONITORED_APP).get_models()
+    return [model._meta.db_table for model in models] + list(ROLLUP_TABLES)
+
+
+def console_tables():
+    """Return the console's own tables: every other app's models."""
+    return sorted(
+        {
+            model._meta.db_table
+            for config in apps.get_app_configs()
+            if config.label != MONITORED_APP
+            for model in config.get_models()
+        }
+    )
+
+
+def explain_role():
+    """Return the role monitored statements are planned as."""
+    if settings.EXPLAIN_DATABASE_URL:
+        user = _url_parameters(settings.EXPLAIN_DATABASE_URL).get("user")
+        if user:
+            return user
+    return EXPLAIN_ROLE
+
+
+def role_setup_sql(role=None, tables=None):
+    """Return the SQL that creates the explain role and grants what it may read."""
+    role = role or explain_role()
+    statements = [
+        f"CREATE ROLE {_ident(role)} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB "
+        "NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+        f"GRANT USAGE ON SCHEMA public TO {_ident(role)}",
+    ]
+    for table in tables if tables is not None else monitored_tables():
+        statements.append(f"GRANT SELECT ON {_ident(table)} TO {_ident(role)}")
+    return statements
+
+
+def enable_hint():
+    """Return how to turn plans on for a server the console does not run."""
+    recipe = ";\n".join(role_setup_sql()) + ";"
+    return (
+        "Plans are off: set EXPLAIN_DATABASE_URL to a login role that has no "
+        "right on the console's tables, e.g. "
+        f"postgresql://{EXPLAIN_ROLE}:password@host:5432/dbname, created by a "
+        f"superuser with:\n{recipe}\nALTER ROLE {_ident(EXPLAIN_ROLE)} "
+        "PASSWORD '...';"
+    )
+
+
+def _ident(name):
+    # Plain names stay readable in the recipe; others are quoted.
+    if PLAIN_NAME.fullmatch(name):
+        return name
+    return sql.Identifier(name).as_string()
+
+
+# -- the explain connection ---------------------------------------------------
+
+
+def _url_parameters(url):
+    try:
+        return psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise ExplainUnavailable(
+            f"EXPLAIN_DATABASE_URL cannot be parsed: {error}"
+        ) from None
+
+
+def connection_parameters():
+    """Return psycopg.connect() arguments of the explain role's connection."""
+    console = connections["default"].settings_dict
+    if settings.EXPLAIN_DATABASE_URL:
+        params = _url_parameters(settings.EXPLAIN_DATABASE_URL)
+    elif settings.EMBEDDED_DATABASE:
+        # The embedded server trusts 127.0.0.1: the role needs no password.
+        params = {
+            "host": console["HOST"],
+            "port": console["PORT"],
+            "user": EXPLAIN_ROLE,
+        }
+    else:
+        raise ExplainUnavailable(enable_hint())
+    timeout = settings.MONITORING_EXPLAIN_TIMEOUT_MS
+    params.update(
+        # Always the console's database (the test database under pytest):
+        # the statement is one of this database's.
+        dbname=console["NAME"],
+        application_name="perfconsole-explain",
+        options=(
+            "-c default_transaction_read_only=on"
+            f" -c statement_timeout={timeout}"
+            f" -c lock_timeout={settings.MONITORING_LOCK_TIMEOUT_MS}"
+        ),
+    )
+    params.setdefault("connect_timeout", settings.DB_CONNECT_TIMEOUT)
+    return params
+
+
+class ExplainSession:
+    """A cursor on the explain connection whose statements a watchdog limits."""
+
+    def __init__(self, conn, params):
+        self.conn = conn
+        self.params = params
+        self.cursor = conn.cursor()
+        self.server_version = conn.info.server_version
+        self.stopped = False
+
+    def execute(self, statement, params=None):
+        """Run one statement; end the backend if it outlives its timeout."""
+        seconds = settings.MONITORING_EXPLAIN_TIMEOUT_MS / 1000
+        watchdog = threading.Timer(seconds + WATCHDOG_GRACE_SECONDS, self._terminate)
+        watchdog.start()
+        try:
+            self.cursor.execute(statement, params)
+        finally:
+            watchdog.cancel()
+        return self.cursor
+
+    def _terminate(self):
+        # A function can catch the statement timeout's cancel in a loop; ending
+        # the backend cannot be caught. A role may end its own backends, so the
+        # explain role does it, not the console.
+        self.stopped = True
+        try:
+            with psycopg.connect(**self.params, autocommit=True) as killer:
+                killer.execute(
+                    "SELECT pg_terminate_backend(%s)", [self.conn.info.backend_pid]
+                )
+        except psycopg.Error:
+            pass
+
+
+@contextmanager
+def explain_session():
+    """Yield an ExplainSession in a read-only transaction, closed afterwards.
+
+    Raise ExplainUnavailable when plans are off, the connection fails or the
+    role has rights it must not have.
+    """
+    params = connection_parameters()
+    try:
+        conn = psycopg.connect(**params)
+    except psycopg.Error as error:
+        raise ExplainUnavailable(
+            f"Cannot connect as the explain role {params.get('user')!r}: "
+            f"{_first_line(error)}. Run `manage.py setupexplainrole` (README: "
+            '"EXPLAIN of a monitored statement").'
+        ) from None
+    try:
+        # BEGIN READ ONLY: the session default alone could be changed by SET.
+        conn.read_only = True
+        session = ExplainSession(conn, params)
+        refuse_powerful_role(session)
+        yield session
+    finally:
+        # Closing ends the session: advisory locks, settings and prepared
+        # statements a planned function left behind end with it.
+        conn.close()
+
+
+def console_role():
+    """Return the console's session role."""
+    connection = connections["default"]
+    connection.ensure_connection()
+    return connection.connection.info.user
+
+
+def refuse_powerful_role(session):
+    """Raise ExplainUnavailable if the explain role could act as the console."""
+    console = console_role()
+    row = session.execute(
+        "SELECT session_user, r.rolsuper OR r.rolcreaterole OR r.rolbypassrls,"
+        " session_user = %(console)s"
+        "  OR pg_has_role(session_user, %(console)s, 'MEMBER'),"
+        " (SELECT array_agg(p) FROM unnest(%(powerful)s::text[]) AS p"
+        "   WHERE to_regrole(p) IS NOT NULL"
+        "     AND pg_has_role(session_user, p, 'MEMBER')),"
+        " (SELECT array_agg(t) FROM unnest(%(tables)s::text[]) AS t"
+        "   WHERE to_regclass(quote_ident(t)) IS NOT NULL"
+        "     AND has_table_privilege(quote_ident(t),"
+        "         'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'))"
+        " FROM pg_roles AS r WHERE r.rolname = session_user",
+        {"console": console, "powerful": POWERFUL_ROLES, "tables": console_tables()},
+    ).fetchone()
+    role, privileged, console_member, roles, tables = row
+    problem = None
+    if console_member:
+        problem = f"it is, or is a member of, the console's role {console}"
+    elif privileged:
+        problem = "it is a superuser or has CREATEROLE or BYPASSRLS"
+    elif roles:
+        problem = f"it is a member of {', '.join(roles)}"
+    elif tables:
+        problem = f"it has rights on the console's tables {', '.join(tables)}"
+    if problem:
+        raise ExplainUnavailable(
+            f"Not explained: the explain connection's role {role} is refused, "
+            f"because {problem}. Plans run code any database user can write, "
+            "so they need a role without rights on the console "
+            '(README: "EXPLAIN of a monitored statement").'
+        )
+
+
+def generic_plan(session, statement, parameters, output="TEXT"):
+    """Return EXPLAIN's rows; a generic plan when the statement has $n."""
+    if not parameters:
+        return session.execute(f"EXPLAIN (FORMAT {output}) {statement}").fetchall()
+    if session.server_version >= GENERIC_PLAN_VERSION:
+        return session.execute(
+            f"EXPLAIN (GENERIC_PLAN, FORMAT {output}) {statement}"
+        ).fetchall()
+    # Before 16: PREPARE, then EXPLAIN EXECUTE with NULL arguments under
+    # force_generic_plan gives the same generic plan. The prepared statement
+    # ends with the connection.
+    session.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+    session.execute(f"PREPARE {PREPARED} AS {statement}")
+    arguments = ", ".join(["NULL"] * parameters)
+    rows = session.execute(
+        f"EXPLAIN (FORMAT {output}) EXECUTE {PREPARED}({arguments})"
+    ).fetchall()
+    session.execute(f"DEALLOCATE {PREPARED}")
+    return rows
+
+
+# -- the query page's plan ----------------------------------------------------
+
+
+def refusal(text):
+    """Return why text is not explained, or None for one SELECT."""
+    statement = single_statement(text)
     if statement is None:
-        return Plan(message="Not explained: the text holds more than one statement.")
+        return "Not explained: the text holds more than one statement."
     kind = statement_type(statement)
     if kind != "SELECT":
-        return Plan(
-            message=f"Not explained: only SELECT and WITH … SELECT statements are "
+        return (
+            f"Not explained: only SELECT and WITH … SELECT statements are "
             f"explained, and this one is {kind}. The console sends only "
             "read-only statements to the server."
         )
-    parameters = max((int(p[1:]) for p in PARAMETER.findall(statement)), default=0)
+    return None
+
+
+def explain_statement(text):
+    """Return the plan of a monitored statement, made by the explain role."""
+    message = refusal(text)
+    if message:
+        return Plan(message=message)
+    statement = single_statement(text)
+    parameters = parameter_count(statement)
     generic = parameters > 0
+    session = None
     try:
-        with reading_statistics(
-            using, statement_timeout_ms=settings.MONITORING_EXPLAIN_TIMEOUT_MS
-        ) as connection:
-            with connection.cursor() as cursor:
-                lines = _plan_lines(cursor, statement, parameters, server_version)
-    except StatisticsUnavailable as error:
-        return Plan(message=_explain_failure(error, using), generic=generic)
-    return Plan(text="\n".join(lines), generic=generic)
+        with explain_session() as session:
+            rows = generic_plan(session, statement, parameters)
+    except ExplainUnavailable as error:
+        return Plan(message=str(error), generic=generic)
+    except psycopg.Error as error:
+        stopped = session is not None and session.stopped
+        return Plan(message=explain_failure(error, stopped), generic=generic)
+    return Plan(text="\n".join(row[0] for row in rows), generic=generic)
 
 
-def _plan_lines(cursor, statement, parameters, server_version):
-    """Return EXPLAIN's lines; a generic plan when the text has $n."""
-    if not parameters:
-        cursor.execute(f"EXPLAIN (FORMAT TEXT) {statement}")
-    elif server_version >= GENERIC_PLAN_VERSION:
-        cursor.execute(f"EXPLAIN (GENERIC_PLAN, FORMAT TEXT) {statement}")
-    else:
-        # Before 16: PREPARE, then EXPLAIN EXECUTE with NULL arguments under
-        # force_generic_plan gives the same generic plan.
-        _deallocate(cursor)
-        cursor.execute(
-            "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
-        )
-        cursor.execute(f"PREPARE {PREPARED} AS {statement}")
-        arguments = ", ".join(["NULL"] * parameters)
-        cursor.execute(f"EXPLAIN (FORMAT TEXT) EXECUTE {PREPARED}({arguments})")
-        lines = [row[0] for row in cursor.fetchall()]
-        _deallocate(cursor)
-        return lines
-    return [row[0] for row in cursor.fetchall()]
-
-
-def _deallocate(cursor):
-    # A prepared statement outlives a rolled-back transaction: free one left
-    # by a failed EXPLAIN before preparing again.
-    cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [PREPARED])
-    if cursor.fetchone():
-        cursor.execute(f"DEALLOCATE {PREPARED}")
-
-
-def _explain_failure(error, using):
+def explain_failure(error, stopped=False):
     """Say why EXPLAIN failed, naming the grant when one is missing."""
-    cause = error.__cause__
-    sqlstate = getattr(getattr(cause, "__cause__", None), "sqlstate", None)
-    detail = str(cause).strip().splitlines()[0] if cause else str(error)
-    if sqlstate == "42501":
-        role = connections[using].settings_dict["USER"] or "the console's role"
+    timeout = settings.MONITORING_EXPLAIN_TIMEOUT_MS
+    if stopped:
         return (
-            f"Cannot be explained: {detail}. EXPLAIN needs SELECT on the "
-            f"tables the statement reads: GRANT SELECT ON <table> TO {role} "
-            f"(or GRANT pg_read_all_data TO {role})."
+            f"Cannot be explained: planning ignored its {timeout} ms timeout "
+            "and its connection was ended."
         )
-    if sqlstate == "57014":
+    detail = _first_line(error)
+    if error.sqlstate == "42501":
+        role = explain_role()
         return (
-            "Cannot be explained: planning took longer than "
-            f"{settings.MONITORING_EXPLAIN_TIMEOUT_MS} ms (statement timeout)."
+            f"Cannot be explained: {detail}. Plans are made as the role {role}, "
+            "which needs SELECT on the tables the statement reads: GRANT SELECT "
+            f"ON <table> TO {role} (and USAGE on its schema). Grant only the "
+            "monitored application's tables, never the console's."
         )
+    if error.sqlstate == "57014":
+        return f"Cannot be explained: planning took longer than {timeout} ms."
     return f"Cannot be explained: {detail}"
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

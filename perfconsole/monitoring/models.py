@@ -52,6 +52,10 @@ class QueryStat(QueryStatBase):
         managed = False
         db_table = "query_stats"
         verbose_name = "query statistic"
+        # Planning runs functions any database user can write: its own right.
+        permissions = [
+            ("explain_querystat", "Can explain a monitored statement (plan only)")
+        ]
 
 
 class SlowQuery(QueryStatBase):

@@ -13,8 +13,13 @@ from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django_tables2 import LazyPaginator, RequestConfig
 
-from perfconsole.core.db import StatisticsUnavailable, server_version_num
-from perfconsole.monitoring.explain import explain_statement
+from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.monitoring.explain import (
+    ExplainUnavailable,
+    connection_parameters,
+    explain_role,
+    explain_statement,
+)
 from perfconsole.monitoring.extension import statements_status
 from perfconsole.monitoring.models import QueryStat
 from perfconsole.monitoring.reading import reading_statistics
@@ -25,6 +30,7 @@ TABLE_TEMPLATE = "admin/monitoring/stats_table.html"
 DETAIL_TEMPLATE = "admin/monitoring/query_detail.html"
 SETTINGS_TEMPLATE = "admin/monitoring/settings_review.html"
 PER_PAGE = 50
+EXPLAIN_PERMISSION = "monitoring.explain_querystat"
 
 
 def render_page(request, template, context, status=200):
@@ -158,8 +164,12 @@ def display_number(value):
     return value
 
 
-def query_detail_page(model_admin, request, object_id):
-    """Render one statement: full text, every counter, share and plan."""
+def query_detail_page(model_admin, request, object_id, *, explain=False):
+    """Render one statement: full text, every counter, share; a plan on request.
+
+    The plan is made only when explain is True (a POST by a user with the
+    explain permission), by the explain role, never as the console.
+    """
     context = page_context(model_admin, request, "Query")
     try:
         with reading_statistics():
@@ -178,9 +188,30 @@ def query_detail_page(model_admin, request, object_id):
         title=f"Query {stat.queryid}",
         stat=stat,
         counters=counters,
-        plan=explain_statement(stat.query, server_version_num()),
+        can_explain=request.user.has_perm(EXPLAIN_PERMISSION),
+        explain_hint=explain_hint(),
     )
+    if explain:
+        context["plan"] = explain_statement(stat.query)
+        model_admin.log_change(request, stat, explain_log_message(stat))
     return render_page(request, DETAIL_TEMPLATE, context)
+
+
+def explain_hint():
+    """Return how to turn plans on when they are off, else None."""
+    try:
+        connection_parameters()
+    except ExplainUnavailable as error:
+        return str(error)
+    return None
+
+
+def explain_log_message(stat):
+    """Return the admin log's line for one explain."""
+    text = " ".join(stat.query.split())
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return f"Explained (plan only, as {explain_role()}): {text}"
 
 
 def settings_review_page(model_admin, request):

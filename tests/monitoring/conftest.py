@@ -23,16 +23,27 @@ def viewer(django_user_model):
     return user
 
 
+@pytest.fixture(autouse=True)
+def _explain_role(explain_role):
+    """Have the role that plans monitored statements in the test database."""
+
+
 @pytest.fixture
-def scratch(second_connection):
+def scratch(second_connection, explain_role):
     """Yield (autocommit connection, schema name); drop the schema afterwards.
 
     Tables live in their own schema so pages can be filtered to them and
-    other tests' tables never get in the way.
+    other tests' tables never get in the way. The explain role may read them,
+    as it may read the monitored application's tables.
     """
     conn = second_connection()
     schema = f"mon_{uuid.uuid4().hex[:8]}"
     conn.execute(f"CREATE SCHEMA {schema}")
+    conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {explain_role}")
+    conn.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}"
+        f" GRANT SELECT ON TABLES TO {explain_role}"
+    )
     yield conn, schema
     conn.rollback()
     conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -181,6 +181,11 @@ def test_it_shows_a_query_with_its_counters_and_plan(admin_client, scratch):
     body = admin_client.get(url).content.decode()
     assert f"SELECT name FROM {schema}.items WHERE id = $1" in body
     assert "Share of total time (%)" in body and "Calls" in body
+    # Planning runs functions: never on GET, only on an explicit POST.
+    assert "Index Scan" not in body
+    assert "Explain (plan only, never run)" in body
+
+    body = admin_client.post(url).content.decode()
     # GENERIC_PLAN on 16+, PREPARE + force_generic_plan before.
     assert "generic plan" in body
     assert "Index Scan using items_pkey on items" in body
@@ -197,20 +202,20 @@ def test_it_explains_only_select_statements(admin_client, scratch):
     conn.execute(f"INSERT INTO {schema}.log VALUES (1)")
     conn.execute(f"SELECT count(*) FROM {schema}.log")
     insert = QueryStat.objects.get(query__startswith=f"INSERT INTO {schema}.log")
-    body = admin_client.get(
+    body = admin_client.post(
         reverse("admin:monitoring_querystat_change", args=[insert.pk])
     ).content.decode()
     assert "only SELECT and WITH … SELECT statements are explained" in body
     assert "this one is INSERT" in body
 
     select = QueryStat.objects.get(query=f"SELECT count(*) FROM {schema}.log")
-    body = admin_client.get(
+    body = admin_client.post(
         reverse("admin:monitoring_querystat_change", args=[select.pk])
     ).content.decode()
     assert "Seq Scan on log" in body
 
     conn.execute(f"DROP TABLE {schema}.log")
-    body = admin_client.get(
+    body = admin_client.post(
         reverse("admin:monitoring_querystat_change", args=[select.pk])
     ).content.decode()
     assert "Cannot be explained:" in body and "does not exist" in body

@@ -1,6 +1,8 @@
 """Safety: locks and timeouts give a message, a pg_monitor role suffices,
 and a missing pg_stat_statements is explained, never a 500."""
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -87,13 +89,22 @@ def test_it_works_for_a_role_with_pg_monitor(admin_client, monitor_role):
     assert f"SELECT count(*) FROM secret_{monitor_role}" in body
 
 
-@pytest.mark.django_db
-def test_it_names_the_missing_grant_when_explain_is_denied(admin_client, monitor_role):
+@pytest.mark.django_db(transaction=True)
+def test_it_names_the_missing_grant_when_explain_is_denied(
+    admin_client, second_connection, explain_role
+):
     from perfconsole.monitoring.models import QueryStat
 
-    stat = QueryStat.objects.get(query=f"SELECT count(*) FROM secret_{monitor_role}")
-    body = admin_client.get(
-        reverse("admin:monitoring_querystat_change", args=[stat.pk])
-    ).content.decode()
-    assert f"permission denied for table secret_{monitor_role}" in body
-    assert "GRANT SELECT ON &lt;table&gt; TO" in body
+    conn = second_connection()
+    table = f"secret_{uuid.uuid4().hex[:8]}"
+    conn.execute(f"CREATE TABLE {table} (id int)")
+    try:
+        conn.execute(f"SELECT count(*) FROM {table}")
+        stat = QueryStat.objects.get(query=f"SELECT count(*) FROM {table}")
+        body = admin_client.post(
+            reverse("admin:monitoring_querystat_change", args=[stat.pk])
+        ).content.decode()
+    finally:
+        conn.execute(f"DROP TABLE {table}")
+    assert f"permission denied for table {table}" in body
+    assert f"GRANT SELECT ON &lt;table&gt; TO {explain_role}" in body

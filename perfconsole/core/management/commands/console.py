@@ -24,6 +24,9 @@ class Command(BaseCommand):
     def handle(self, port, no_cluster, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
+        if settings.EMBEDDED_DATABASE:
+            # The role that plans monitored statements (no right on the console).
+            call_command("setupexplainrole")
         call_command("ensureadmin")
         available = get_commands()
         if "seeddemo" in available:
