@@ -91,19 +91,28 @@ def recipe_database():
             _drop(admin, database, role)
 
 
-def manage(role, database, *args):
-    """Run manage.py as the recipe's role against its database."""
+def database_url(role, database, password=PASSWORD):
+    """Return a URL of the suite's server for this role and database."""
     params = connection.settings_dict
-    url = (
-        f"postgresql://{role}:{PASSWORD}@{params['HOST'] or '127.0.0.1'}:"
+    login = f"{role}:{password}" if password else role
+    return (
+        f"postgresql://{login}@{params['HOST'] or '127.0.0.1'}:"
         f"{params['PORT'] or 5432}/{database}"
     )
+
+
+def manage(role, database, *args, password=PASSWORD, **env):
+    """Run manage.py as the recipe's role against its database."""
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("PERFCONSOLE_TEST_DB", "DEBUG", "PERFCONSOLE_PROCESS")
+        **{
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("PERFCONSOLE_TEST_DB", "DEBUG", "PERFCONSOLE_PROCESS")
+        },
+        "DATABASE_URL": database_url(role, database, password),
+        "SECRET_KEY": "least-privilege-" + "k" * 40,
+        **env,
     }
-    env.update(DATABASE_URL=url, SECRET_KEY="least-privilege-" + "k" * 40)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -154,3 +163,15 @@ def test_the_console_runs_as_the_readme_role(recipe_database):
     # Nothing was changed: query_stats still reads the extension.
     after = manage(role, database, "syncstatviews")
     assert "Views synced for pg_stat_statements" in after.stdout
+
+    # The README's next step: the superuser creates the explain role.
+    explain_role = f"{role}_explain"
+    explain = manage(
+        connection.settings_dict["USER"],
+        database,
+        "setupexplainrole",
+        password=connection.settings_dict["PASSWORD"],
+        EXPLAIN_DATABASE_URL=database_url(explain_role, database, password=None),
+    )
+    assert explain.returncode == 0, explain.stdout + explain.stderr
+    assert f"Connected as {explain_role}" in explain.stdout
