@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.urls import reverse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +79,19 @@ def _inline_code(html):
 
 
 def _console_pages():
-    """Return the admin index and every registered model's list and add page."""
-    urls = ["/admin/", "/admin/password_change/"]
+    """Return the admin index, every model's list and add page, and detail pages."""
+    from perfconsole.monitoring.models import QueryStat
+
+    urls = [
+        "/admin/",
+        "/admin/password_change/",
+        reverse(
+            "admin:maintenance_materializedview_change",
+            args=["team_productivity_analytics"],
+        ),
+    ]
+    statement = QueryStat.objects.order_by("-calls").first()
+    urls.append(reverse("admin:monitoring_querystat_change", args=[statement.pk]))
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
         urls.append(reverse("admin:{}_{}_changelist".format(*info)))
@@ -101,6 +113,8 @@ class _SuperuserRequest:
 
 @pytest.mark.django_db
 def test_no_console_page_has_inline_scripts_styles_or_handlers(admin_client):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'a statement for the query page'")
     checked = []
     for url in _console_pages():
         response = admin_client.get(url)
@@ -112,6 +126,8 @@ def test_no_console_page_has_inline_scripts_styles_or_handlers(admin_client):
     # The console's own pages are among them, not only Django's.
     assert "/admin/health/activity/" in checked
     assert "/admin/monitoring/querystat/" in checked
+    assert len([url for url in checked if "/querystat/" in url]) == 2
+    assert [url for url in checked if "/materializedview/team_" in url]
 
 
 def test_the_checker_finds_inline_code():
