@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A NUL byte or a malformed action selection is a 400 before any query.
+    "perfconsole.core.middleware.BadInputMiddleware",
     # Before the session and auth middleware: every database read is bounded.
     "perfconsole.core.database_faults.DatabaseFaultsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -7,6 +7,7 @@ import json
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -64,7 +65,7 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         if not object_id.isdigit():
-            return redirect("admin:benchmarks_benchmarkrun_changelist")
+            raise Http404("A run's id is a number.")
         run = get_object_or_404(BenchmarkRun, pk=object_id)
         results = list(run.results.all())
         for result in results:
