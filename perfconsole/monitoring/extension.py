@@ -87,7 +87,8 @@ def enable_steps(status):
     if status.update_available:
         steps.append(
             "python manage.py syncstatviews --update-extension  "
-            f"(runs ALTER EXTENSION {EXTENSION} UPDATE around the views)"
+            "(as the extension's owner, usually a superuser: runs ALTER "
+            f"EXTENSION {EXTENSION} UPDATE around the views)"
         )
     if steps or not status.readable:
         steps.append("python manage.py syncstatviews")
