@@ -45,6 +45,17 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'p', 'm')
 """
 
+# Tables (not views) the console's role owns: no one else can attach an
+# index, a policy or a child table to them.
+OWN_TABLES_SQL = """
+SELECT t.name, n.nspname AS schema, c.relname AS table_name
+FROM unnest(%s::text[]) AS t(name)
+JOIN pg_class c ON c.oid = to_regclass(t.name)
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm')
+  AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+"""
+
 COLUMN_STATS_SQL = """
 SELECT attname::text AS column_name, null_frac, n_distinct
 FROM pg_stats
@@ -78,6 +89,12 @@ def table(name):
     """Return a table's oid, schema, name and size by (qualified) name, or None."""
     rows = fetch_dicts(TABLE_SQL, [name])
     return rows[0] if rows else None
+
+
+def own_tables(names):
+    """Return {name: (schema, table)} of the names that are the console's tables."""
+    rows = fetch_dicts(OWN_TABLES_SQL, [list(names)])
+    return {row["name"]: (row["schema"], row["table_name"]) for row in rows}
 
 
 def column_stats(schema, table_name, columns):

@@ -16,13 +16,23 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, NullTestType
 from pglast.parser import ParseError
+from pglast.stream import RawStream
 
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor, tag_sql
+from perfconsole.monitoring.explain import (
+    GENERIC_PLAN_VERSION,
+    ExplainUnavailable,
+    explain_failure,
+    explain_session,
+    generic_plan,
+    single_statement,
+)
 
 from . import catalog
 from .catalog import qualified_name, quote_ident
@@ -39,6 +49,30 @@ MIN_REDUCTION = 0.3
 MIN_COST_SAVING = 0.5
 # The prepared statement that probes a generic plan before PostgreSQL 16.
 PROBE = "perfconsole_analyzer_probe"
+# What the console's own connection may plan with a trial index: nothing
+# that calls a function, casts, or names an operator outside pg_catalog.
+PLAIN_NODES = {
+    ast.SelectStmt,
+    ast.RangeVar,
+    ast.Alias,
+    ast.JoinExpr,
+    ast.ResTarget,
+    ast.ColumnRef,
+    ast.String,
+    ast.A_Star,
+    ast.A_Const,
+    ast.Integer,
+    ast.Float,
+    ast.Boolean,
+    ast.ParamRef,
+    ast.A_Expr,
+    ast.BoolExpr,
+    ast.NullTest,
+    ast.SortBy,
+    ast.TypeCast,
+    ast.TypeName,
+}
+PLAIN_OPERATORS = {"=", "<>", "!=", "<", "<=", ">", ">="}
 
 
 class Unsupported(Exception):
@@ -402,22 +436,50 @@ def _suggest_one(row, scan, inventory, min_rows, trial_indexes):
 def check_with_planner(suggestion, parameters, *, trial_indexes):
     """Fill in the query's cost without and with the index.
 
-    With HypoPG the index is hypothetical; otherwise, when trial indexes are
-    allowed, it is built for real inside a transaction that is rolled back.
-    Without either, only the current cost is recorded.
+    The monitored text is planned only by the explain role on its own
+    connection (perfconsole.monitoring.explain): planning runs functions any
+    database user can write. With HypoPG the index is hypothetical, on that
+    connection; otherwise, when trial indexes are allowed and the statement
+    can run no one else's code, it is built for real inside a transaction of
+    the console that is rolled back. Else only the current cost is recorded.
     """
     try:
         if _hypopg_installed():
             _check_with_hypopg(suggestion, parameters)
-        elif trial_indexes:
-            _check_with_trial_index(suggestion, parameters)
-        else:
-            with monitoring_cursor() as cursor:
-                suggestion.cost_before = _generic_plan_cost(
-                    cursor, suggestion.query, parameters
-                )[0]
+            return
+        if trial_indexes:
+            try:
+                statement = trial_statement(suggestion.query)
+            except Unsupported as reason:
+                suggestion.method = f"not checked: {reason}"
+            else:
+                _check_with_trial_index(suggestion, statement, parameters)
+                return
+        with explain_session() as session:
+            suggestion.cost_before = _plan_cost(
+                generic_plan(session, _statement(suggestion), parameters, "JSON")
+            )[0]
+        if suggestion.method.startswith("not checked:"):
+            suggestion.method = "not checked"
+    except ExplainUnavailable:
+        # Plans are off or refused: the suggestion stays unchecked.
+        return
+    except psycopg.Error as error:
+        raise Unsupported(f"EXPLAIN failed: {explain_failure(error)}") from error
     except (DatabaseError, StatisticsUnavailable) as error:
         raise Unsupported(f"EXPLAIN failed: {error}") from error
+
+
+def _statement(suggestion):
+    return single_statement(suggestion.query) or suggestion.query
+
+
+def _plan_cost(rows):
+    """Return (total cost, plan) from EXPLAIN (FORMAT JSON)'s rows."""
+    plan = rows[0][0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Total Cost"]), plan
 
 
 def _hypopg_installed():
@@ -427,41 +489,107 @@ def _hypopg_installed():
 
 
 def _check_with_hypopg(suggestion, parameters):
-    with monitoring_cursor() as cursor:
-        before, _ = _generic_plan_cost(cursor, suggestion.query, parameters)
-        _execute(
-            cursor,
+    # The hypothetical index lives in the explain connection's backend only
+    # and ends with it.
+    statement = _statement(suggestion)
+    with explain_session() as session:
+        before, _ = _plan_cost(generic_plan(session, statement, parameters, "JSON"))
+        hypothetical = session.execute(
             "SELECT indexname FROM hypopg_create_index(%s)",
             [suggestion.create_sql(concurrently=False)],
-        )
-        hypothetical = cursor.fetchone()[0]
-        try:
-            after, plan = _generic_plan_cost(cursor, suggestion.query, parameters)
-        finally:
-            _execute(cursor, "SELECT hypopg_reset()")
+        ).fetchone()[0]
+        after, plan = _plan_cost(generic_plan(session, statement, parameters, "JSON"))
     _record(
         suggestion, "hypothetical index (HypoPG)", before, after, plan, hypothetical
     )
 
 
-def _check_with_trial_index(suggestion, parameters):
+def trial_statement(query):
+    """Return query with its tables schema-qualified, if the console may plan it.
+
+    A trial index is uncommitted, so only the console's own connection sees
+    it; that connection plans only a statement that can run no one else's
+    code: tables the console's role owns (so no one else's index, policy or
+    view), columns, constants, $n, comparisons, AND / OR / NOT, ORDER BY and
+    LIMIT. It is planned with search_path pg_catalog, so every operator is
+    a built-in. Raise Unsupported otherwise.
+    """
+    select = parse_sql(query)[0].stmt
+    _only_plain_nodes(select)
+    relations = []
+    _relations(select, relations)
+    owned = catalog.own_tables([name for name, _ in relations])
+    for name, node in relations:
+        if name not in owned:
+            raise Unsupported(f"{name} is not a table the console's role owns")
+        node.schemaname, node.relname = owned[name]
+    return RawStream()(select)
+
+
+def _only_plain_nodes(node):
+    """Raise Unsupported if the tree holds anything but plain SQL."""
+    if isinstance(node, list | tuple):
+        for item in node:
+            _only_plain_nodes(item)
+        return
+    if not isinstance(node, ast.Node):
+        return  # names, numbers, flags
+    if type(node) not in PLAIN_NODES:
+        raise Unsupported(f"{type(node).__name__} cannot be planned by the console")
+    if isinstance(node, ast.A_Expr) and (
+        node.kind not in (A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_IN)
+        or len(node.name) != 1
+        or node.name[0].sval not in PLAIN_OPERATORS
+    ):
+        raise Unsupported("only built-in comparisons can be planned by the console")
+    if isinstance(node, ast.SortBy) and node.useOp:
+        raise Unsupported("ORDER BY ... USING cannot be planned by the console")
+    if isinstance(node, ast.TypeName) and not _builtin_type_name(node):
+        raise Unsupported("only built-in types can be planned by the console")
+    for slot in node:
+        _only_plain_nodes(getattr(node, slot))
+
+
+def _builtin_type_name(node):
+    # Unqualified names resolve in pg_catalog only: search_path is pinned.
+    names = [name.sval for name in node.names]
+    return not node.pct_type and (
+        len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
+    )
+
+
+def _relations(node, found):
+    """Collect (name as written, RangeVar) of every table in the tree."""
+    if isinstance(node, list | tuple):
+        for item in node:
+            _relations(item, found)
+    elif isinstance(node, ast.RangeVar):
+        name = f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname
+        found.append((name, node))
+    elif isinstance(node, ast.Node):
+        for slot in node:
+            _relations(getattr(node, slot), found)
+
+
+def _check_with_trial_index(suggestion, statement, parameters):
     """Build the index in a transaction, EXPLAIN, and roll everything back."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             _execute(
                 cursor,
                 "SELECT set_config('lock_timeout', %s, true),"
-                " set_config('statement_timeout', %s, true)",
+                " set_config('statement_timeout', %s, true),"
+                " set_config('search_path', 'pg_catalog', true)",
                 [
                     f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms",
                     f"{settings.ANALYZER_TRIAL_INDEX_TIMEOUT_MS}ms",
                 ],
             )
-            before, _ = _generic_plan_cost(cursor, suggestion.query, parameters)
+            before, _ = _generic_plan_cost(cursor, statement, parameters)
             started = time.monotonic()
             _execute(cursor, suggestion.create_sql(concurrently=False))
             suggestion.trial_build_ms = round(1000 * (time.monotonic() - started))
-            after, plan = _generic_plan_cost(cursor, suggestion.query, parameters)
+            after, plan = _generic_plan_cost(cursor, statement, parameters)
         transaction.set_rollback(True)
     _record(
         suggestion,
@@ -488,21 +616,17 @@ def _execute(cursor, sql, params=None):
     cursor.execute(tag_sql(sql), params)
 
 
-def _generic_plan_cost(cursor, query, parameters):
-    """Return (total cost, plan) of the query's generic plan.
+def _generic_plan_cost(cursor, statement, parameters):
+    """Return (total cost, plan) of the generic plan of trial_statement()'s text.
 
     EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16+; before that, PREPARE +
     EXPLAIN EXECUTE with plan_cache_mode = force_generic_plan gives the same
     plan, and the NULL arguments do not matter for a generic plan.
     """
-    if connection.pg_version >= 160000:
-        _execute(cursor, f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}")
-        plan = cursor.fetchone()[0]
-    else:
-        plan = _prepared_generic_plan(cursor, query, parameters)
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Total Cost"]), plan
+    if connection.pg_version >= GENERIC_PLAN_VERSION:
+        _execute(cursor, f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {statement}")
+        return _plan_cost(cursor.fetchall())
+    return _plan_cost([(_prepared_generic_plan(cursor, statement, parameters),)])
 
 
 def _prepared_generic_plan(cursor, query, parameters):

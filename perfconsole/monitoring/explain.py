@@ -248,9 +248,20 @@ def explain_session():
         refuse_powerful_role(session)
         yield session
     finally:
-        # Closing ends the session: advisory locks, settings and prepared
-        # statements a planned function left behind end with it.
-        conn.close()
+        _end(conn)
+
+
+def _end(conn):
+    """Close the explain connection, its advisory locks released first."""
+    # Closing ends the session: advisory locks, settings and prepared
+    # statements a planned function left behind end with it. The backend
+    # exits a moment after the client leaves, so locks are released now.
+    try:
+        conn.rollback()
+        conn.execute("SELECT pg_advisory_unlock_all()")
+    except psycopg.Error:
+        pass  # ended by the watchdog, or broken: nothing left to release
+    conn.close()
 
 
 def console_role():

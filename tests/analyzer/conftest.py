@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 
+from perfconsole.monitoring.explain import EXPLAIN_ROLE
 from perfconsole.monitoring.statviews import sync_views
 
 SCHEMA = "analyzer_fixture"
@@ -54,9 +55,20 @@ def statements(transactional_db):
     install_statements()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _explain_role(explain_role):
+    """Have the role that plans monitored statements in the test database."""
+
+
 def _create_orders():
     _execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     _execute(f"CREATE SCHEMA {SCHEMA}")
+    # The fixture stands for the monitored application: its planner reads it.
+    _execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {EXPLAIN_ROLE}")
+    _execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {SCHEMA}"
+        f" GRANT SELECT ON TABLES TO {EXPLAIN_ROLE}"
+    )
     _execute(
         f"CREATE TABLE {SCHEMA}.orders ("
         " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"

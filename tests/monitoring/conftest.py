@@ -23,7 +23,7 @@ def viewer(django_user_model):
     return user
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _explain_role(explain_role):
     """Have the role that plans monitored statements in the test database."""
 
