@@ -4,7 +4,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from perfconsole.analyzer.renderers import RENDERERS
 from perfconsole.analyzer.report import Options, build_report
+from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
 from perfconsole.core.db import StatisticsUnavailable
+
+# A day, the most the query page's filter accepts too.
+MAX_MEAN_MS = 86_400_000
 
 
 class Command(BaseCommand):
@@ -49,6 +53,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, **options):
+        check_range("--slow-query-ms", options["slow_query_ms"], 0, MAX_MEAN_MS)
+        check_range("--slow-query-calls", options["slow_query_calls"], 0, BIGINT_MAX)
+        check_range("--min-table-rows", options["min_table_rows"], 0, BIGINT_MAX)
+        check_output_file("--output", options["output"])
         analyzer_options = Options.from_settings(
             slow_query_ms=options["slow_query_ms"],
             slow_query_calls=options["slow_query_calls"],

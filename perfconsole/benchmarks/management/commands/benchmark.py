@@ -3,14 +3,21 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from perfconsole.benchmarks import report
 from perfconsole.benchmarks.models import BenchmarkRun
 from perfconsole.benchmarks.queries import QUERIES, by_name
-from perfconsole.benchmarks.runner import Benchmark
+from perfconsole.benchmarks.runner import Benchmark, detect_scale, server_facts
 from perfconsole.benchmarks.safety import development_verdict
 from perfconsole.collaboration.demo import SCALES
+from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
+
+# Bounds of the run's size: enough for stable percentiles, and a run that
+# ends (each iteration runs every query once, EXPLAIN ANALYZE included).
+MAX_ITERATIONS = 1000
+MAX_WARMUP = 100
+MAX_WITHOUT_TIMEOUT_S = 600
 
 
 class Command(BaseCommand):
@@ -25,15 +32,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scale",
             choices=sorted(SCALES),
-            help="the demo scale you expect the data to be (checked); "
-            "detected from the row counts when left out",
+            help="the demo scale the data must be (checked before the run: "
+            "other data is refused); detected from the row counts when left out",
         )
-        parser.add_argument("--iterations", type=int, default=20)
+        parser.add_argument(
+            "--iterations",
+            type=int,
+            default=20,
+            help=f"calls of each query (default 20, at most {MAX_ITERATIONS})",
+        )
         parser.add_argument(
             "--warmup",
             type=int,
             default=1,
-            help="warm-up passes over each query's parameters (default 1)",
+            help="warm-up passes over each query's parameters (default 1, at "
+            f"most {MAX_WARMUP})",
         )
         parser.add_argument(
             "--without-timeout",
@@ -41,7 +54,8 @@ class Command(BaseCommand):
             default=10,
             help="with --compare: seconds one call may take without the indexes; "
             "a call over it counts as this long (the reduction is then a lower "
-            "bound) and a query stops after 3 of them",
+            f"bound) and a query stops after 3 of them (at most "
+            f"{MAX_WITHOUT_TIMEOUT_S})",
         )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument(
@@ -75,13 +89,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *, scale, iterations, warmup, seed, names, json_file, **options):
-        if iterations < 1 or warmup < 0 or options["without_timeout"] <= 0:
-            raise CommandError(
-                "--iterations must be at least 1, --warmup at least 0 and "
-                "--without-timeout positive"
-            )
+        check_range("--iterations", iterations, 1, MAX_ITERATIONS)
+        check_range("--warmup", warmup, 0, MAX_WARMUP)
+        check_range(
+            "--without-timeout",
+            options["without_timeout"],
+            0,
+            MAX_WITHOUT_TIMEOUT_S,
+            low_open=True,
+            unit="seconds",
+        )
+        check_range("--seed", seed, 0, BIGINT_MAX)
+        check_output_file("--json", json_file)
         if options["bare"] and not options["compare"]:
             raise CommandError("--bare only makes sense with --compare")
+        if scale:
+            self.check_scale(scale)
         if options["compare"]:
             self.check_development(options["force"])
         benchmark = Benchmark(
@@ -103,24 +126,44 @@ class Command(BaseCommand):
             raise CommandError(
                 f"benchmark stopped, everything rolled back: {error}".strip()
             ) from error
-        detected = document["run"]["scale"]
-        if scale and scale != detected:
-            self.stderr.write(
-                self.style.WARNING(
-                    f"--scale {scale} given, but the data looks like {detected} "
-                    f"(load it with `seeddemo --scale {scale} --reset`)"
-                )
-            )
-            document["run"]["scale"] = scale
         # Output first: figures that took minutes are not lost to a failed save.
         self.stdout.write(report.text(document))
+        json_error = None
         if json_file:
-            with open(json_file, "w") as out:
-                json.dump(report.public(document), out, indent=2, default=str)
-            self.stdout.write(f"JSON written to {json_file}")
+            try:
+                with open(json_file, "w") as out:
+                    json.dump(report.public(document), out, indent=2, default=str)
+                self.stdout.write(f"JSON written to {json_file}")
+            except OSError as error:
+                # Checked up front; the folder went away during the run.
+                json_error = error
         if not options["no_store"]:
             run = BenchmarkRun.store(document)
             self.stdout.write(f"Stored as benchmark run {run.pk} (see the admin).")
+        if json_error:
+            raise CommandError(f"JSON not written to {json_file}: {json_error}")
+
+    def check_scale(self, scale):
+        """Refuse --scale when the data is not that demo scale.
+
+        A run is stored under its scale; figures of other data would be
+        compared with the wrong targets. Leaving --scale out benchmarks the
+        data as it is, under the scale detected from its row counts.
+        """
+        with connection.cursor() as cursor:
+            row_counts = server_facts(cursor)["row_counts"]
+        detected = detect_scale(row_counts)
+        if detected == scale:
+            return
+        rows = row_counts.get("collaboration_activity", 0)
+        expected = SCALES[scale].activity
+        size = "smaller" if rows < expected else "larger"
+        raise CommandError(
+            f"--scale {scale}: the data is {size} than that scale "
+            f"({rows:,} activity rows, about {expected:,} expected; it looks "
+            f"like {detected}). Load it with `manage.py seeddemo --scale {scale} "
+            f"--reset`, or leave out --scale to benchmark the data as it is."
+        )
 
     def check_development(self, force):
         """Refuse --compare on a database that may be in use by others."""

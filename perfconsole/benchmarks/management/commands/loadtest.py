@@ -5,8 +5,14 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from perfconsole.benchmarks import load
+from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
 
 SCENARIOS = ["collaborations", "lookups", "dashboard"]
+MAX_DURATION_S = 3600
+MAX_WORKERS = 150
+MAX_PROCESSES = 16
+MAX_RATE = 100_000
+MAX_PER_MINUTE = 60_000
 
 
 class Command(BaseCommand):
@@ -20,7 +26,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("scenario", choices=SCENARIOS)
         parser.add_argument(
-            "--duration", type=float, default=10, help="seconds per phase"
+            "--duration",
+            type=float,
+            default=10,
+            help=f"seconds per phase (default 10, at most {MAX_DURATION_S})",
         )
         parser.add_argument("--json", dest="json_file", help="write the results here")
         parser.add_argument("--seed", type=int, default=1)
@@ -63,22 +72,33 @@ class Command(BaseCommand):
         )
 
     def handle(self, *, scenario, duration, json_file, seed, workers, **options):
-        if not 0 < duration <= 3600:
-            raise CommandError("--duration must be between 0 and 3600 seconds")
-        if workers is not None and not 1 <= workers <= 150:
-            raise CommandError("--workers must be between 1 and 150")
-        if not 1 <= options["processes"] <= 16:
-            raise CommandError("--processes must be between 1 and 16")
-        if options["rate"] <= 0 or options["per_minute"] <= 0:
-            raise CommandError("--rate and --per-minute must be positive")
+        check_range(
+            "--duration", duration, 0, MAX_DURATION_S, low_open=True, unit="seconds"
+        )
+        check_range("--workers", workers, 1, MAX_WORKERS)
+        check_range("--processes", options["processes"], 1, MAX_PROCESSES)
+        check_range(
+            "--rate", options["rate"], 0, MAX_RATE, low_open=True, unit="per second"
+        )
+        check_range(
+            "--per-minute", options["per_minute"], 0, MAX_PER_MINUTE, low_open=True
+        )
+        check_range("--seed", seed, 0, BIGINT_MAX)
+        check_output_file("--json", json_file)
         try:
             result = self.run(scenario, duration, seed, workers, options)
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(self.describe(result))
         if json_file:
-            with open(json_file, "w") as out:
-                json.dump(result, out, indent=2, default=str)
+            try:
+                with open(json_file, "w") as out:
+                    json.dump(result, out, indent=2, default=str)
+            except OSError as error:
+                # Checked up front; the folder went away during the run.
+                raise CommandError(
+                    f"JSON not written to {json_file}: {error}"
+                ) from error
             self.stdout.write(f"JSON written to {json_file}")
 
     def run(self, scenario, duration, seed, workers, options) -> dict:

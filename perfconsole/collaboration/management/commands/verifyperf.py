@@ -3,6 +3,7 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from perfconsole.collaboration.performance import verify
 
@@ -18,6 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--database", default="default")
 
     def handle(self, *, json: bool, database: str, **options):
+        if database not in connections.settings:
+            known = ", ".join(connections.settings)
+            raise CommandError(
+                f"--database {database}: no such database alias (known: {known})."
+            )
         findings = verify(database)
         failed = [finding for finding in findings if not finding.ok]
         if json:

@@ -7,7 +7,7 @@ import sys
 
 from django.conf import settings
 from django.core.management import call_command, get_commands
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-cluster", action="store_true")
 
     def handle(self, port, no_cluster, **options):
+        port = str(port)
+        if not (port.isdecimal() and 1 <= int(port) <= 65535):
+            raise CommandError(
+                f"--port (or PORT) must be a number from 1 to 65535; got {port!r}."
+            )
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
         if settings.EMBEDDED_DATABASE:
