@@ -96,15 +96,19 @@ def monitored_tables():
 
 
 def console_tables():
-    """Return the console's own tables: every other app's models."""
-    return sorted(
-        {
-            model._meta.db_table
-            for config in apps.get_app_configs()
-            if config.label != MONITORED_APP
-            for model in config.get_models()
-        }
+    """Return the console's own tables: every other app's, caches, migrations."""
+    tables = {
+        model._meta.db_table
+        for config in apps.get_app_configs()
+        if config.label != MONITORED_APP
+        for model in config.get_models(include_auto_created=True)
+    }
+    tables.update(
+        cache["LOCATION"]
+        for cache in settings.CACHES.values()
+        if cache["BACKEND"].endswith("DatabaseCache")
     )
+    return sorted(tables | {"django_migrations"})
 
 
 def explain_role():
