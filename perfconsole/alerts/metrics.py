@@ -178,6 +178,19 @@ def view_refresh_model():
     return ViewRefresh
 
 
+def refreshed_view_names():
+    """Return the views the console refreshes, with their refresh rows settled.
+
+    Rows whose worker is gone are marked failed first, so a killed refresh is
+    judged at once. Views the console only lists (other roles' views) and
+    views that no longer exist are not judged.
+    """
+    from perfconsole.maintenance.services import managed_views, settle_refreshes
+
+    settle_refreshes()
+    return {view.name for view in managed_views()}
+
+
 def in_business_hours(now=None):
     """Return whether now falls in the console's business hours."""
     local = timezone.localtime(now or timezone.now())
@@ -203,7 +216,9 @@ def matview_stale_hours(rule, now):
         hour=settings.ALERT_BUSINESS_HOURS[0], minute=0, second=0, microsecond=0
     )
     latest = (
-        ViewRefresh.objects.filter(status="succeeded")
+        ViewRefresh.objects.filter(
+            status="succeeded", view_name__in=refreshed_view_names()
+        )
         .values("view_name")
         .annotate(last=Max("finished_at"))
     )
@@ -225,7 +240,9 @@ def refresh_failed(rule, now):
         return None
     latest = (
         # Queued, running and skipped refreshes say nothing about the outcome.
-        ViewRefresh.objects.filter(status__in=["succeeded", "failed"])
+        ViewRefresh.objects.filter(
+            status__in=["succeeded", "failed"], view_name__in=refreshed_view_names()
+        )
         .order_by("view_name", "-requested_at", "-id")
         .distinct("view_name")
         .values("view_name", "status", "error")

@@ -26,8 +26,19 @@ REFRESH_PERMISSION = "maintenance.refresh_materialized_view"
 HISTORY_ON_PAGE = 20
 
 
+class NotFoundMixin:
+    """Answer 404 for a page of a row that does not exist.
+
+    Django's admin redirects to its index with a message instead, which
+    answers 200 for any name.
+    """
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(f"No {opts.verbose_name} named {object_id!r}")
+
+
 @admin.register(MaterializedView)
-class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "kind",
@@ -221,7 +232,7 @@ class MaterializedViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ViewRefresh)
-class ViewRefreshAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ViewRefreshAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "view_name",
         "status",

@@ -33,7 +33,8 @@ def cluster_database_url():
     return f"postgresql://{user}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def start_cluster(log):
+def start_manage_py(log, *args, kind="command"):
+    """Run `manage.py ARGS` against this run's test database, in its own group."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -41,19 +42,23 @@ def start_cluster(log):
     }
     env.update(
         DATABASE_URL=cluster_database_url(),
-        PERFCONSOLE_PROCESS="qcluster",
+        PERFCONSOLE_PROCESS=kind,
         SECRET_KEY=settings.SECRET_KEY,
         DEBUG="0",
         Q_WORKERS="1",
     )
     return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def start_cluster(log):
+    return start_manage_py(log, "qcluster", kind="qcluster")
 
 
 def stop_cluster(process):
