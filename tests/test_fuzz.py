@@ -23,6 +23,7 @@ from perfconsole.collaboration.models import Organization, ProductUser
 from perfconsole.core.admin import PageAdmin
 from perfconsole.health.models import Activity
 from perfconsole.maintenance.models import ViewRefresh
+from perfconsole.monitoring.models import QueryStat
 
 pytestmark = pytest.mark.django_db
 
@@ -192,6 +193,43 @@ def test_change_and_detail_pages_survive_bad_ids(fuzz_client, objects):
                 # A NUL in the path names nothing.
                 expected = {404} if has_nul(bad_id) else None
                 failures.check(fuzz_client.get(url), "GET", url, None, expected)
+    assert not failures.found, failures.report()
+
+
+def object_pages(objects):
+    """Return the change, detail and compare pages of real objects."""
+    first, second = objects["runs"]
+    pages = [
+        admin_url(model, "change", obj.pk)
+        for model, obj in objects.items()
+        if model != "runs"
+    ]
+    pages += [
+        reverse("admin:benchmarks_benchmarkrun_compare", args=[first.pk, second.pk]),
+        reverse(
+            "admin:maintenance_materializedview_change",
+            args=["team_productivity_analytics"],
+        ),
+        reverse("admin:index"),
+        reverse("admin:app_list", args=["alerts"]),
+    ]
+    statement = QueryStat.objects.first()
+    if statement is not None:
+        pages.append(admin_url(QueryStat, "change", statement.pk))
+    return pages
+
+
+def test_pages_of_real_objects_survive_bad_query_strings(fuzz_client, objects):
+    failures = Failures()
+    for url in object_pages(objects):
+        failures.check(fuzz_client.get(url), "GET", url, None, {200})
+        for value in NUL_VALUES:
+            data = {"_changelist_filters": value}
+            failures.check(fuzz_client.get(url, data), "GET", url, data, {400})
+        for value in VALUES:
+            for name in ("_changelist_filters", "_popup", "_to_field", "nope"):
+                data = {name: value}
+                failures.check(fuzz_client.get(url, data), "GET", url, data)
     assert not failures.found, failures.report()
 
 

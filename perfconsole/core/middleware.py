@@ -1,6 +1,7 @@
 """Middleware shared by every page of the console."""
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import TO_FIELD_VAR
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseBadRequest
 
@@ -31,6 +32,7 @@ class BadInputMiddleware:
     - Rows selected for an admin action whose ids are not ids of the model
       (`_selected_action=abc`): the admin filters on them as given, and the
       lookup's conversion error would be a 500, on every changelist.
+    - An empty `_to_field` on an admin page.
     """
 
     def __init__(self, get_response):
@@ -48,8 +50,18 @@ class BadInputMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         # ModelAdmin.get_urls marks its views with the ModelAdmin.
         model_admin = getattr(view_func, "model_admin", None)
-        if request.method != "POST" or model_admin is None:
+        if model_admin is None:
             return None
+        if "" in (request.GET.get(TO_FIELD_VAR), request.POST.get(TO_FIELD_VAR)):
+            # The admin never sends it empty; its change and delete pages
+            # would look the row up by a field named "".
+            return bad_request(f"{TO_FIELD_VAR} is empty; it must name a field.")
+        if request.method == "POST":
+            return self.check_selection(request, model_admin)
+        return None
+
+    def check_selection(self, request, model_admin):
+        """Refuse selected action rows whose ids the model cannot hold."""
         selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
         if not selected:
             return None
