@@ -9,10 +9,10 @@ from django.views.decorators.http import require_POST
 from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.health import activity
-from perfconsole.health.checks import overall_status, run_all_checks
 from perfconsole.health.forms import ActivityFilterForm, SignalForm
 from perfconsole.health.models import Activity, HealthCheck
 from perfconsole.health.presentation import table
+from perfconsole.health.registry import overall_status, run_all_checks
 
 
 @admin.register(HealthCheck)

@@ -8,6 +8,8 @@ class HealthConfig(AppConfig):
     verbose_name = "Health"
 
     def ready(self):
+        # Importing the module registers its health checks, in its order.
+        from perfconsole.health import checks as health_checks  # noqa: F401
         from perfconsole.health.thresholds import check_threshold_setting
 
         checks.register(check_threshold_setting)

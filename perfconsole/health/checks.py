@@ -1,21 +1,26 @@
 """Health checks over PostgreSQL's statistics, one plain function per check.
 
-Each check returns a CheckResult: a status (ok, warning or critical), a
-sentence, the rows behind it (each with a `subject` for per-object findings)
-and the SQL that fixes it. Checks take no request; thresholds come from
-`perfconsole.health.thresholds`. Every query goes through
-`perfconsole.core.db.fetch_dicts` (tagged, read-only, with timeouts); database
-objects are those of the current database.
+Each check is declared once with `health_check` (key, title, what the problem
+costs and what to do, the fields of its rows and which one weighs a finding)
+and registered, in the order of this module, when `HealthConfig.ready()`
+imports it. Calling a check returns a CheckResult: a status (ok, warning or
+critical), a sentence, the rows behind it (each with a `subject` for
+per-object findings) and the SQL that fixes it. Checks take no request;
+thresholds come from `perfconsole.health.thresholds`. Every query goes
+through `perfconsole.core.db.fetch_dicts` (tagged, read-only, with timeouts);
+database objects are those of the current database.
 """
 
-from dataclasses import dataclass, field
-
-from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
+from perfconsole.core.db import fetch_dicts
 from perfconsole.health import activity
+from perfconsole.health.registry import (
+    CRITICAL,
+    OK,
+    WARNING,
+    Outcome,
+    health_check,
+)
 from perfconsole.health.thresholds import thresholds
-
-OK, WARNING, CRITICAL = "ok", "warning", "critical"
-SEVERITY = {OK: 0, WARNING: 1, CRITICAL: 2}
 
 # Schemas that belong to PostgreSQL itself.
 USER_SCHEMAS = (
@@ -24,63 +29,46 @@ USER_SCHEMAS = (
 )
 # The largest value a transaction or multixact ID age can reach.
 WRAPAROUND_LIMIT = 2_146_483_648
-# Each check's key (its function name without `check_`) and title.
-TITLES = {
-    "cache_hit_rate": "Cache hit rate",
-    "missing_indexes": "Missing indexes",
-    "unused_indexes": "Unused indexes",
-    "duplicate_indexes": "Duplicate indexes",
-    "invalid_indexes": "Invalid indexes",
-    "unindexed_foreign_keys": "Foreign keys without an index",
-    "table_bloat": "Table bloat",
-    "index_bloat": "Index bloat",
-    "dead_tuples": "Dead tuples",
-    "vacuum_analyze": "Vacuum and analyze recency",
-    "wraparound": "Transaction ID and multixact wraparound",
-    "sequences": "Sequences near their maximum",
-    "connections": "Connections",
-    "idle_in_transaction": "Idle in transaction",
-    "long_running_queries": "Long-running queries",
-    "blocked_sessions": "Blocked and blocking sessions",
-}
-
-
-@dataclass
-class CheckResult:
-    """What one health check found."""
-
-    key: str
-    title: str
-    status: str
-    summary: str
-    rows: list[dict] = field(default_factory=list)
-    fix_sql: list[str] = field(default_factory=list)
-    # Set when the statistics could not be read; status is then "warning".
-    error: str = ""
-
-    @property
-    def severity(self):
-        return SEVERITY[self.status]
+# The columns of every session row (see activity.SESSION_COLUMNS).
+SESSION_FIELDS = (
+    "pid",
+    "user_name",
+    "application_name",
+    "client",
+    "backend_type",
+    "state",
+    "duration_sec",
+    "xact_sec",
+    "wait_event_type",
+    "wait_event",
+    "query",
+)
 
 
 def _plural(count, word, plural=None):
     return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
-def _found(key, rows, fix_sql, *, ok, problem, status=WARNING):
-    """Build a result: ok when no rows, else `status` with a problem sentence."""
+def _found(rows, fix_sql, *, ok, problem, status=WARNING):
+    """Build an outcome: ok when no rows, else `status` with a problem sentence."""
     if not rows:
-        return CheckResult(key, TITLES[key], OK, ok)
-    return CheckResult(key, TITLES[key], status, problem, rows, fix_sql)
-
-
-def _worst(statuses):
-    return max(statuses, key=SEVERITY.__getitem__, default=OK)
+        return Outcome(OK, ok)
+    return Outcome(status, problem, rows, fix_sql)
 
 
 # -- cache ------------------------------------------------------------------
 
 
+@health_check(
+    key="cache_hit_rate",
+    title="Cache hit rate",
+    impact="Blocks missing from shared buffers come from the OS cache "
+    "or disk, many times slower.",
+    recommendation="Raise shared_buffers, or find the queries that read most "
+    "from disk (slow queries below).",
+    fields=("subject", "heap_blks_read", "heap_blks_hit", "hit_rate"),
+    database_wide=True,
+)
 def check_cache_hit_rate():
     """Compare table and index cache hit rates with the thresholds."""
     limits = thresholds()
@@ -104,10 +92,9 @@ def check_cache_hit_rate():
             ORDER BY heap_blks_read DESC
             LIMIT 10"""
     )
-    title = TITLES["cache_hit_rate"]
     known = [r for r in rates.values() if r is not None]
     if not known:
-        return CheckResult("cache_hit_rate", title, OK, "No reads recorded yet.")
+        return Outcome(OK, "No reads recorded yet.")
     lowest = float(min(known))
     if lowest < limits["cache_hit_rate_critical"]:
         status = CRITICAL
@@ -129,14 +116,29 @@ def check_cache_hit_rate():
             "-- Raise shared_buffers (see the settings review; needs a restart):",
             "ALTER SYSTEM SET shared_buffers = '<a quarter of the RAM>';",
         ]
-    return CheckResult(
-        "cache_hit_rate", title, status, summary, rows if status != OK else [], fix
-    )
+    return Outcome(status, summary, rows if status != OK else [], fix)
 
 
 # -- indexes ----------------------------------------------------------------
 
 
+@health_check(
+    key="missing_indexes",
+    title="Missing indexes",
+    impact="Every sequential scan reads the whole table, so its "
+    "queries slow down as it grows.",
+    recommendation="Index the columns its queries filter on; see the index "
+    "suggestions.",
+    fields=(
+        "subject",
+        "live_rows",
+        "seq_scan",
+        "idx_scan",
+        "seq_tup_read",
+        "seq_scan_pct",
+    ),
+    weight="seq_tup_read",
+)
 def check_missing_indexes():
     """Find large tables read mostly by sequential scans."""
     limits = thresholds()
@@ -160,7 +162,6 @@ def check_missing_indexes():
         for row in rows
     ]
     return _found(
-        "missing_indexes",
         rows,
         fix,
         ok=f"No table of {limits['missing_index_min_rows']:,} rows or more is read "
@@ -177,6 +178,16 @@ def stats_reset_time():
     )[0]["stats_reset"]
 
 
+@health_check(
+    key="unused_indexes",
+    title="Unused indexes",
+    impact="Kept up to date on every write and held in cache without "
+    "serving a single read.",
+    recommendation="Check replicas (each keeps its own scan counts) and rare "
+    "jobs, then drop it.",
+    fields=("subject", "table_name", "idx_scan", "size_bytes", "size"),
+    weight="size_bytes",
+)
 def check_unused_indexes():
     """Find indexes without scans since the last statistics reset."""
     limits = thresholds()
@@ -208,7 +219,6 @@ def check_unused_indexes():
     fix = [f"DROP INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
     floor = limits["unused_index_min_bytes"] // 1024
     return _found(
-        "unused_indexes",
         rows,
         fix,
         ok=f"Every index of {floor:,} kB or more has been scanned {since}.",
@@ -218,6 +228,22 @@ def check_unused_indexes():
     )
 
 
+@health_check(
+    key="duplicate_indexes",
+    title="Duplicate indexes",
+    impact="Every write updates both indexes, while the longer one "
+    "serves the same queries.",
+    recommendation="Drop it: the covering index serves its queries.",
+    fields=(
+        "subject",
+        "covered_by",
+        "table_name",
+        "definition",
+        "covering_definition",
+        "size_bytes",
+    ),
+    weight="size_bytes",
+)
 def check_duplicate_indexes():
     """Find indexes whose columns are a leading prefix of another index."""
     rows = fetch_dicts(
@@ -266,7 +292,6 @@ def check_duplicate_indexes():
     )
     fix = [f"DROP INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
     return _found(
-        "duplicate_indexes",
         rows,
         fix,
         ok="No index is covered by another index on the same columns.",
@@ -275,6 +300,25 @@ def check_duplicate_indexes():
     )
 
 
+@health_check(
+    key="unindexed_foreign_keys",
+    title="Foreign keys without an index",
+    impact="Deleting or re-keying a referenced row scans the "
+    "whole table for rows that point at it, once per row, holding locks.",
+    recommendation="Index the referencing columns (concurrently); a "
+    "partial index WHERE column IS NOT NULL serves when most rows are NULL.",
+    fields=(
+        "subject",
+        "table_name",
+        "referenced_table",
+        "columns",
+        "on_delete",
+        "table_rows",
+        "size_bytes",
+        "size",
+    ),
+    weight="size_bytes",
+)
 def check_unindexed_foreign_keys():
     """Find foreign keys of large tables that no index leads with.
 
@@ -332,7 +376,6 @@ def check_unindexed_foreign_keys():
             f"CREATE INDEX CONCURRENTLY ON {qualified} ({row['columns']});"
         )
     return _found(
-        "unindexed_foreign_keys",
         rows,
         fix,
         ok="Every foreign key of a table of "
@@ -342,6 +385,14 @@ def check_unindexed_foreign_keys():
     )
 
 
+@health_check(
+    key="invalid_indexes",
+    title="Invalid indexes",
+    impact="The planner never uses it, yet every write still updates it.",
+    recommendation="Rebuild it, or drop it if it is a failed concurrent build.",
+    fields=("subject", "table_name", "definition", "size_bytes"),
+    weight="size_bytes",
+)
 def check_invalid_indexes():
     """Find INVALID indexes left by failed concurrent builds."""
     rows = fetch_dicts(
@@ -361,7 +412,6 @@ def check_invalid_indexes():
     )
     fix = [f"REINDEX INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
     return _found(
-        "invalid_indexes",
         rows,
         fix,
         ok="No invalid index.",
@@ -374,6 +424,15 @@ def check_invalid_indexes():
 # -- bloat and vacuum -------------------------------------------------------
 
 
+@health_check(
+    key="table_bloat",
+    title="Table bloat",
+    impact="Dead space makes scans read more pages than the data needs.",
+    recommendation="Rewrite the table in a quiet hour (VACUUM FULL locks it) or "
+    "with pg_repack.",
+    fields=("subject", "size_bytes", "bloat_bytes", "bloat", "bloat_pct"),
+    weight="bloat_bytes",
+)
 def check_table_bloat():
     """Estimate wasted space in tables from their statistics."""
     limits = thresholds()
@@ -433,7 +492,6 @@ def check_table_bloat():
         for row in rows
     ]
     return _found(
-        "table_bloat",
         rows,
         fix,
         ok="No table is estimated to waste "
@@ -445,6 +503,14 @@ def check_table_bloat():
     )
 
 
+@health_check(
+    key="index_bloat",
+    title="Index bloat",
+    impact="A bloated index needs more pages in cache and more reads per lookup.",
+    recommendation="Rebuild it concurrently.",
+    fields=("subject", "table_name", "size_bytes", "bloat_bytes", "bloat", "bloat_pct"),
+    weight="bloat_bytes",
+)
 def check_index_bloat():
     """Estimate wasted space in btree indexes from their statistics."""
     limits = thresholds()
@@ -508,7 +574,6 @@ def check_index_bloat():
     )
     fix = [f"REINDEX INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
     return _found(
-        "index_bloat",
         rows,
         fix,
         ok="No btree index is estimated to waste "
@@ -518,6 +583,14 @@ def check_index_bloat():
     )
 
 
+@health_check(
+    key="dead_tuples",
+    title="Dead tuples",
+    impact="Dead rows slow down scans and index visibility checks until vacuumed.",
+    recommendation="Vacuum it, and let autovacuum visit it more often.",
+    fields=("subject", "live_rows", "dead_rows", "dead_pct", "last_vacuum"),
+    weight="dead_rows",
+)
 def check_dead_tuples():
     """Find tables holding more dead tuples than the threshold."""
     limits = thresholds()
@@ -536,7 +609,6 @@ def check_dead_tuples():
     )
     fix = [f"VACUUM (ANALYZE) {row.pop('qualified')};" for row in rows]
     return _found(
-        "dead_tuples",
         rows,
         fix,
         ok=f"No table holds more than {limits['dead_tuples']:,} dead tuples.",
@@ -545,6 +617,20 @@ def check_dead_tuples():
     )
 
 
+@health_check(
+    key="vacuum_analyze",
+    title="Vacuum and analyze recency",
+    impact="Stale statistics mislead the planner; late vacuums let dead rows pile up.",
+    recommendation="Vacuum and analyze it; check that autovacuum keeps up.",
+    fields=(
+        "subject",
+        "live_rows",
+        "last_vacuum",
+        "last_analyze",
+        "vacuum_due",
+        "analyze_due",
+    ),
+)
 def check_vacuum_analyze():
     """Find changed large tables not vacuumed or analyzed recently."""
     limits = thresholds()
@@ -585,7 +671,6 @@ def check_vacuum_analyze():
         )
     hours = limits["maintenance_max_age_hours"]
     return _found(
-        "vacuum_analyze",
         rows,
         fix,
         ok=f"Every changed table of {limits['maintenance_min_rows']:,} rows or more "
@@ -595,6 +680,13 @@ def check_vacuum_analyze():
     )
 
 
+@health_check(
+    key="wraparound",
+    title="Transaction ID and multixact wraparound",
+    impact="At the limit PostgreSQL stops accepting writes to protect the data.",
+    recommendation="Freeze it now with VACUUM (FREEZE).",
+    fields=("subject", "xid_age", "xids_left", "mxid_age", "mxids_left"),
+)
 def check_wraparound():
     """Measure how close tables are to transaction ID and multixact wraparound."""
     limits = thresholds()
@@ -627,7 +719,6 @@ def check_wraparound():
     ):
         status = CRITICAL
     return _found(
-        "wraparound",
         rows,
         fix,
         ok=f"Every table has more than {limits['wraparound_warning_left']:,} "
@@ -639,6 +730,21 @@ def check_wraparound():
     )
 
 
+@health_check(
+    key="sequences",
+    title="Sequences near their maximum",
+    impact="Inserts fail once the sequence reaches its type's maximum.",
+    recommendation="Widen the sequence and its column to bigint.",
+    fields=(
+        "subject",
+        "table_name",
+        "column_name",
+        "column_type",
+        "last_value",
+        "max_value",
+        "used_pct",
+    ),
+)
 def check_sequences():
     """Find sequences near the maximum of the column they feed."""
     limits = thresholds()
@@ -683,7 +789,6 @@ def check_sequences():
             )
         fix.append(f"ALTER SEQUENCE {qualified} AS bigint;")
     return _found(
-        "sequences",
         rows,
         fix,
         ok=f"No sequence has used {limits['sequence_used_pct']} % of its column "
@@ -697,6 +802,22 @@ def check_sequences():
 # -- sessions ---------------------------------------------------------------
 
 
+@health_check(
+    key="connections",
+    title="Connections",
+    impact="Each connection costs memory; past max_connections new "
+    "clients are refused.",
+    recommendation="Put a pooler (PgBouncer) in front or lower the pool sizes.",
+    fields=(
+        "database",
+        "user_name",
+        "application",
+        "client",
+        "connections",
+        "idle_in_transaction",
+    ),
+    database_wide=True,
+)
 def check_connections():
     """Compare client connections with max_connections and the thresholds."""
     limits = thresholds()
@@ -740,9 +861,18 @@ def check_connections():
     fix = []
     if status != OK:
         fix = ["-- Put a pooler (PgBouncer) in front, or lower the pool sizes."]
-    return CheckResult("connections", TITLES["connections"], status, summary, rows, fix)
+    return Outcome(status, summary, rows, fix)
 
 
+@health_check(
+    key="idle_in_transaction",
+    title="Idle in transaction",
+    impact="An open transaction holds its locks and keeps vacuum "
+    "from removing dead rows.",
+    recommendation="Find the application that holds it open; terminate "
+    "it if it is stuck.",
+    fields=(*SESSION_FIELDS, "idle_sec", "subject"),
+)
 def check_idle_in_transaction():
     """Find sessions of this database idle in a transaction for too long."""
     limits = thresholds()
@@ -756,7 +886,6 @@ def check_idle_in_transaction():
         )
     status = CRITICAL if len(rows) >= limits["idle_in_transaction_count"] else WARNING
     return _found(
-        "idle_in_transaction",
         rows,
         fix,
         ok="No session is idle in a transaction for "
@@ -768,6 +897,14 @@ def check_idle_in_transaction():
     )
 
 
+@health_check(
+    key="long_running_queries",
+    title="Long-running queries",
+    impact="A long query holds locks and a snapshot, delaying "
+    "vacuum and other sessions.",
+    recommendation="Cancel it if it is stuck, and find out why it runs so long.",
+    fields=(*SESSION_FIELDS, "subject"),
+)
 def check_long_running_queries():
     """Find queries of this database running longer than the threshold."""
     limits = thresholds()
@@ -776,7 +913,6 @@ def check_long_running_queries():
         row["subject"] = f"pid {row['pid']}"
     fix = [f"SELECT pg_cancel_backend({row['pid']});" for row in rows]
     return _found(
-        "long_running_queries",
         rows,
         fix,
         ok=f"No query has been running for {limits['long_running_query_sec']} s "
@@ -786,6 +922,27 @@ def check_long_running_queries():
     )
 
 
+@health_check(
+    key="blocked_sessions",
+    title="Blocked and blocking sessions",
+    impact="Blocked sessions stall until the lock holder finishes.",
+    recommendation="Cancel the blocking statement or finish its transaction.",
+    fields=(
+        "blocked_pid",
+        "blocked_user",
+        "waiting_sec",
+        "wait_event_type",
+        "wait_event",
+        "blocked_query",
+        "blocking_pid",
+        "blocking_user",
+        "blocking_application",
+        "blocking_state",
+        "blocking_xact_sec",
+        "blocking_query",
+        "subject",
+    ),
+)
 def check_blocked_sessions():
     """Find sessions of this database waiting for a lock another one holds."""
     limits = thresholds()
@@ -799,7 +956,6 @@ def check_blocked_sessions():
         status = CRITICAL
     blocked = len({row["blocked_pid"] for row in rows})
     return _found(
-        "blocked_sessions",
         rows,
         fix,
         ok="No session is waiting for a lock.",
@@ -807,46 +963,3 @@ def check_blocked_sessions():
         f"{_plural(len(blocking), 'other session')}.",
         status=status,
     )
-
-
-CHECKS = [
-    check_cache_hit_rate,
-    check_missing_indexes,
-    check_unused_indexes,
-    check_duplicate_indexes,
-    check_unindexed_foreign_keys,
-    check_invalid_indexes,
-    check_table_bloat,
-    check_index_bloat,
-    check_dead_tuples,
-    check_vacuum_analyze,
-    check_wraparound,
-    check_sequences,
-    check_connections,
-    check_idle_in_transaction,
-    check_long_running_queries,
-    check_blocked_sessions,
-]
-
-
-def run_all_checks(checks=None):
-    """Run every check (or the given ones); unavailable statistics say so.
-
-    Never raises StatisticsUnavailable: that check's result is a warning with
-    the reason in `summary` and `error`.
-    """
-    results = []
-    for check in checks or CHECKS:
-        try:
-            results.append(check())
-        except StatisticsUnavailable as error:
-            key = check.__name__.removeprefix("check_")
-            results.append(
-                CheckResult(key, TITLES[key], WARNING, str(error), error=str(error))
-            )
-    return results
-
-
-def overall_status(results):
-    """Return the worst status among the results."""
-    return _worst(result.status for result in results)

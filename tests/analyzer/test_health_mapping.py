@@ -2,7 +2,7 @@
 real in test_report; here their results are given, to cover every shape)."""
 
 from perfconsole.analyzer import health
-from perfconsole.health.checks import CheckResult
+from perfconsole.health.registry import CheckResult
 
 
 def _findings(monkeypatch, results):

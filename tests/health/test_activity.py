@@ -104,7 +104,7 @@ def test_activity_checks_are_quiet_without_sessions():
         checks.check_idle_in_transaction,
         checks.check_blocked_sessions,
     ):
-        assert check().status == "ok", check.__name__
+        assert check().status == "ok", check.key
     assert not [
         s for s in activity.sessions() if s["application_name"] == "health-test"
     ]

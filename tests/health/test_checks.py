@@ -7,7 +7,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from perfconsole.health import checks
-from perfconsole.health.checks import WRAPAROUND_LIMIT, CheckResult, run_all_checks
+from perfconsole.health.checks import WRAPAROUND_LIMIT
+from perfconsole.health.registry import CheckResult, registered_checks, run_all_checks
 from perfconsole.health.thresholds import check_threshold_setting, thresholds
 from tests.health.conftest import subjects
 
@@ -48,7 +49,7 @@ FIXES = {
 }
 
 
-@pytest.mark.parametrize("check", list(EXPECTED), ids=lambda check: check.__name__)
+@pytest.mark.parametrize("check", list(EXPECTED), ids=lambda check: check.key)
 def test_each_check_finds_exactly_its_problem(
     problem_schema, fixture_thresholds, check
 ):
@@ -65,7 +66,7 @@ def test_each_check_finds_exactly_its_problem(
 def test_checks_stay_quiet_on_the_healthy_schema(problem_schema, fixture_thresholds):
     results = run_all_checks()
 
-    assert [r.key for r in results] == [c.__name__[6:] for c in checks.CHECKS]
+    assert [r.key for r in results] == [c.key for c in registered_checks()]
     assert all(not r.error for r in results), [r.error for r in results]
     assert {r.key: subjects(r, "health_healthy") for r in results if r.rows} == {
         r.key: set() for r in results if r.rows

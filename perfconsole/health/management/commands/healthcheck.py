@@ -6,9 +6,13 @@ from dataclasses import asdict
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from perfconsole.health.checks import CHECKS, SEVERITY, overall_status, run_all_checks
-
-BY_KEY = {check.__name__.removeprefix("check_"): check for check in CHECKS}
+from perfconsole.health.registry import (
+    SEVERITY,
+    get_check,
+    overall_status,
+    registered_checks,
+    run_all_checks,
+)
 
 
 class Command(BaseCommand):
@@ -18,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--check",
             action="append",
-            choices=sorted(BY_KEY),
+            choices=sorted(check.key for check in registered_checks()),
             help="run only this check (repeatable)",
         )
         parser.add_argument("--json", action="store_true", help="print JSON")
@@ -29,7 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        checks = [BY_KEY[key] for key in options["check"] or []] or None
+        checks = [get_check(key) for key in options["check"] or []] or None
         results = run_all_checks(checks)
         if options["json"]:
             payload = {

@@ -1,0 +1,154 @@
+"""The registry of health checks: each one declared once, beside its function.
+
+A check is a plain function decorated with `health_check(...)`, which records
+its key, title, the impact and recommendation the analyzer shows, the fields
+of the rows it returns and which of them measures how much a row matters.
+Modules of checks are imported from their app's `AppConfig.ready()`; the
+health page, the `healthcheck` command and the analyzer read the registry, in
+registration order.
+"""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ImproperlyConfigured
+
+from perfconsole.core.db import StatisticsUnavailable
+
+OK, WARNING, CRITICAL = "ok", "warning", "critical"
+SEVERITY = {OK: 0, WARNING: 1, CRITICAL: 2}
+
+
+@dataclass
+class Outcome:
+    """What a check function finds; the registry adds the check's key and title."""
+
+    status: str
+    summary: str
+    rows: list[dict] = field(default_factory=list)
+    fix_sql: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckResult:
+    """What one health check found."""
+
+    key: str
+    title: str
+    status: str
+    summary: str
+    rows: list[dict] = field(default_factory=list)
+    fix_sql: list[str] = field(default_factory=list)
+    # Set when the statistics could not be read; status is then "warning".
+    error: str = ""
+
+    @property
+    def severity(self):
+        return SEVERITY[self.status]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered health check: its function and everything said about it.
+
+    `fields` are the keys of every row the check returns; `weight` names the
+    one whose value orders the analyzer's findings (bigger first), or is None
+    when the rows have no such measure. `database_wide` checks judge the
+    whole server or database: their rows only explain the one finding.
+    """
+
+    key: str
+    title: str
+    impact: str
+    recommendation: str
+    fields: tuple[str, ...]
+    function: object
+    weight: str | None = None
+    database_wide: bool = False
+
+    def __call__(self):
+        """Run the check; StatisticsUnavailable propagates."""
+        outcome = self.function()
+        return CheckResult(
+            self.key,
+            self.title,
+            outcome.status,
+            outcome.summary,
+            outcome.rows,
+            outcome.fix_sql,
+        )
+
+    def row_weight(self, row):
+        """Return the row's weight as a float (0 without a numeric weight)."""
+        value = row.get(self.weight) if self.weight else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return 0.0
+
+
+_CHECKS: dict[str, Check] = {}
+
+
+def register(check):
+    """Add a check to the registry; refuse an incomplete or repeated one."""
+    for name in ("key", "title", "impact", "recommendation"):
+        if not getattr(check, name).strip():
+            raise ImproperlyConfigured(f"Health check {check.key!r} has no {name}.")
+    if not check.fields:
+        raise ImproperlyConfigured(f"Health check {check.key!r} declares no fields.")
+    if check.weight is not None and check.weight not in check.fields:
+        raise ImproperlyConfigured(
+            f"Health check {check.key!r} weighs {check.weight!r}, which is not "
+            f"one of its fields: {', '.join(check.fields)}."
+        )
+    if check.key in _CHECKS:
+        raise ImproperlyConfigured(f"Health check {check.key!r} is registered twice.")
+    _CHECKS[check.key] = check
+    return check
+
+
+def health_check(**metadata):
+    """Register the decorated function as a check; return the Check.
+
+    The Check is callable like the function was, and returns a CheckResult.
+    """
+
+    def decorator(function):
+        return register(Check(function=function, **metadata))
+
+    return decorator
+
+
+def registered_checks():
+    """Return every registered check in registration order."""
+    return list(_CHECKS.values())
+
+
+def get_check(key):
+    """Return the check registered under `key` (KeyError if there is none)."""
+    return _CHECKS[key]
+
+
+def run_all_checks(checks=None):
+    """Run every registered check (or the given ones); unavailable ones say so.
+
+    Never raises StatisticsUnavailable: that check's result is a warning with
+    the reason in `summary` and `error`.
+    """
+    results = []
+    for check in checks or registered_checks():
+        try:
+            results.append(check())
+        except StatisticsUnavailable as error:
+            results.append(
+                CheckResult(
+                    check.key, check.title, WARNING, str(error), error=str(error)
+                )
+            )
+    return results
+
+
+def overall_status(results):
+    """Return the worst status among the results."""
+    return max(
+        (result.status for result in results), key=SEVERITY.__getitem__, default=OK
+    )
