@@ -26,6 +26,7 @@ from django.db import connections
 from psycopg import sql
 
 from perfconsole.collaboration.models import ROLLUP_TABLES
+from perfconsole.core.db import tag_sql
 
 # pg_stat_statements replaces constants with $1, $2, ...
 PARAMETER = re.compile(r"\$\d+\b")
@@ -205,12 +206,15 @@ class ExplainSession:
         self.stopped = False
 
     def execute(self, statement, params=None):
-        """Run one statement; end the backend if it outlives its timeout."""
+        """Run one statement, tagged; end the backend if it outlives its timeout.
+
+        The tag keeps the console's statements out of query statistics.
+        """
         seconds = settings.MONITORING_EXPLAIN_TIMEOUT_MS / 1000
         watchdog = threading.Timer(seconds + WATCHDOG_GRACE_SECONDS, self._terminate)
         watchdog.start()
         try:
-            self.cursor.execute(statement, params)
+            self.cursor.execute(tag_sql(statement), params)
         finally:
             watchdog.cancel()
         return self.cursor
@@ -223,7 +227,8 @@ class ExplainSession:
         try:
             with psycopg.connect(**self.params, autocommit=True) as killer:
                 killer.execute(
-                    "SELECT pg_terminate_backend(%s)", [self.conn.info.backend_pid]
+                    tag_sql("SELECT pg_terminate_backend(%s)"),
+                    [self.conn.info.backend_pid],
                 )
         except psycopg.Error:
             pass
@@ -238,34 +243,35 @@ def explain_session():
     """
     params = connection_parameters()
     try:
-        conn = psycopg.connect(**params)
+        # Autocommit: the console sends BEGIN and ROLLBACK itself, tagged.
+        conn = psycopg.connect(**params, autocommit=True)
     except psycopg.Error as error:
         raise ExplainUnavailable(
             f"Cannot connect as the explain role {params.get('user')!r}: "
             f"{_first_line(error)}. Run `manage.py setupexplainrole` (README: "
             '"EXPLAIN of a monitored statement").'
         ) from None
+    session = ExplainSession(conn, params)
     try:
-        # BEGIN READ ONLY: the session default alone could be changed by SET.
-        conn.read_only = True
-        session = ExplainSession(conn, params)
+        # READ ONLY here: the session default alone could be changed by SET.
+        session.execute("BEGIN READ ONLY")
         refuse_powerful_role(session)
         yield session
     finally:
-        _end(conn)
+        _end(session)
 
 
-def _end(conn):
+def _end(session):
     """Close the explain connection, its advisory locks released first."""
     # Closing ends the session: advisory locks, settings and prepared
     # statements a planned function left behind end with it. The backend
     # exits a moment after the client leaves, so locks are released now.
     try:
-        conn.rollback()
-        conn.execute("SELECT pg_advisory_unlock_all()")
+        session.execute("ROLLBACK")
+        session.execute("SELECT pg_advisory_unlock_all()")
     except psycopg.Error:
         pass  # ended by the watchdog, or broken: nothing left to release
-    conn.close()
+    session.conn.close()
 
 
 def console_role():

@@ -184,6 +184,8 @@ def test_a_planted_function_gets_no_session_key_lock_or_role(
     assert advisory_locks() == []
     assert victim.execute("SELECT 1").fetchone() == (1,)
     assert console_identity() == before
+    # The explain connection's own statements stay out of query statistics.
+    assert not QueryStat.objects.filter(user_name="perfconsole_explain").exists()
 
 
 @pytest.mark.django_db(transaction=True)
