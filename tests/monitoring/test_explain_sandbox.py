@@ -270,3 +270,22 @@ def test_a_function_that_ignores_the_timeout_is_ended(settings, second_connectio
             break
         time.sleep(0.1)
     assert "perfconsole-explain" not in published_names()
+
+
+@pytest.mark.django_db
+def test_setupexplainrole_without_the_rights_prints_the_sql():
+    from django.core.management import CommandError, call_command
+
+    role = f"weak_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOCREATEROLE")
+        cursor.execute(f"SET ROLE {role}")
+    with pytest.raises(CommandError) as refused:
+        call_command("setupexplainrole")
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+    message = str(refused.value)
+    assert "Cannot set up the explain role perfconsole_explain" in message
+    assert "Run as a superuser in this database:" in message
+    assert "CREATE ROLE perfconsole_explain LOGIN NOINHERIT" in message
+    assert "GRANT SELECT ON users TO perfconsole_explain;" in message
