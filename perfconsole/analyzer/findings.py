@@ -44,7 +44,7 @@ class Finding:
 
 @dataclass
 class TargetCheck:
-    """One of the seed's index efficiency targets, met, missed or not measured.
+    """A target or goal (perfconsole.core.targets), met, missed or not measured.
 
     `met` is None when the figure could not be measured.
     """
@@ -78,7 +78,7 @@ class Report:
     targets: list[TargetCheck] = field(default_factory=list)
     # Sentences about parts that could not run (a timeout, a missing grant).
     notes: list[str] = field(default_factory=list)
-    # DESIGN.md's goals judged on the latest stored benchmark run.
+    # Our goals (perfconsole.core.targets) judged on the latest benchmark run.
     benchmark_run: str = ""
     benchmark: list[TargetCheck] = field(default_factory=list)
 

@@ -1,4 +1,4 @@
-"""The seed's load scenarios: collaborations, lookups, dashboard.
+"""The seed's load scenarios: collaborations, lookups, dashboard (TARGETS.md).
 
 Every scenario is bounded by a duration (and the workers by a deadline), runs
 its database work on its own psycopg connections (one per worker thread), and
@@ -25,10 +25,23 @@ from urllib.parse import urlencode, urlsplit
 import psycopg
 from django.db import connection
 
+from perfconsole.collaboration.models import CollaborationActivity
+from perfconsole.core.targets import (
+    LOAD_CONCURRENT_USERS,
+    LOAD_DASHBOARD_PER_MINUTE,
+    LOAD_LOOKUPS_PER_S,
+)
+
 from . import parameters, plans
 from .queries import read_sql
 
-ACTIVITY_TYPES = ["comment_added", "file_uploaded", "comment_resolved"]
+Activity = CollaborationActivity.ActivityType
+# What the simulated collaborators record besides adding one another.
+ACTIVITY_TYPES = [
+    Activity.COMMENT_ADDED.value,
+    Activity.FILE_UPLOADED.value,
+    Activity.COMMENT_RESOLVED.value,
+]
 
 
 @dataclass
@@ -180,7 +193,10 @@ MIX = [
 
 
 def collaborations(
-    seconds: float, workers: int = 100, seed: int = 1, stream=None
+    seconds: float,
+    workers: int = LOAD_CONCURRENT_USERS,
+    seed: int = 1,
+    stream=None,
 ) -> dict:
     """Run `workers` concurrent users doing a realistic collaboration mix."""
     pools = candidate_pools(seed)
@@ -217,7 +233,7 @@ def collaborations(
                         rows = conn.execute(sql[operation], params).fetchall()
                         remember("collaborators", rows)
                         if rows:
-                            params["activity_type"] = "collaborator_added"
+                            params["activity_type"] = Activity.COLLABORATOR_ADDED.value
                             activity = conn.execute(sql["record_activity"], params)
                             remember("activity", activity.fetchall())
                 elif operation == "record_activity":
@@ -265,7 +281,7 @@ def remove_created(created: dict) -> dict:
 
 def lookups(
     seconds: float,
-    rate: float = 1000,
+    rate: float = LOAD_LOOKUPS_PER_S,
     workers: int = 8,
     seed: int = 1,
     stream=None,
@@ -307,7 +323,8 @@ def lookups(
         result["pgbench"] = {"skipped": "pgbench not found"}
     reference = result["pgbench"].get("throughput_per_s")
     if reference:
-        # DESIGN.md's goal: as close to pgbench as a Python client gets.
+        # Our goal (targets.LOOKUPS_GOAL): as close to pgbench as a Python
+        # client gets.
         result["share_of_pgbench_pct"] = round(
             100 * result["highest_per_s"] / reference, 1
         )
@@ -528,7 +545,7 @@ DASHBOARD_PATHS = [
 def dashboard(
     seconds: float,
     base_url: str = "http://127.0.0.1:8000",
-    per_minute: float = 50,
+    per_minute: float = LOAD_DASHBOARD_PER_MINUTE,
     paths: list | None = None,
     stream=None,
     behind_proxy: bool = False,

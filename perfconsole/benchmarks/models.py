@@ -8,6 +8,8 @@ from django.db import models, transaction
 
 from perfconsole.collaboration.performance import INDEXES
 
+from .results import RunResult
+
 
 class BenchmarkRun(models.Model):
     started_at = models.DateTimeField(db_index=True)
@@ -42,31 +44,35 @@ class BenchmarkRun(models.Model):
 
     @classmethod
     @transaction.atomic
-    def store(cls, document: dict) -> BenchmarkRun:
-        """Save a benchmark document (from runner.Benchmark.run)."""
-        facts = document["run"]
+    def store(cls, result: RunResult) -> BenchmarkRun:
+        """Save a benchmark's result (from runner.Benchmark.run)."""
+        facts = result.run
         run = cls.objects.create(
-            started_at=datetime.fromtimestamp(facts["started_at"], tz=UTC),
-            duration_s=facts["duration_s"],
-            scale=facts["scale"],
-            database=facts["database"],
-            server_version=facts["server_version"],
-            server_version_num=facts["server_version_num"],
-            settings=facts["settings"],
-            row_counts=facts["row_counts"],
-            iterations=facts["iterations"],
-            warmup=facts["warmup"],
-            seed=facts["seed"],
-            compare=facts["compare"],
-            bare=facts["bare"],
-            without_timeout_ms=facts["without_timeout_ms"],
-            dropped=facts["dropped"],
+            started_at=datetime.fromtimestamp(facts.started_at, tz=UTC),
+            duration_s=facts.duration_s,
+            scale=facts.scale,
+            database=facts.database,
+            server_version=facts.server_version,
+            server_version_num=facts.server_version_num,
+            settings=facts.settings,
+            row_counts=facts.row_counts,
+            iterations=facts.iterations,
+            warmup=facts.warmup,
+            seed=facts.seed,
+            compare=facts.compare,
+            bare=facts.bare,
+            without_timeout_ms=facts.without_timeout_ms,
+            dropped=facts.dropped,
         )
         BenchmarkResult.objects.bulk_create(
-            BenchmarkResult.from_entry(run, position, entry)
-            for position, entry in enumerate(document["queries"])
+            BenchmarkResult.from_entry(run, position, entry.as_dict())
+            for position, entry in enumerate(result.queries)
         )
         return run
+
+    def result(self) -> RunResult:
+        """Return the stored run as a RunResult, judged on today's goals."""
+        return RunResult.from_stored(self)
 
 
 class BenchmarkResult(models.Model):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-STATUSES = ["draft", "active", "in_review", "completed", "archived"]
+from perfconsole.collaboration.models import Study
+
+STATUSES = Study.Status.values
 # How many organizations count as "large": the top of the member ranking.
 LARGE_ORGANIZATIONS = 20
 POOL = 200

@@ -1,12 +1,7 @@
-"""The collaboration queries the benchmark measures, with their targets.
+"""The collaboration queries the benchmark measures.
 
-Targets are the seed's (organization member lookups < 10 ms, study
-collaborator queries < 15 ms, activity feed < 25 ms, team analytics < 50 ms,
-and "sub-100ms" for get_user_collaborative_studies, which lists every study of
-a user across organizations); goals are DESIGN.md's (a tenth of the target,
-p95 server-side at `large`).
-The seed gives no figure for an organization's studies by status: it is a
-list page like the feed, so it gets the feed's.
+Each one's seed target and our goal are in perfconsole.core.targets
+(QUERY_GOALS, by the query's name; TARGETS.md lists them).
 """
 
 from __future__ import annotations
@@ -15,6 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from perfconsole.core.sqlfiles import SqlFolder
+from perfconsole.core.targets import QUERY_GOALS, QueryGoal
 
 QUERY_FILES = SqlFolder(__file__, "queries")
 
@@ -34,12 +30,14 @@ class BenchmarkQuery:
     sql_file: str
     # The kind of parameters it takes, drawn by parameters.draw().
     params: str
-    target_ms: float
-    goal_ms: float
 
     @property
     def sql(self) -> str:
         return read_sql(self.sql_file)
+
+    @property
+    def goal(self) -> QueryGoal:
+        return QUERY_GOALS[self.name]
 
 
 QUERIES = [
@@ -48,56 +46,42 @@ QUERIES = [
         "Organization member lookup",
         "organization_member_lookup_v1",
         "user",
-        10,
-        1,
     ),
     BenchmarkQuery(
         "study_permission_check",
         "Study permission check",
         "study_permission_check_v1",
         "study_user",
-        15,
-        1.5,
     ),
     BenchmarkQuery(
         "activity_feed",
         "Activity feed (latest 50)",
         "activity_feed_v1",
         "study",
-        25,
-        2.5,
     ),
     BenchmarkQuery(
         "organization_studies_by_status",
         "Organization studies by status",
         "organization_studies_by_status_v1",
         "organization_status",
-        25,
-        2.5,
     ),
     BenchmarkQuery(
         "team_analytics_view",
         "Team analytics (materialized view)",
         "team_analytics_view_v1",
         "organization",
-        50,
-        5,
     ),
     BenchmarkQuery(
         "team_analytics_function",
         "Team analytics (get_organization_analytics, 30 days)",
         "team_analytics_function_v1",
         "organization",
-        50,
-        5,
     ),
     BenchmarkQuery(
         "user_collaborative_studies",
         "get_user_collaborative_studies",
         "user_collaborative_studies_v1",
         "collaborator",
-        100,
-        10,
     ),
 ]
 

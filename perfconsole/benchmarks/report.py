@@ -1,8 +1,8 @@
-"""Present a benchmark document: the text table and the JSON file."""
+"""Present a benchmark result: the text table and the JSON file."""
 
 from __future__ import annotations
 
-from .runner import goals
+from .results import RunFacts, RunResult
 
 
 def _mark(ok: bool) -> str:
@@ -15,24 +15,24 @@ def _row(cells, widths) -> str:
     )
 
 
-def _rollup_line(run: dict) -> str:
+def _rollup_line(run: RunFacts) -> str:
     """Say whether get_organization_analytics could read the activity rollup."""
-    covered = run.get("rollup_covered_until")
+    covered = run.rollup_covered_until
     if covered is None:
         return "Activity rollup: not built (get_organization_analytics scans raw rows)."
     return (
         f"Activity rollup: covers activity before {covered};"
-        f" {run['rollup_dirty_marks']} organization(s) marked dirty."
+        f" {run.rollup_dirty_marks} organization(s) marked dirty."
     )
 
 
-def text(document: dict) -> str:
+def text(result: RunResult) -> str:
     """Return the benchmark as a text table with targets, goals and plans."""
-    run = document["run"]
+    run = result.run
     lines = [
-        f"Benchmark: {run['database']} (scale {run['scale']}), PostgreSQL "
-        f"{run['server_version']}, {run['iterations']} iterations after "
-        f"{run['warmup']} warm-up, seed {run['seed']}, {run['duration_s']} s",
+        f"Benchmark: {run.database} (scale {run.scale}), PostgreSQL "
+        f"{run.server_version}, {run.iterations} iterations after "
+        f"{run.warmup} warm-up, seed {run.seed}, {run.duration_s} s",
         "Server times from EXPLAIN (ANALYZE, BUFFERS); client = round trip.",
         _rollup_line(run),
         "",
@@ -51,20 +51,21 @@ def text(document: dict) -> str:
         "goal",
     ]
     rows = []
-    for entry in document["queries"]:
+    for entry in result.queries:
+        figures = entry.figures
         rows.append(
             [
-                entry["name"],
-                f"{entry['p50_ms']:.3f}",
-                f"{entry['p95_ms']:.3f}",
-                f"{entry['p99_ms']:.3f}",
-                f"{entry['max_ms']:.3f}",
-                f"{entry['client_p95_ms']:.3f}",
-                entry["rows"],
-                f"{entry['buffers_hit']:g}/{entry['buffers_read']:g}",
-                f"<{entry['target_ms']:g}",
-                _mark(entry["passed"]),
-                f"{_mark(entry['goal_met'])} (<={entry['goal_ms']:g})",
+                entry.name,
+                f"{figures.p50_ms:.3f}",
+                f"{figures.p95_ms:.3f}",
+                f"{figures.p99_ms:.3f}",
+                f"{figures.max_ms:.3f}",
+                f"{figures.client_p95_ms:.3f}",
+                figures.rows,
+                f"{figures.buffers_hit:g}/{figures.buffers_read:g}",
+                f"<{entry.goal.seed_ms:g}",
+                _mark(entry.passed),
+                f"{_mark(entry.goal_met)} (<={entry.goal.goal_p95_ms:g})",
             ]
         )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(11)]
@@ -72,44 +73,40 @@ def text(document: dict) -> str:
     lines += [_row(row, widths) for row in rows]
     lines.append("")
     lines.append("Plans (ms):")
-    for entry in document["queries"]:
-        seq = ", ".join(entry["seq_scan_relations"]) or "none"
+    for entry in result.queries:
+        figures = entry.figures
+        seq = ", ".join(figures.seq_scan_relations) or "none"
         lines.append(
-            f"  {entry['name']}: indexes {', '.join(entry['indexes']) or 'none'};"
-            f" seq scan: {seq}; p95 large orgs {entry['p95_large_ms']:.3f},"
-            f" others {entry['p95_small_ms']:.3f}"
+            f"  {entry.name}: indexes {', '.join(figures.indexes) or 'none'};"
+            f" seq scan: {seq}; p95 large orgs {figures.p95_large_ms:.3f},"
+            f" others {figures.p95_small_ms:.3f}"
         )
-        without = entry.get("without")
+        without = entry.without
         if without:
-            seq = ", ".join(without["seq_scan_relations"]) or "none"
+            seq = ", ".join(without.seq_scan_relations) or "none"
             timeouts = ""
-            if without["timeouts"]:
-                seconds = run["without_timeout_ms"] / 1000
+            if without.timeouts:
+                seconds = run.without_timeout_ms / 1000
                 timeouts = (
-                    f" ({without['timeouts']} calls hit the {seconds:g} s timeout:"
+                    f" ({without.timeouts} calls hit the {seconds:g} s timeout:"
                     " the reduction is a lower bound)"
                 )
             lines.append(
-                f"    without: p50 {without['p50_ms']:.3f} p95 {without['p95_ms']:.3f}"
-                f" -> reduction {entry['reduction_p50_pct']} % (p50),"
-                f" {entry['reduction_p95_pct']} % (p95){timeouts};"
-                f" indexes {', '.join(without['indexes']) or 'none'}; seq scan: {seq}"
+                f"    without: p50 {without.p50_ms:.3f} p95 {without.p95_ms:.3f}"
+                f" -> reduction {entry.reduction_p50_pct} % (p50),"
+                f" {entry.reduction_p95_pct} % (p95){timeouts};"
+                f" indexes {', '.join(without.indexes) or 'none'}; seq scan: {seq}"
             )
-    if run.get("dropped"):
+    if run.dropped:
         lines.append("")
         lines.append(
-            "Dropped for the comparison, then rolled back: " + "; ".join(run["dropped"])
+            "Dropped for the comparison, then rolled back: " + "; ".join(run.dropped)
         )
     lines.append("")
-    lines.append("Goals (DESIGN.md) and seed targets:")
-    for goal in goals(document):
-        verdict = {True: "met   ", False: "MISSED", None: "n/a   "}[goal["met"]]
-        lines.append(f"  {verdict} {goal['goal']}: {goal['value']}")
-    passed = sum(entry["passed"] for entry in document["queries"])
-    lines.append(f"Seed targets: {passed}/{len(document['queries'])} PASS.")
+    lines.append("Our goals and the seed's targets (perfconsole/core/targets.py):")
+    for verdict in result.verdicts():
+        mark = {True: "met   ", False: "MISSED", None: "n/a   "}[verdict.met]
+        lines.append(f"  {mark} {verdict.goal}: {verdict.value}")
+    passed = sum(entry.passed for entry in result.queries)
+    lines.append(f"Seed targets: {passed}/{len(result.queries)} PASS.")
     return "\n".join(lines)
-
-
-def public(document: dict) -> dict:
-    """Return the document for --json, with the goals verdicts added."""
-    return {**document, "goals": goals(document)}

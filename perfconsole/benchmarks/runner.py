@@ -29,6 +29,7 @@ from perfconsole.collaboration.performance import INDEXES
 
 from . import parameters, plans
 from .queries import BenchmarkQuery
+from .results import Figures, QueryEntry, RunFacts, RunResult
 
 VIEWED = COLLABORATION_TABLES + ["team_productivity_analytics"]
 # Makes get_organization_analytics scan raw rows, as before the rollup.
@@ -49,10 +50,7 @@ RELEVANT_SETTINGS = [
 # and a query stops being measured there after this many timeouts.
 WITHOUT_TIMEOUT_MS = 10_000
 MAX_TIMEOUTS = 3
-REDUCTION_GOAL_PCT = 95.0
 PERFORMANCE_INDEXES = {spec.name for spec in INDEXES}
-SEED_REDUCTION_PCT = 90.0
-SEED_SEQ_SCAN_REDUCTION_PCT = 80.0
 
 
 @dataclass
@@ -74,34 +72,34 @@ class Measurement:
     timeouts: int = 0
     plan: dict | None = None
 
-    def figures(self) -> dict:
+    def figures(self) -> Figures:
         """Return the summary stored and printed for this measurement."""
         server = plans.summary(self.server_ms)
         client = plans.summary(self.client_ms)
         calls = max(1, len(self.server_ms))
-        return {
-            "p50_ms": server["p50"],
-            "p95_ms": server["p95"],
-            "p99_ms": server["p99"],
-            "max_ms": server["max"],
-            "mean_ms": server["mean"],
-            "planning_p50_ms": plans.summary(self.planning_ms)["p50"],
-            "client_p50_ms": client["p50"],
-            "client_p95_ms": client["p95"],
-            "client_p99_ms": client["p99"],
-            "rows": round(sum(self.rows) / calls, 1) if self.rows else 0,
-            "buffers_hit": round(self.hit / calls, 1),
-            "buffers_read": round(self.read / calls, 1),
-            "indexes": self.indexes,
-            "seq_scan": bool(self.seq_scans),
-            "seq_scan_relations": self.seq_scans,
-            "seq_scan_count": self.seq_scan_count,
-            # p95 for parameters from the largest organizations, and the rest.
-            "p95_large_ms": plans.summary(self.by_group.get("large", []))["p95"],
-            "p95_small_ms": plans.summary(self.by_group.get("small", []))["p95"],
-            "timeouts": self.timeouts,
-            "iterations": len(self.server_ms),
-        }
+        return Figures(
+            p50_ms=server["p50"],
+            p95_ms=server["p95"],
+            p99_ms=server["p99"],
+            max_ms=server["max"],
+            mean_ms=server["mean"],
+            planning_p50_ms=plans.summary(self.planning_ms)["p50"],
+            client_p50_ms=client["p50"],
+            client_p95_ms=client["p95"],
+            client_p99_ms=client["p99"],
+            rows=round(sum(self.rows) / calls, 1) if self.rows else 0,
+            buffers_hit=round(self.hit / calls, 1),
+            buffers_read=round(self.read / calls, 1),
+            indexes=self.indexes,
+            seq_scan=bool(self.seq_scans),
+            seq_scan_relations=self.seq_scans,
+            seq_scan_count=self.seq_scan_count,
+            p95_large_ms=plans.summary(self.by_group.get("large", []))["p95"],
+            p95_small_ms=plans.summary(self.by_group.get("small", []))["p95"],
+            timeouts=self.timeouts,
+            iterations=len(self.server_ms),
+            plan=self.plan,
+        )
 
 
 def scan_counters(cursor) -> dict:
@@ -321,34 +319,25 @@ class QueryResult:
     with_indexes: Measurement
     without_indexes: Measurement | None = None
 
-    def as_dict(self) -> dict:
-        """Return the query's entry of the JSON document."""
+    def entry(self) -> QueryEntry:
+        """Return the query's typed entry of the run's result."""
         figures = self.with_indexes.figures()
-        entry = {
-            "name": self.query.name,
-            "label": self.query.label,
-            "sql": self.query.sql,
-            "target_ms": self.query.target_ms,
-            "goal_ms": self.query.goal_ms,
-            **figures,
-            # The seed's target is on response time: judged on p95.
-            "passed": figures["p95_ms"] < self.query.target_ms,
-            "goal_met": figures["p95_ms"] <= self.query.goal_ms,
-            "plan": self.with_indexes.plan,
-        }
+        entry = QueryEntry(
+            name=self.query.name,
+            label=self.query.label,
+            sql=self.query.sql,
+            figures=figures,
+            uses_performance_indexes=bool(PERFORMANCE_INDEXES & set(figures.indexes)),
+        )
         if self.without_indexes is not None:
-            without = self.without_indexes.figures()
-            entry["without"] = {**without, "plan": self.without_indexes.plan}
+            entry.without = self.without_indexes.figures()
             # Reductions on the same calls: a phase cut short by timeouts is
             # compared with the same first calls of the other.
             calls = len(self.without_indexes.server_ms)
             before = plans.summary(self.without_indexes.server_ms)
             after = plans.summary(self.with_indexes.server_ms[:calls])
-            entry["reduction_p50_pct"] = plans.reduction(before["p50"], after["p50"])
-            entry["reduction_p95_pct"] = plans.reduction(before["p95"], after["p95"])
-        entry["uses_performance_indexes"] = bool(
-            PERFORMANCE_INDEXES & set(figures["indexes"])
-        )
+            entry.reduction_p50_pct = plans.reduction(before["p50"], after["p50"])
+            entry.reduction_p95_pct = plans.reduction(before["p95"], after["p95"])
         return entry
 
 
@@ -367,8 +356,8 @@ class Benchmark:
         if self.progress:
             self.progress(text)
 
-    def run(self) -> dict:
-        """Run the benchmark and return the document (run facts + queries)."""
+    def run(self) -> RunResult:
+        """Run the benchmark and return its result (run facts + queries)."""
         started = time.time()
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -394,7 +383,8 @@ class Benchmark:
                     dropped = self._without(cursor, results, param_lists)
             # Nothing of the benchmark is kept in the database: undo the drops.
             transaction.set_rollback(True)
-        facts.update(
+        facts = RunFacts(
+            **facts,
             started_at=started,
             duration_s=round(time.time() - started, 1),
             scale=detect_scale(facts["row_counts"]),
@@ -406,7 +396,7 @@ class Benchmark:
             without_timeout_ms=self.without_timeout_ms,
             dropped=dropped,
         )
-        return {"run": facts, "queries": [result.as_dict() for result in results]}
+        return RunResult(facts, [result.entry() for result in results])
 
     def _measure(self, cursor, query, param_lists) -> Measurement:
         self.say(f"measuring {query.name} ({self.iterations} iterations)")
@@ -430,66 +420,3 @@ class Benchmark:
                 timeout_ms=self.without_timeout_ms,
             )
         return statements
-
-
-def seq_scan_reduction(document: dict) -> dict | None:
-    """Return the seed's sequential-scan reduction over a comparison.
-
-    Counts the server's sequential scans of the collaboration tables (inside
-    functions too) over all queries, without and with the indexes.
-    """
-    entries = [entry for entry in document["queries"] if "without" in entry]
-    if not entries:
-        return None
-    with_count = sum(entry["seq_scan_count"] for entry in entries)
-    without_count = sum(entry["without"]["seq_scan_count"] for entry in entries)
-    value = plans.reduction(without_count, with_count)
-    return {
-        "goal": f"sequential scans reduced > {SEED_SEQ_SCAN_REDUCTION_PCT:g} % (seed)",
-        "value": f"{without_count} -> {with_count} scans of the collaboration "
-        f"tables: {value} %",
-        "met": value is not None and value > SEED_SEQ_SCAN_REDUCTION_PCT,
-    }
-
-
-def goals(document: dict) -> list[dict]:
-    """Return DESIGN.md's goals and the seed's targets as met or missed."""
-    lines = []
-    seq = seq_scan_reduction(document)
-    if seq:
-        lines.append(seq)
-    for entry in document["queries"]:
-        lines.append(
-            {
-                "goal": f"{entry['name']}: p95 <= {entry['goal_ms']} ms (ours)",
-                "value": f"{entry['p95_ms']} ms",
-                "met": entry["goal_met"],
-            }
-        )
-        if "reduction_p50_pct" not in entry:
-            continue
-        goal = (
-            f"{entry['name']}: reduction >= {REDUCTION_GOAL_PCT:g} %"
-            f" (ours; seed {SEED_REDUCTION_PCT:g} %)"
-        )
-        value = entry["reduction_p50_pct"]
-        figures = f"{value} % (p50), {entry['reduction_p95_pct']} % (p95)"
-        if not entry["uses_performance_indexes"]:
-            # The view has its own index: the six indexes cannot speed it up.
-            lines.append(
-                {
-                    "goal": goal,
-                    "value": f"not applicable, its plan uses none of the "
-                    f"performance indexes ({figures})",
-                    "met": None,
-                }
-            )
-            continue
-        lines.append(
-            {
-                "goal": goal,
-                "value": figures,
-                "met": value is not None and value >= REDUCTION_GOAL_PCT,
-            }
-        )
-    return lines

@@ -1,10 +1,14 @@
 """Health-check thresholds: PgHero's defaults and the seed's values.
 
+The seed's values come from perfconsole.core.targets (TARGETS.md).
+
 Override any of them with the HEALTH_THRESHOLDS setting (a dict); missing keys
 fall back to these defaults.
 """
 
 from django.conf import settings
+
+from perfconsole.core.targets import ALERT_DEAD_TUPLES, ALERT_SEQ_SCAN_RATE, CACHE_HIT
 
 MB = 1024 * 1024
 
@@ -12,9 +16,9 @@ DEFAULT_THRESHOLDS = {
     # PgHero warns below 99 %; the seed's target is "> 95 %", so below it is
     # critical.
     "cache_hit_rate_warning": 99.0,
-    "cache_hit_rate_critical": 95.0,
+    "cache_hit_rate_critical": CACHE_HIT.pct,
     # Seed: "Sequential scan rate > 20% for large tables"; PgHero: 10 000 rows.
-    "seq_scan_ratio_pct": 20.0,
+    "seq_scan_ratio_pct": ALERT_SEQ_SCAN_RATE.pct,
     "missing_index_min_rows": 10_000,
     # PgHero 4: no scans and at least 10 MB.
     "unused_index_max_scans": 0,
@@ -25,7 +29,7 @@ DEFAULT_THRESHOLDS = {
     "index_bloat_pct": 50.0,
     "index_bloat_min_bytes": 100 * MB,
     # Seed: "Dead tuple count > 1000 for any table".
-    "dead_tuples": 1000,
+    "dead_tuples": ALERT_DEAD_TUPLES,
     # Vacuum and analyze recency: changed tables this large whose last
     # (auto)vacuum or (auto)analyze is older than this (or never happened).
     "maintenance_min_rows": 10_000,

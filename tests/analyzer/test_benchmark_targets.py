@@ -1,4 +1,4 @@
-"""The report judges DESIGN.md's goals on the latest stored benchmark run."""
+"""The report judges our goals (core/targets.py) on the latest benchmark run."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +26,11 @@ def _run(started_at, compare, results):
 
 
 def _result(name, p95, goal, target, seq_scans, without_seq_scans=None):
+    """Return a stored result; each table listed was scanned sequentially 4 times.
+
+    4 calls of a query reading a table sequentially each time are 4 scans:
+    the server's counters, as the benchmark counts them.
+    """
     return {
         "name": name,
         "label": name.replace("_", " ").capitalize(),
@@ -46,11 +51,17 @@ def _result(name, p95, goal, target, seq_scans, without_seq_scans=None):
         "indexes": ["idx"],
         "seq_scan": bool(seq_scans),
         "seq_scan_relations": seq_scans,
+        "seq_scan_count": 4 * len(seq_scans),
         "passed": p95 < target,
         "goal_met": p95 <= goal,
         "without": None
         if without_seq_scans is None
-        else {"p95_ms": p95 * 40, "seq_scan_relations": without_seq_scans},
+        else {
+            "p95_ms": p95 * 40,
+            "seq_scan_relations": without_seq_scans,
+            "seq_scan_count": 4 * len(without_seq_scans),
+        },
+        "reduction_p50_pct": None if without_seq_scans is None else 96.0,
         "reduction_p95_pct": None if without_seq_scans is None else 97.5,
     }
 
@@ -69,7 +80,7 @@ def test_it_reports_the_seq_scan_reduction_of_the_latest_comparison():
     report = build_report(Options.from_settings(trial_indexes=False))
     targets = {target.name: target for target in report.targets}
     reduction = targets["Sequential scan reduction"]
-    assert reduction.measured.startswith("67 % (3 → 1")
+    assert reduction.measured == "67 % (12 → 4 sequential scans)"
     assert reduction.met is False
 
 
@@ -90,7 +101,7 @@ def test_it_judges_each_query_on_its_design_goal():
     assert goals["Member lookup"].met is True
     assert goals["Feed"].met is False
     assert "seed target < 25 ms: pass" in goals["Feed"].detail
-    assert "reduction 97.5 %" in goals["Feed"].detail
+    assert "96.0 % (p50), 97.5 % (p95)" in goals["Feed"].detail
     assert "seq scan on studies" in goals["Feed"].detail
     assert "with --compare" in report.benchmark_run
     document = report.as_dict()

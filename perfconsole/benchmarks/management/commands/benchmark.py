@@ -1,4 +1,4 @@
-"""Benchmark the collaboration queries against the seed's targets."""
+"""Benchmark the collaboration queries against the targets (core/targets.py)."""
 
 import json
 
@@ -23,7 +23,8 @@ MAX_WITHOUT_TIMEOUT_S = 600
 class Command(BaseCommand):
     help = (
         "Measure the collaboration queries (EXPLAIN ANALYZE server time, client "
-        "round trip, buffers, indexes, seq scans) against the seed's targets; "
+        "round trip, buffers, indexes, seq scans) against the seed's targets "
+        "and our goals (TARGETS.md); "
         "--compare measures them without the performance indexes too, inside a "
         "transaction that is rolled back."
     )
@@ -118,7 +119,7 @@ class Command(BaseCommand):
             progress=lambda text: self.stderr.write(f"  {text}"),
         )
         try:
-            document = benchmark.run()
+            result = benchmark.run()
         except ValueError as error:
             raise CommandError(str(error)) from error
         except DatabaseError as error:
@@ -127,18 +128,18 @@ class Command(BaseCommand):
                 f"benchmark stopped, everything rolled back: {error}".strip()
             ) from error
         # Output first: figures that took minutes are not lost to a failed save.
-        self.stdout.write(report.text(document))
+        self.stdout.write(report.text(result))
         json_error = None
         if json_file:
             try:
                 with open(json_file, "w") as out:
-                    json.dump(report.public(document), out, indent=2, default=str)
+                    json.dump(result.public(), out, indent=2, default=str)
                 self.stdout.write(f"JSON written to {json_file}")
             except OSError as error:
                 # Checked up front; the folder went away during the run.
                 json_error = error
         if not options["no_store"]:
-            run = BenchmarkRun.store(document)
+            run = BenchmarkRun.store(result)
             self.stdout.write(f"Stored as benchmark run {run.pk} (see the admin).")
         if json_error:
             raise CommandError(f"JSON not written to {json_file}: {json_error}")

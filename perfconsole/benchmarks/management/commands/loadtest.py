@@ -1,4 +1,4 @@
-"""Run one of the seed's load scenarios and report throughput and latency."""
+"""Run one of the seed's load scenarios (TARGETS.md); report throughput, latency."""
 
 import json
 
@@ -6,6 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from perfconsole.benchmarks import load
 from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
+from perfconsole.core.targets import (
+    LOAD_CONCURRENT_USERS,
+    LOAD_DASHBOARD_PER_MINUTE,
+    LOAD_LOOKUPS_PER_S,
+)
 
 SCENARIOS = ["collaborations", "lookups", "dashboard"]
 MAX_DURATION_S = 3600
@@ -17,9 +22,11 @@ MAX_PER_MINUTE = 60_000
 
 class Command(BaseCommand):
     help = (
-        "Load scenarios: collaborations (100 simultaneous operations, reads and "
-        "writes), lookups (1000 member lookups/s, then the highest rate, and "
-        "pgbench), dashboard (50 requests/min over HTTP, signed in). Bounded by "
+        f"Load scenarios: collaborations ({LOAD_CONCURRENT_USERS} simultaneous "
+        "operations, reads and writes), lookups "
+        f"({LOAD_LOOKUPS_PER_S} member lookups/s, then the highest rate, and "
+        f"pgbench), dashboard ({LOAD_DASHBOARD_PER_MINUTE} requests/min over "
+        "HTTP, signed in). Bounded by "
         "--duration; leaves no data behind."
     )
 
@@ -36,10 +43,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            help="concurrent workers (collaborations: 100, lookups: 8)",
+            help=f"concurrent workers (collaborations: {LOAD_CONCURRENT_USERS}, "
+            "lookups: 8)",
         )
         parser.add_argument(
-            "--rate", type=float, default=1000, help="lookups: target per second"
+            "--rate",
+            type=float,
+            default=LOAD_LOOKUPS_PER_S,
+            help="lookups: target per second",
         )
         parser.add_argument(
             "--processes",
@@ -56,7 +67,10 @@ class Command(BaseCommand):
             help="dashboard: the running web app",
         )
         parser.add_argument(
-            "--per-minute", type=float, default=50, help="dashboard: request rate"
+            "--per-minute",
+            type=float,
+            default=LOAD_DASHBOARD_PER_MINUTE,
+            help="dashboard: request rate",
         )
         parser.add_argument(
             "--behind-proxy",
@@ -105,7 +119,10 @@ class Command(BaseCommand):
         stream = self.stderr._out
         if scenario == "collaborations":
             return load.collaborations(
-                duration, workers=workers or 100, seed=seed, stream=stream
+                duration,
+                workers=workers or LOAD_CONCURRENT_USERS,
+                seed=seed,
+                stream=stream,
             )
         if scenario == "lookups":
             return load.lookups(
