@@ -23,6 +23,7 @@ import sqlparse
 from django.apps import apps
 from django.conf import settings
 from django.db import connections
+from pglast.keywords import RESERVED_KEYWORDS
 from psycopg import sql
 
 from perfconsole.collaboration.models import ROLLUP_TABLES
@@ -114,11 +115,11 @@ def console_tables():
 
 def explain_role():
     """Return the role monitored statements are planned as."""
-    if settings.EXPLAIN_DATABASE_URL:
-        user = _url_parameters(settings.EXPLAIN_DATABASE_URL).get("user")
-        if user:
-            return user
-    return EXPLAIN_ROLE
+    try:
+        params = _url_parameters(settings.EXPLAIN_DATABASE_URL or "")
+    except ExplainUnavailable:
+        params = {}  # said where the connection is made
+    return params.get("user") or EXPLAIN_ROLE
 
 
 def role_setup_sql(role=None, tables=None):
@@ -148,7 +149,7 @@ def enable_hint():
 
 def _ident(name):
     # Plain names stay readable in the recipe; others are quoted.
-    if PLAIN_NAME.fullmatch(name):
+    if PLAIN_NAME.fullmatch(name) and name not in RESERVED_KEYWORDS:
         return name
     return sql.Identifier(name).as_string()
 

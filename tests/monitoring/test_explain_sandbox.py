@@ -289,3 +289,16 @@ def test_setupexplainrole_without_the_rights_prints_the_sql():
     assert "Run as a superuser in this database:" in message
     assert "CREATE ROLE perfconsole_explain LOGIN NOINHERIT" in message
     assert "GRANT SELECT ON users TO perfconsole_explain;" in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broken_explain_url_is_a_message_not_an_error(
+    settings, admin_client, second_connection
+):
+    second_connection().execute("SELECT reverse('a') AS explain_url_marker")
+    stat = QueryStat.objects.get(query__contains="explain_url_marker")
+    url = reverse("admin:monitoring_querystat_change", args=[stat.pk])
+    settings.EXPLAIN_DATABASE_URL = "not a url"
+    for response in (admin_client.get(url), admin_client.post(url)):
+        assert response.status_code == 200
+        assert "EXPLAIN_DATABASE_URL cannot be parsed" in response.content.decode()
