@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import psycopg
 from django.db import connection
 
-from perfconsole.collaboration.models import CollaborationActivity
+from perfconsole.collaboration.models import ActivityType as Activity
 from perfconsole.core.targets import (
     LOAD_CONCURRENT_USERS,
     LOAD_DASHBOARD_PER_MINUTE,
@@ -35,7 +35,6 @@ from perfconsole.core.targets import (
 from . import parameters, plans
 from .queries import read_sql
 
-Activity = CollaborationActivity.ActivityType
 # What the simulated collaborators record besides adding one another.
 ACTIVITY_TYPES = [
     Activity.COMMENT_ADDED.value,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from perfconsole.collaboration.models import Study
+from perfconsole.collaboration.models import StudyStatus
 
-STATUSES = Study.Status.values
+STATUSES = StudyStatus.values
 # How many organizations count as "large": the top of the member ranking.
 LARGE_ORGANIZATIONS = 20
 POOL = 200

@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 from psycopg import sql
 
-from .models import COLLABORATION_TABLES, ROLLUP_TABLES
+from .models import (
+    COLLABORATION_TABLES,
+    ROLLUP_TABLES,
+    ActivityType,
+    CollaboratorRole,
+    MemberRole,
+    StudyStatus,
+)
 
 DAY = 86_400
 # How long a load waits for other sessions to release the tables.
@@ -58,31 +65,51 @@ SCALES = {
     "large": Scale(10_000, 200_000, 1_000_000, 100_000, 500_000, 5_000_000),
 }
 
-MEMBER_ROLES = (["admin"] * 5) + (["member"] * 70) + (["viewer"] * 25)
-COLLABORATOR_ROLES = (["editor"] * 45) + (["reviewer"] * 25) + (["viewer"] * 30)
-STATUSES = (
-    (["draft"] * 15)
-    + (["active"] * 40)
-    + (["in_review"] * 15)
-    + (["completed"] * 20)
-    + (["archived"] * 10)
+
+def weighted(shares: dict) -> list[str]:
+    """Return each choice's value repeated by its share, for rng.choice."""
+    return [choice.value for choice, share in shares.items() for _ in range(share)]
+
+
+# Shares in percent; the first member or collaborator is always the owner.
+MEMBER_ROLES = weighted(
+    {MemberRole.ADMIN: 5, MemberRole.MEMBER: 70, MemberRole.VIEWER: 25}
+)
+COLLABORATOR_ROLES = weighted(
+    {
+        CollaboratorRole.EDITOR: 45,
+        CollaboratorRole.REVIEWER: 25,
+        CollaboratorRole.VIEWER: 30,
+    }
+)
+STATUSES = weighted(
+    {
+        StudyStatus.DRAFT: 15,
+        StudyStatus.ACTIVE: 40,
+        StudyStatus.IN_REVIEW: 15,
+        StudyStatus.COMPLETED: 20,
+        StudyStatus.ARCHIVED: 10,
+    }
 )
 # study_created is written once per study, at its creation.
-ACTIVITY_TYPES = (
-    (["comment_added"] * 30)
-    + (["comment_resolved"] * 14)
-    + (["file_uploaded"] * 15)
-    + (["status_changed"] * 10)
-    + (["review_requested"] * 10)
-    + (["review_completed"] * 8)
-    + (["collaborator_added"] * 6)
+ACTIVITY_TYPES = weighted(
+    {
+        ActivityType.COMMENT_ADDED: 30,
+        ActivityType.COMMENT_RESOLVED: 14,
+        ActivityType.FILE_UPLOADED: 15,
+        ActivityType.STATUS_CHANGED: 10,
+        ActivityType.REVIEW_REQUESTED: 10,
+        ActivityType.REVIEW_COMPLETED: 8,
+        ActivityType.COLLABORATOR_ADDED: 6,
+    }
 )
+STUDY_CREATED = ActivityType.STUDY_CREATED.value
 PERMISSIONS = {
-    "owner": '{"read": true, "write": true, "comment": true, "review": true, '
-    '"manage": true}',
-    "editor": '{"read": true, "write": true, "comment": true}',
-    "reviewer": '{"read": true, "comment": true, "review": true}',
-    "viewer": '{"read": true}',
+    CollaboratorRole.OWNER.value: '{"read": true, "write": true, "comment": true, '
+    '"review": true, "manage": true}',
+    CollaboratorRole.EDITOR.value: '{"read": true, "write": true, "comment": true}',
+    CollaboratorRole.REVIEWER.value: '{"read": true, "comment": true, "review": true}',
+    CollaboratorRole.VIEWER.value: '{"read": true}',
 }
 FIRST = "Ada Alan Barbara Carl Dana Edsger Frances Grace Hedy Ivan Joan Ken "
 FIRST += "Linus Margaret Niklaus Olga Radia Shafi Tim Yukihiro"
@@ -201,7 +228,11 @@ class Generator:
             org_id = self.org_ids[org]
             owner = self.user_ids[members[0]]
             for position, user in enumerate(members):
-                role = "owner" if position == 0 else rng.choice(MEMBER_ROLES)
+                role = (
+                    MemberRole.OWNER.value
+                    if position == 0
+                    else rng.choice(MEMBER_ROLES)
+                )
                 joined = self.recent(self.org_created[org], 400)
                 invited = r"\N" if position == 0 else owner
                 yield (
@@ -247,7 +278,11 @@ class Generator:
             study_id = self.study_ids[study]
             owner = self.user_ids[creator]
             for position, user in enumerate(ordered):
-                role = "owner" if position == 0 else rng.choice(COLLABORATOR_ROLES)
+                role = (
+                    CollaboratorRole.OWNER.value
+                    if position == 0
+                    else rng.choice(COLLABORATOR_ROLES)
+                )
                 added = self.recent(self.study_created[study], 100)
                 added_by = r"\N" if position == 0 else owner
                 yield (
@@ -267,7 +302,7 @@ class Generator:
             created = self.study_created[study]
             yield (
                 f"{self.new_id()}\t{study_id}\t{self.user_ids[people[0]]}\t"
-                f"{self.ts(created)}\tstudy_created\t{{}}\n"
+                f"{self.ts(created)}\t{STUDY_CREATED}\t{{}}\n"
             )
             for n in range(round(extra * weights[study] / whole)):
                 kind = rng.choice(ACTIVITY_TYPES)

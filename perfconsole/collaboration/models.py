@@ -36,6 +36,41 @@ ROLLUP_TABLES = [
 ]
 
 
+# The domain's values: the fields' choices, the CHECK constraints, the demo
+# data and the benchmark's parameters all come from these.
+class MemberRole(models.TextChoices):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    IN_REVIEW = "in_review"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"
+
+
+class CollaboratorRole(models.TextChoices):
+    OWNER = "owner"
+    EDITOR = "editor"
+    REVIEWER = "reviewer"
+    VIEWER = "viewer"
+
+
+class ActivityType(models.TextChoices):
+    STUDY_CREATED = "study_created"
+    STATUS_CHANGED = "status_changed"
+    COLLABORATOR_ADDED = "collaborator_added"
+    FILE_UPLOADED = "file_uploaded"
+    COMMENT_ADDED = "comment_added"
+    COMMENT_RESOLVED = "comment_resolved"
+    REVIEW_REQUESTED = "review_requested"
+    REVIEW_COMPLETED = "review_completed"
+
+
 class SeedIndex(models.Index):
     """An index whose name is the seed's, longer than Django's 30-char default."""
 
@@ -90,11 +125,7 @@ class Organization(models.Model):
 
 
 class OrganizationMember(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner"
-        ADMIN = "admin"
-        MEMBER = "member"
-        VIEWER = "viewer"
+    Role = MemberRole
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = _foreign_key(
@@ -114,7 +145,7 @@ class OrganizationMember(models.Model):
                 name="organization_members_org_user_uniq",
             ),
             models.CheckConstraint(
-                condition=Q(role__in=["owner", "admin", "member", "viewer"]),
+                condition=Q(role__in=MemberRole.values),
                 name="organization_members_role_check",
             ),
         ]
@@ -144,12 +175,7 @@ class OrganizationMember(models.Model):
 
 
 class Study(models.Model):
-    class Status(models.TextChoices):
-        DRAFT = "draft"
-        ACTIVE = "active"
-        IN_REVIEW = "in_review"
-        COMPLETED = "completed"
-        ARCHIVED = "archived"
+    Status = StudyStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = _foreign_key(Organization, "organization_id", related_name="studies")
@@ -163,9 +189,7 @@ class Study(models.Model):
         verbose_name_plural = "studies"
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    status__in=["draft", "active", "in_review", "completed", "archived"]
-                ),
+                condition=Q(status__in=StudyStatus.values),
                 name="studies_status_check",
             ),
         ]
@@ -188,11 +212,7 @@ class Study(models.Model):
 
 
 class StudyCollaborator(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner"
-        EDITOR = "editor"
-        REVIEWER = "reviewer"
-        VIEWER = "viewer"
+    Role = CollaboratorRole
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     study = _foreign_key(Study, "study_id", related_name="collaborators")
@@ -210,7 +230,7 @@ class StudyCollaborator(models.Model):
                 fields=["study", "user"], name="study_collaborators_study_user_uniq"
             ),
             models.CheckConstraint(
-                condition=Q(role__in=["owner", "editor", "reviewer", "viewer"]),
+                condition=Q(role__in=CollaboratorRole.values),
                 name="study_collaborators_role_check",
             ),
         ]
@@ -239,15 +259,7 @@ class StudyCollaborator(models.Model):
 
 
 class CollaborationActivity(models.Model):
-    class ActivityType(models.TextChoices):
-        STUDY_CREATED = "study_created"
-        STATUS_CHANGED = "status_changed"
-        COLLABORATOR_ADDED = "collaborator_added"
-        FILE_UPLOADED = "file_uploaded"
-        COMMENT_ADDED = "comment_added"
-        COMMENT_RESOLVED = "comment_resolved"
-        REVIEW_REQUESTED = "review_requested"
-        REVIEW_COMPLETED = "review_completed"
+    ActivityType = ActivityType
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     study = _foreign_key(Study, "study_id", related_name="activity")
@@ -262,18 +274,7 @@ class CollaborationActivity(models.Model):
         verbose_name_plural = "collaboration activity"
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    activity_type__in=[
-                        "study_created",
-                        "status_changed",
-                        "collaborator_added",
-                        "file_uploaded",
-                        "comment_added",
-                        "comment_resolved",
-                        "review_requested",
-                        "review_completed",
-                    ]
-                ),
+                condition=Q(activity_type__in=ActivityType.values),
                 name="collaboration_activity_type_check",
             ),
         ]
