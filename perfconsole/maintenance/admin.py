@@ -158,10 +158,10 @@ class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
             raise Http404("No such materialized view") from None
         except StatisticsUnavailable as error:
             return self.render_page(request, "Materialized view", error=str(error))
-        if settle_refreshes(view.name):
+        cluster_alive, cluster_description = cluster_status()
+        if settle_refreshes(view.name, cluster_alive=cluster_alive):
             # Its in-progress flag was read before the rows were settled.
             view = get_materialized_view(view.name)
-        cluster_alive, cluster_description = cluster_status()
         history = list(
             ViewRefresh.objects.filter(view_name=view.name).select_related(
                 "triggered_by"
