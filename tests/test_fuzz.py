@@ -19,7 +19,11 @@ from django.urls import NoReverseMatch, reverse
 from perfconsole.alerts.models import Alert, AlertRule
 from perfconsole.analyzer.models import AnalyzerReport
 from perfconsole.benchmarks.models import BenchmarkRun
-from perfconsole.collaboration.models import Organization, ProductUser
+from perfconsole.collaboration.models import (
+    Organization,
+    OrganizationMember,
+    ProductUser,
+)
 from perfconsole.core.admin import PageAdmin
 from perfconsole.health.models import Activity
 from perfconsole.maintenance.models import ViewRefresh
@@ -35,9 +39,10 @@ VALUES = [
     "abc",
     "-1",
     "99999999999999999999",
-    "1.5",
     "žluť ☃ 𝄞 <script>alert(1)</script>",
 ]
+# Enough for parameters every changelist reads the same way.
+SHORT_VALUES = ["abc", "-1", "99999999999999999999"]
 # Parameters the admin's changelist itself reads, besides the filters.
 CHANGELIST_PARAMS = ["q", "p", "o", "e", "all", "_to_field", "_popup", "nope"]
 # Per list_filter field: lookups a crafted URL may try besides the filter's own.
@@ -156,7 +161,7 @@ def test_changelists_and_pages_survive_bad_query_strings(
             for value in NUL_VALUES:
                 data = {name: value}
                 failures.check(fuzz_client.get(url, data), "GET", url, data, {400})
-            for value in VALUES:
+            for value in SHORT_VALUES if name in CHANGELIST_PARAMS else VALUES:
                 data = {name: value}
                 failures.check(fuzz_client.get(url, data), "GET", url, data)
         data = {f"x{NUL}": "1"}
@@ -233,6 +238,42 @@ def test_pages_of_real_objects_survive_bad_query_strings(fuzz_client, objects):
     assert not failures.found, failures.report()
 
 
+# A valid add form per model, so that one bad field is the only error.
+VALID_FORMS = {
+    AlertRule: {
+        "name": "fuzz rule",
+        "metric": "dead_tuples",
+        "comparison": ">",
+        "threshold": "10",
+        "severity": "warning",
+        "min_rows": "0",
+        "cooldown_minutes": "60",
+        "enabled": "on",
+    },
+    Organization: {"name": "Form", "slug": "form"},
+    ProductUser: {"email": "form@example.test", "full_name": "Form"},
+}
+FORM_VALUES = [*VALUES, "1.5", "inf", "nan", "1e309"]
+
+
+def test_add_forms_survive_bad_field_values(fuzz_client, superuser):
+    failures = Failures()
+    request = RequestFactory().get("/")
+    request.user = superuser
+    for model, model_admin in admin.site._registry.items():
+        url = admin_url(model, "add")
+        if url is None or not model_admin.has_add_permission(request):
+            continue
+        valid = VALID_FORMS.get(model, {})
+        for name in model_admin.get_form(request).base_fields:
+            for value in FORM_VALUES:
+                data = {**valid, name: value}
+                failures.check(fuzz_client.post(url, data), "POST", url, data)
+            data = {**valid, name: NUL}
+            failures.check(fuzz_client.post(url, data), "POST", url, data, {400})
+    assert not failures.found, failures.report()
+
+
 CONSOLE_DETAIL_PAGES = [
     "admin:monitoring_querystat_change",
     "admin:monitoring_slowquery_change",
@@ -295,3 +336,15 @@ def test_custom_posts_survive_garbage(fuzz_client, objects):
         url = reverse("admin:maintenance_materializedview_refresh", args=[bad_id])
         failures.check(fuzz_client.post(url), "POST", url, None, {404})
     assert not failures.found, failures.report()
+
+
+def test_a_malformed_autocomplete_id_is_a_form_error(fuzz_client, objects):
+    organization = objects[Organization]
+    url = admin_url(OrganizationMember, "add")
+    data = {"organization": organization.pk, "user": "abc", "role": "member"}
+
+    response = fuzz_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "“abc” is not a valid UUID." in response.text
+    assert not OrganizationMember.objects.exists()

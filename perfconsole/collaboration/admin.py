@@ -29,7 +29,7 @@ from perfconsole.collaboration.models import (
     StudyCollaborator,
     TeamProductivityAnalytics,
 )
-from perfconsole.core.admin import ReadOnlyAdminMixin
+from perfconsole.core.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin
 
 # Below this many rows an exact count is cheap and nicer to read.
 EXACT_COUNT_LIMIT = 20_000
@@ -107,7 +107,7 @@ def parse_uuid(term: str) -> uuid.UUID | None:
         return None
 
 
-class BigTableAdmin(admin.ModelAdmin):
+class BigTableAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):
     """Common settings for the collaboration changelists."""
 
     paginator = EstimatedCountPaginator

@@ -1,7 +1,8 @@
 """Admin building blocks shared by the console's apps."""
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -17,6 +18,43 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """An autocomplete that shows a malformed submitted id as no selection.
+
+    Redisplaying a form with its errors, Django's widget looks the submitted
+    id up as given, and an id the key cannot hold (`abc` for a UUID) raised
+    a 500 instead of showing the field's own error.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        target = remote.model._meta.get_field(remote.field_name)
+        return super().optgroups(name, [v for v in value if fits(target, v)], attr)
+
+
+def fits(field, value):
+    """Return True if the model field can hold the submitted value."""
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class CheckedAutocompleteMixin:
+    """Use CheckedAutocompleteSelect for the admin's autocomplete_fields."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault(
+                "widget",
+                CheckedAutocompleteSelect(
+                    db_field, self.admin_site, using=kwargs.get("using")
+                ),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class PageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
