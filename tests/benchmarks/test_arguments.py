@@ -55,6 +55,11 @@ def test_benchmark_refuses_a_scale_larger_than_the_data(small_demo):
     assert not BenchmarkRun.objects.exists()
 
 
+def test_benchmark_with_a_scale_and_no_data_says_how_to_load_it():
+    with pytest.raises(CommandError, match="no collaboration data.*seeddemo --scale"):
+        call_command("benchmark", scale="medium")
+
+
 def test_benchmark_runs_when_the_scale_matches(small_demo, tmp_path):
     out = tmp_path / "bench.json"
 

@@ -10,7 +10,7 @@ from perfconsole.benchmarks.models import BenchmarkRun
 from perfconsole.benchmarks.queries import QUERIES, by_name
 from perfconsole.benchmarks.runner import Benchmark, detect_scale, server_facts
 from perfconsole.benchmarks.safety import development_verdict
-from perfconsole.collaboration.demo import SCALES
+from perfconsole.collaboration.demo import SCALES, tables_are_empty
 from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
 
 # Bounds of the run's size: enough for stable percentiles, and a run that
@@ -151,6 +151,11 @@ class Command(BaseCommand):
         compared with the wrong targets. Leaving --scale out benchmarks the
         data as it is, under the scale detected from its row counts.
         """
+        if tables_are_empty():
+            raise CommandError(
+                f"--scale {scale}: there is no collaboration data. Load it with "
+                f"`manage.py seeddemo --scale {scale}`."
+            )
         with connection.cursor() as cursor:
             row_counts = server_facts(cursor)["row_counts"]
         detected = detect_scale(row_counts)
