@@ -356,7 +356,8 @@ ANALYZER_TRIAL_INDEX_TIMEOUT_MS = env_int("ANALYZER_TRIAL_INDEX_TIMEOUT_MS", 300
 # -- health ------------------------------------------------------------------
 
 # Health-check thresholds: any key of perfconsole.health.thresholds
-# DEFAULT_THRESHOLDS (PgHero's defaults and the seed's values) can be overridden.
+# DEFAULT_THRESHOLDS (PgHero's defaults and the seed's values, TARGETS.md) can be
+# overridden.
 HEALTH_THRESHOLDS = {}
 # Cancel / terminate on the live activity page; off removes them entirely.
 ACTIVITY_ACTIONS_ENABLED = env_bool("ACTIVITY_ACTIONS_ENABLED", True)

@@ -27,7 +27,7 @@ from .findings import CRITICAL, INFO, WARNING, Finding, Report, TargetCheck, pri
 from .health import health_findings, settings_findings
 from .suggestions import suggest_indexes
 
-# A slow statement is critical at the seed's definition of slow.
+# A slow statement is critical at the seed's definition of slow (core/targets.py).
 CRITICAL_QUERY_MS = SLOW_QUERY_MS
 
 

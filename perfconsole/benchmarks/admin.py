@@ -44,7 +44,7 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="seed targets")
+    @admin.display(description="seed targets (TARGETS.md)")
     def targets(self, run):
         return f"{run.passed_count}/{run.query_count} PASS"
 

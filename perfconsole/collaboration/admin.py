@@ -228,9 +228,9 @@ class CollaborationActivityAdmin(BigTableAdmin):
     list_select_related = ("study", "user")
     autocomplete_fields = ("study", "user")
     search_fields = ("study__title",)
-    # user_id has no index here: searching by user would scan every row.
-    search_help_text = "A study id or an activity id."
-    uuid_search = ("pk", "study_id")
+    # user_id is indexed (idx_collaboration_activity_user, migration 0006).
+    search_help_text = "A study id, a user id or an activity id."
+    uuid_search = ("pk", "study_id", "user_id")
     # Served by collaboration_activity_created.
     ordering = ("-created_at",)
     sortable_by = ("created_at",)

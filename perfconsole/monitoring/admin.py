@@ -67,8 +67,8 @@ class QueryStatAdmin(StatsTableAdmin):
 class SlowQueryAdmin(QueryStatAdmin):
     title = "Slow queries"
     description = (
-        "Statements with a mean time of one second or more (the seed's "
-        "definition), planning included."
+        "Statements with a mean time of one second or more (the seed report's "
+        "definition, TARGETS.md), planning included."
     )
     table_class = tables.SlowQueryTable
 

@@ -181,16 +181,18 @@ def connection_parameters():
     else:
         raise ExplainUnavailable(enable_hint())
     timeout = settings.MONITORING_EXPLAIN_TIMEOUT_MS
+    limits = (
+        "-c default_transaction_read_only=on"
+        f" -c statement_timeout={timeout}"
+        f" -c lock_timeout={settings.MONITORING_LOCK_TIMEOUT_MS}"
+    )
     params.update(
         # Always the console's database (the test database under pytest):
         # the statement is one of this database's.
         dbname=console["NAME"],
         application_name="perfconsole-explain",
-        options=(
-            "-c default_transaction_read_only=on"
-            f" -c statement_timeout={timeout}"
-            f" -c lock_timeout={settings.MONITORING_LOCK_TIMEOUT_MS}"
-        ),
+        # After the URL's own options, so the limits win.
+        options=f"{params.get('options', '')} {limits}".strip(),
     )
     params.setdefault("connect_timeout", settings.DB_CONNECT_TIMEOUT)
     return params

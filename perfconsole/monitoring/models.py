@@ -59,7 +59,10 @@ class QueryStat(QueryStatBase):
 
 
 class SlowQuery(QueryStatBase):
-    """A statement whose mean time is one second or more (the seed's slow)."""
+    """A statement whose mean time is one second or more (the seed's slow).
+
+    The seed's definition is targets.SLOW_QUERY_MS (TARGETS.md).
+    """
 
     class Meta(QueryStatBase.Meta):
         managed = False

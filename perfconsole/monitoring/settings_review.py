@@ -1,6 +1,7 @@
 """Compare the server's settings with the seed's and with PGTune's formulas.
 
-The seed's values come from its "PostgreSQL Performance Settings"; computed
+The seed's values come from its "PostgreSQL Performance Settings" (the seed
+report, TARGETS.md); computed
 values follow PGTune (le0pard/pgtune) for a web application on SSD storage,
 from the server's memory and CPU count.
 """

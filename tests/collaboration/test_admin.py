@@ -62,6 +62,14 @@ def test_search_by_id_finds_a_studys_activity(admin_client, acme):
     assert len(response.context["cl"].result_list) == 3
 
 
+def test_search_by_id_finds_a_users_activity(admin_client, acme):
+    response = admin_client.get(
+        changelist("collaborationactivity"), {"q": str(acme.dora.pk)}
+    )
+    rows = list(response.context["cl"].result_list)
+    assert [row.user_id for row in rows] == [acme.dora.pk]
+
+
 @pytest.mark.parametrize("term", ["nothing", "'; DROP TABLE users; --", "%", "x" * 500])
 def test_other_search_terms_give_an_empty_page(admin_client, acme, term):
     response = admin_client.get(changelist("studycollaborator"), {"q": term})

@@ -10,7 +10,8 @@ from perfconsole.collaboration.performance import verify
 
 class Command(BaseCommand):
     help = (
-        "Check the seed's indexes (present, valid, defined as promised), "
+        "Check the seed's indexes (TARGETS.md) and the foreign-key indexes "
+        "(present, valid, defined as their .sql files), "
         "functions and materialized view: one line per object."
     )
 
