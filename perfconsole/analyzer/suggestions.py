@@ -447,20 +447,14 @@ def check_with_planner(suggestion, parameters, *, trial_indexes):
         if _hypopg_installed():
             _check_with_hypopg(suggestion, parameters)
             return
-        if trial_indexes:
-            try:
-                statement = trial_statement(suggestion.query)
-            except Unsupported as reason:
-                suggestion.method = f"not checked: {reason}"
-            else:
-                _check_with_trial_index(suggestion, statement, parameters)
-                return
+        statement = _trial_statement_or_none(suggestion.query, trial_indexes)
+        if statement:
+            _check_with_trial_index(suggestion, statement, parameters)
+            return
         with explain_session() as session:
             suggestion.cost_before = _plan_cost(
                 generic_plan(session, _statement(suggestion), parameters, "JSON")
             )[0]
-        if suggestion.method.startswith("not checked:"):
-            suggestion.method = "not checked"
     except ExplainUnavailable:
         # Plans are off or refused: the suggestion stays unchecked.
         return
@@ -468,6 +462,16 @@ def check_with_planner(suggestion, parameters, *, trial_indexes):
         raise Unsupported(f"EXPLAIN failed: {explain_failure(error)}") from error
     except (DatabaseError, StatisticsUnavailable) as error:
         raise Unsupported(f"EXPLAIN failed: {error}") from error
+
+
+def _trial_statement_or_none(query, trial_indexes):
+    """Return the text a trial index may be planned with, or None."""
+    if not trial_indexes:
+        return None
+    try:
+        return trial_statement(query)
+    except Unsupported:
+        return None  # not plain: checked by the explain role, without the index
 
 
 def _statement(suggestion):
