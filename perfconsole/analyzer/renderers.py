@@ -40,7 +40,9 @@ def render_text(report):
             lines.extend(_wrap(target.detail, "      "))
     lines.append("")
     if report.benchmark:
-        lines.append(f"Design goals, latest benchmark ({report.benchmark_run})")
+        lines.append(
+            f"Our goals (TARGETS.md), latest benchmark ({report.benchmark_run})"
+        )
         for check in report.benchmark:
             lines.append(
                 f"  [{check.status.upper()}] {check.name} {check.target}: "
