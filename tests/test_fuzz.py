@@ -289,6 +289,26 @@ def test_console_detail_pages_answer_404_for_unknown_ids(fuzz_client, name, bad_
     assert fuzz_client.get(url).status_code == 404
 
 
+def test_a_nul_byte_gets_a_page_saying_what_is_wrong(fuzz_client):
+    url = reverse("admin:monitoring_querystat_changelist")
+
+    response = fuzz_client.get(url, {"user": f"a{NUL}b"})
+
+    assert response.status_code == 400
+    assert "The query string contains a NUL byte (%00)" in response.text
+    assert 'class="errornote"' in response.text
+
+
+def test_a_malformed_selection_gets_a_page_saying_what_is_wrong(fuzz_client):
+    url = admin_url(Alert, "changelist")
+    data = {"action": "acknowledge_alerts", ACTION_CHECKBOX_NAME: ["abc"]}
+
+    response = fuzz_client.post(url, data)
+
+    assert response.status_code == 400
+    assert "The selected rows (abc) are not ids of alerts" in response.text
+
+
 def test_compare_page_of_unknown_runs(fuzz_client, objects):
     first, second = objects["runs"]
     for args in ([first.pk, 999999999], [999999999, second.pk]):

@@ -4,8 +4,10 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import TO_FIELD_VAR
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseBadRequest
+from django.template.loader import render_to_string
 
 NUL = "\x00"
+TEMPLATE = "perfconsole/bad_request.html"
 
 
 def holds_nul(data):
@@ -17,9 +19,9 @@ def holds_nul(data):
 
 
 def bad_request(message):
-    return HttpResponseBadRequest(
-        f"Bad request: {message}", content_type="text/plain; charset=utf-8"
-    )
+    """Render the 400 page; it needs no database, session or user."""
+    summary = message[0].upper() + message[1:]
+    return HttpResponseBadRequest(render_to_string(TEMPLATE, {"summary": summary}))
 
 
 class BadInputMiddleware:
