@@ -63,3 +63,16 @@ def test_targets_md_shows_the_module():
     text = (Path(targets.__file__).parents[2] / "TARGETS.md").read_text()
 
     assert targets.markdown_table() in text
+
+
+def test_the_seeded_alert_rules_are_the_seeds_alert_conditions():
+    import importlib
+
+    migration = importlib.import_module("perfconsole.alerts.migrations.0002_seed_rules")
+    thresholds = {rule["metric"]: rule["threshold"] for rule in migration.RULES}
+
+    assert thresholds["query_mean_time_ms"] == targets.ALERT_CRITICAL_PATH_MS
+    assert thresholds["index_usage_pct"] == targets.ALERT_INDEX_USAGE.pct
+    assert thresholds["seq_scan_pct"] == targets.ALERT_SEQ_SCAN_RATE.pct
+    assert thresholds["dead_tuples"] == targets.ALERT_DEAD_TUPLES
+    assert thresholds["cache_hit_pct"] == targets.CACHE_HIT.pct
