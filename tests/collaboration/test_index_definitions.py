@@ -29,10 +29,9 @@ SPECS = INDEXES + FOREIGN_KEY_INDEXES
 def latest_index_files():
     """Return {index name: sql_file} of the last migration that builds each."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
+    (leaf,) = loader.graph.leaf_nodes("collaboration")
     files = {}
-    for key in loader.graph.forwards_plan(
-        ("collaboration", "0006_foreign_key_indexes")
-    ):
+    for key in loader.graph.forwards_plan(leaf):
         if key[0] != "collaboration":
             continue
         for operation in loader.graph.nodes[key].operations:
