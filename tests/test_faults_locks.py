@@ -12,8 +12,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def lock(second_connection, table, application_name="faults-holder"):
     """Hold an ACCESS EXCLUSIVE lock on table in an open transaction; return it."""
     holder = second_connection(autocommit=False)
+    # Released after 10 s at the latest: without the admin's limits a request
+    # then finishes late instead of hanging the test run.
     holder.execute(
-        "SELECT set_config('application_name', %s, false)", [application_name]
+        "SELECT set_config('application_name', %s, false),"
+        " set_config('idle_in_transaction_session_timeout', '10s', false)",
+        [application_name],
     )
     holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     return holder
@@ -58,8 +62,7 @@ def test_a_slow_statement_is_stopped_by_the_statement_timeout(
     settings.ADMIN_STATEMENT_TIMEOUT_MS = 200
     url = reverse("admin:collaboration_study_changelist")
     # The statement timeout is the shorter limit here: it stops the wait.
-    holder = second_connection(autocommit=False)
-    holder.execute("LOCK TABLE studies IN ACCESS EXCLUSIVE MODE")
+    holder = lock(second_connection, "studies")
     try:
         response = admin_client.get(url)
     finally:
