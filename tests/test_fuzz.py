@@ -45,6 +45,15 @@ VALUES = [
 SHORT_VALUES = ["abc", "-1", "99999999999999999999"]
 # Parameters the admin's changelist itself reads, besides the filters.
 CHANGELIST_PARAMS = ["q", "p", "o", "e", "all", "_to_field", "_popup", "nope"]
+# Crafted values of the changelist's own parameters.
+CHANGELIST_QUERIES = [
+    {"o": "999"},
+    {"o": "1.x.-999"},
+    {"p": "0"},
+    {"q": "%_\\'\""},
+    {"e": "1", "all": ""},
+    {"_changelist_filters": "state__exact=x&p=abc"},
+]
 # Per list_filter field: lookups a crafted URL may try besides the filter's own.
 FIELD_LOOKUPS = ["", "__in", "__gte"]
 # What the console's pages without a filter form read.
@@ -164,6 +173,8 @@ def test_changelists_and_pages_survive_bad_query_strings(
             for value in SHORT_VALUES if name in CHANGELIST_PARAMS else VALUES:
                 data = {name: value}
                 failures.check(fuzz_client.get(url, data), "GET", url, data)
+        for data in CHANGELIST_QUERIES:
+            failures.check(fuzz_client.get(url, data), "GET", url, data)
         data = {f"x{NUL}": "1"}
         failures.check(fuzz_client.get(url, data), "GET", url, data, {400})
     assert not failures.found, failures.report()
