@@ -1,7 +1,6 @@
 """Read settings from the environment, with clear errors for bad values."""
 
 import os
-import sys
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -42,19 +41,21 @@ def env_list(name, default=()):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def process_kind(argv=None):
-    """Say which kind of process this is, for `application_name`."""
-    if os.environ.get("PERFCONSOLE_PROCESS"):
-        return os.environ["PERFCONSOLE_PROCESS"]
-    argv = sys.argv if argv is None else argv
-    program = os.path.basename(argv[0]) if argv else ""
-    if "gunicorn" in program or "runserver" in argv:
-        return "web"
-    if "qcluster" in argv:
-        return "qcluster"
-    if "pytest" in sys.modules:
-        return "test"
-    return "command"
+PROCESS_KINDS = ("web", "qcluster", "command", "test")
+
+
+def process_kind():
+    """Return the kind of process its entry point named in PERFCONSOLE_PROCESS.
+
+    manage.py, config/wsgi.py and the test session set it; the settings only
+    read it (for `application_name`, the pool and the test key).
+    """
+    kind = os.environ.get("PERFCONSOLE_PROCESS") or "command"
+    if kind not in PROCESS_KINDS:
+        raise ImproperlyConfigured(
+            f"PERFCONSOLE_PROCESS={kind!r}: use one of {', '.join(PROCESS_KINDS)}"
+        )
+    return kind
 
 
 def database_from_url(url, *, kind, pool=None, connect_timeout=10):

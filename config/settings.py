@@ -1,7 +1,9 @@
 """perfconsole settings, read from the environment.
 
 Every variable is listed in README.md. With DATABASE_URL unset the console
-starts (or reuses) the embedded PostgreSQL under var/.
+uses the embedded PostgreSQL under var/. Importing this module starts
+nothing: the entry points (manage.py, config/wsgi.py, the test session) name
+the kind of process in PERFCONSOLE_PROCESS and start that server.
 """
 
 import os
@@ -126,14 +128,8 @@ EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
     from perfconsole.embedded import configured_server
 
-    EMBEDDED_SERVER = configured_server()
-    # `manage.py embeddedpg` manages the server itself and turns this off.
-    if env_bool("EMBEDDED_PG_AUTOSTART", True):
-        EMBEDDED_SERVER_STARTED = EMBEDDED_SERVER.ensure_running()
-        DATABASE_URL = EMBEDDED_SERVER.url()
-    else:
-        EMBEDDED_SERVER_STARTED = False
-        DATABASE_URL = "postgresql://postgres@127.0.0.1:1/perfconsole"
+    # Where the server runs or will run; the entry points start it.
+    DATABASE_URL = configured_server().planned_url()
 
 DATABASES = {
     "default": database_from_url(

@@ -80,12 +80,3 @@ def explain_role(django_db_setup, django_db_blocker):
         call_command("setupexplainrole", stdout=io.StringIO())
     return EXPLAIN_ROLE
 
-
-def pytest_sessionfinish(session, exitstatus):
-    """Stop the embedded server if this test run started it."""
-    from django.conf import settings
-    from django.db import connections
-
-    if getattr(settings, "EMBEDDED_SERVER_STARTED", False):
-        connections.close_all()
-        settings.EMBEDDED_SERVER.stop()

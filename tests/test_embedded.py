@@ -1,6 +1,7 @@
 """The embedded PostgreSQL: start, reuse, stop, stale pid, extensions."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,22 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from perfconsole.embedded import EmbeddedServer
+from perfconsole.embedded import EmbeddedServer, configured_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
+
+
+def unused_port():
+    """Return a port nothing listens on (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
@@ -74,6 +87,8 @@ def test_management_command_reports_the_server(scratch_server):
     env = {
         **os.environ,
         "EMBEDDED_PG_DATA": str(scratch_server.data_dir),
+        # Its own port: the suite's server may hold the default one.
+        "EMBEDDED_PG_PORT": str(unused_port()),
         "DEBUG": "1",
     }
     env.pop("DATABASE_URL", None)
@@ -124,6 +139,34 @@ def test_suite_database_has_pg_stat_statements():
 
 @pytest.mark.skipif(not settings.EMBEDDED_DATABASE, reason="DATABASE_URL is set")
 def test_settings_use_the_embedded_server():
-    assert (
-        settings.DATABASES["default"]["PORT"] == settings.EMBEDDED_SERVER.status().port
+    # The test session started it on the port the settings planned.
+    assert settings.DATABASES["default"]["PORT"] == configured_server().status().port
+
+
+def test_importing_the_settings_starts_no_server(tmp_path):
+    port = unused_port()
+    data_dir = tmp_path / "pgdata"
+    env = {
+        **os.environ,
+        "EMBEDDED_PG_DATA": str(data_dir),
+        "EMBEDDED_PG_PORT": str(port),
+        "PERFCONSOLE_PROCESS": "web",
+        "DEBUG": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    # The apps are loaded too, as every entry point does.
+    probe = (
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.DATABASES['default']['PORT'])"
     )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(port)
+    assert not data_dir.exists()
+    assert not listening(port)

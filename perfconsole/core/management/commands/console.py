@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
+from perfconsole.embedded import stop_if_started_here
+
 
 class Command(BaseCommand):
     help = (
@@ -55,9 +57,9 @@ class Command(BaseCommand):
             self._stop(children)
 
     def _spawn(self, arguments, kind):
+        # The children reuse the server this process runs on; only this
+        # process stops it (if its manage.py started it).
         env = {**os.environ, "PERFCONSOLE_PROCESS": kind}
-        # Children must not stop a server that this process started.
-        env["EMBEDDED_PG_AUTOSTART"] = "1"
         return subprocess.Popen(
             [sys.executable, "manage.py", *arguments],
             cwd=settings.BASE_DIR,
@@ -93,10 +95,6 @@ class Command(BaseCommand):
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
-        if settings.EMBEDDED_DATABASE and settings.EMBEDDED_SERVER_STARTED:
-            from django.db import connections
-
-            connections.close_all()
-            settings.EMBEDDED_SERVER.stop()
+        if stop_if_started_here():
             self.stdout.write("Embedded PostgreSQL stopped.")
         self.stdout.write("Stopped.")

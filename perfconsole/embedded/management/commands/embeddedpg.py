@@ -11,7 +11,8 @@ class Command(BaseCommand):
         "Manage the embedded PostgreSQL used when DATABASE_URL is unset: "
         "start, stop, status or url. EMBEDDED_PG_BIN picks another bin directory."
     )
-    # Settings start the server already; `stop` must not need a connection.
+    # manage.py does not start the server for this command: `status` and
+    # `stop` must not need a connection.
     requires_system_checks = []
 
     def add_arguments(self, parser):
