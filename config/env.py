@@ -25,7 +25,7 @@ def env_bool(name, default=False):
 def env_int(name, default):
     """Return an environment integer, or say which variable is wrong."""
     raw = os.environ.get(name)
-    if raw in (None, ""):
+    if not raw:
         return default
     try:
         return int(raw)

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that the 400 and 503 pages answered below carry the policy too.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A NUL byte or a malformed action selection is a 400 before any query.
     "perfconsole.core.middleware.BadInputMiddleware",
@@ -74,7 +76,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -354,7 +355,7 @@ ANALYZER_TRIAL_INDEX_TIMEOUT_MS = env_int("ANALYZER_TRIAL_INDEX_TIMEOUT_MS", 300
 # Health-check thresholds: any key of perfconsole.health.thresholds
 # DEFAULT_THRESHOLDS (PgHero's defaults and the seed's values, TARGETS.md) can be
 # overridden.
-HEALTH_THRESHOLDS = {}
+HEALTH_THRESHOLDS: dict[str, float] = {}
 # Cancel / terminate on the live activity page; off removes them entirely.
 ACTIVITY_ACTIONS_ENABLED = env_bool("ACTIVITY_ACTIONS_ENABLED", True)
 

@@ -79,4 +79,3 @@ def explain_role(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         call_command("setupexplainrole", stdout=io.StringIO())
     return EXPLAIN_ROLE
-

@@ -1,6 +1,7 @@
 """Admin building blocks shared by the console's apps."""
 
 from django.contrib import admin
+from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
@@ -43,7 +44,7 @@ def fits(field, value):
     return True
 
 
-class CheckedAutocompleteMixin:
+class CheckedAutocompleteMixin(BaseModelAdmin):
     """Use CheckedAutocompleteSelect for the admin's autocomplete_fields."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

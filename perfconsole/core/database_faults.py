@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from typing import Protocol, cast
 
 import psycopg
 import psycopg_pool
@@ -24,6 +25,20 @@ from django.template.loader import render_to_string
 from perfconsole.core.db import QUERY_TAG, StatisticsUnavailable, fetch_dicts
 
 logger = logging.getLogger(__name__)
+
+
+class PooledConnection(Protocol):
+    """The PostgreSQL backend's pool (Django 5.1+), which django-stubs lacks."""
+
+    pool: psycopg_pool.ConnectionPool | None
+
+    def close_pool(self) -> None: ...
+
+
+def pooled() -> PooledConnection:
+    """Return the default connection as the PostgreSQL backend it is."""
+    return cast(PooledConnection, connection)
+
 
 # libpq's smallest connect_timeout: a probe says "down" within this long.
 PROBE_TIMEOUT_SECONDS = 2
@@ -112,7 +127,7 @@ def drop_pool():
     a new pool connects at once.
     """
     try:
-        connection.close_pool()
+        pooled().close_pool()
     except (KeyError, psycopg.Error):
         pass  # Another thread closed it first.
 
@@ -134,7 +149,7 @@ def check_before_request():
     if connection.connection is not None:
         return None
     if health.down_error is None:
-        pool = connection.pool
+        pool = pooled().pool
         if pool is None or health.recently_up():
             return None
         if pool.get_stats().get("pool_available", 0) > 0:
@@ -342,8 +357,9 @@ class DatabaseFaultsMiddleware:
             if probe_server() is not None:
                 raise
             connection.close()
-            if connection.pool is not None:
-                connection.pool.check()
+            pool = pooled().pool
+            if pool is not None:
+                pool.check()
             previous = apply_limits()
         health.mark_up()
         return previous

@@ -43,6 +43,8 @@ def explain_database_error(error):
     sqlstate = getattr(getattr(error, "__cause__", None), "sqlstate", None) or getattr(
         error, "sqlstate", None
     )
+    if sqlstate == "57014" and "user request" in str(error):
+        return "The statistics query was cancelled by another session."
     if sqlstate == "57014":
         return "Statistics unavailable right now: the query hit its statement timeout."
     if sqlstate == "55P03":
@@ -56,7 +58,30 @@ def explain_database_error(error):
             "Permission denied: grant the console's role pg_monitor "
             f"(GRANT pg_monitor TO {role})."
         )
-    return f"Statistics unavailable right now: {error}"
+    return explain_other_error(sqlstate, error)
+
+
+# Errors that mean the server, not the query, failed: no connection (08 and
+# libpq's own errors, which have no SQLSTATE), shutdown, recovery.
+SERVER_GONE_STATES = {"57P01", "57P02", "57P03"}
+# A view or function the console created is missing or has another shape.
+SCHEMA_STATES = {"42P01", "42703", "42883"}
+
+
+def explain_other_error(sqlstate, error):
+    """Name what happened for the errors that are not timeouts or grants."""
+    if sqlstate is None or sqlstate.startswith("08") or sqlstate in SERVER_GONE_STATES:
+        return f"The database server could not be reached: {error}"
+    if sqlstate == "53300":
+        return f"The database server accepts no more connections: {error}"
+    if sqlstate.startswith("53"):
+        return f"The database server is out of resources ({sqlstate}): {error}"
+    if sqlstate in SCHEMA_STATES:
+        return (
+            f"A statistics view is missing or outdated ({error}): run "
+            "python manage.py migrate, then python manage.py syncstatviews."
+        )
+    return f"The statistics query failed (SQLSTATE {sqlstate}): {error}"
 
 
 def limit_transaction(cursor, statement_timeout_ms=None):
@@ -104,4 +129,4 @@ def server_version_num(using="default"):
     """Return server_version_num, e.g. 180001."""
     connection = connections[using]
     connection.ensure_connection()
-    return connection.pg_version
+    return connection.connection.info.server_version

