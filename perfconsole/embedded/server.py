@@ -84,7 +84,7 @@ class EmbeddedServer:
 
     def __init__(self, data_dir, bin_dir=None, port=None):
         self.data_dir = Path(data_dir).resolve()
-        self.bin_dir = Path(bin_dir) if bin_dir else default_bin_dir()
+        self.bin_dir = Path(bin_dir).resolve() if bin_dir else default_bin_dir()
         self.port = port
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
 
