@@ -79,7 +79,8 @@ class IndexUsage(models.Model):
     table_name = models.TextField()
     index_name = models.TextField()
     table_relid = models.BigIntegerField()
-    index_size_bytes = models.BigIntegerField("size")
+    # None while another session locks the index or its table exclusively.
+    index_size_bytes = models.BigIntegerField("size", null=True)
     idx_scan = models.BigIntegerField("scans")
     idx_tup_read = models.BigIntegerField("tuples read")
     idx_tup_fetch = models.BigIntegerField("tuples fetched")
@@ -89,8 +90,10 @@ class IndexUsage(models.Model):
     is_unique = models.BooleanField("unique")
     is_primary = models.BooleanField("primary")
     is_valid = models.BooleanField("valid")
-    definition = models.TextField()
+    definition = models.TextField(null=True)  # noqa: DJ001 - NULL when locked
     last_idx_scan = models.DateTimeField("last scan", null=True)
+    # The pid holding (or awaiting) that lock; 0 for a prepared transaction.
+    size_locked_by = models.IntegerField("size locked by", null=True)
 
     class Meta:
         managed = False
@@ -125,10 +128,11 @@ class TablePerformance(models.Model):
     n_mod_since_analyze = models.BigIntegerField("changed since analyze")
     heap_hit_ratio = models.FloatField("heap cache hit (%)", null=True)
     idx_hit_ratio = models.FloatField("index cache hit (%)", null=True)
-    table_size_bytes = models.BigIntegerField("table size")
-    indexes_size_bytes = models.BigIntegerField("indexes size")
-    toast_size_bytes = models.BigIntegerField("TOAST size")
-    total_size_bytes = models.BigIntegerField("total size")
+    # Sizes are None while another session locks the table exclusively.
+    table_size_bytes = models.BigIntegerField("table size", null=True)
+    indexes_size_bytes = models.BigIntegerField("indexes size", null=True)
+    toast_size_bytes = models.BigIntegerField("TOAST size", null=True)
+    total_size_bytes = models.BigIntegerField("total size", null=True)
     last_vacuum = models.DateTimeField(null=True)
     last_autovacuum = models.DateTimeField(null=True)
     last_analyze = models.DateTimeField(null=True)
@@ -138,6 +142,7 @@ class TablePerformance(models.Model):
     analyze_count = models.BigIntegerField()
     autoanalyze_count = models.BigIntegerField()
     last_seq_scan = models.DateTimeField(null=True)
+    size_locked_by = models.IntegerField("size locked by", null=True)
 
     class Meta:
         managed = False

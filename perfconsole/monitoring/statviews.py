@@ -14,7 +14,23 @@ from perfconsole.core.sqlfiles import SqlFolder
 from perfconsole.monitoring.extension import EXTENSION, statements_status
 
 load_sql = SqlFolder(__file__, "views").read
-LATEST_VERSION = 1
+LATEST_VERSION = 2
+# The file version of each view in each version of the set: in 2 the sizes
+# of a table or index another session locks exclusively are left out.
+FILE_VERSIONS = {
+    1: {
+        "query_stats": 1,
+        "slow_queries": 1,
+        "index_usage_stats": 1,
+        "table_performance_stats": 1,
+    },
+    2: {
+        "query_stats": 1,
+        "slow_queries": 1,
+        "index_usage_stats": 2,
+        "table_performance_stats": 2,
+    },
+}
 # In dependency order: slow_queries reads query_stats.
 VIEW_NAMES = (
     "query_stats",
@@ -45,16 +61,23 @@ def server_variant(server_version):
 def view_statements(version, status, server_version):
     """Return (view name, SQL) for every view, in dependency order."""
     variant = server_variant(server_version)
-    query_stats = load_sql(query_stats_file(version, status))
+    files = FILE_VERSIONS[version]
+    query_stats = load_sql(query_stats_file(files["query_stats"], status))
     if status.usable:
         query_stats = query_stats.replace("{pgss}", status.qualified_view)
     return [
         ("query_stats", query_stats),
-        ("slow_queries", load_sql(f"slow_queries_v{version}.sql")),
-        ("index_usage_stats", load_sql(f"index_usage_stats_v{version}_{variant}.sql")),
+        ("slow_queries", load_sql(f"slow_queries_v{files['slow_queries']}.sql")),
+        (
+            "index_usage_stats",
+            load_sql(f"index_usage_stats_v{files['index_usage_stats']}_{variant}.sql"),
+        ),
         (
             "table_performance_stats",
-            load_sql(f"table_performance_stats_v{version}_{variant}.sql"),
+            load_sql(
+                f"table_performance_stats_v{files['table_performance_stats']}"
+                f"_{variant}.sql"
+            ),
         ),
     ]
 
@@ -92,7 +115,8 @@ def update_extension(using="default"):
     connection = connections[using]
     try:
         with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute(load_sql(f"query_stats_v{LATEST_VERSION}_absent.sql"))
+            placeholder = FILE_VERSIONS[LATEST_VERSION]["query_stats"]
+            cursor.execute(load_sql(f"query_stats_v{placeholder}_absent.sql"))
             cursor.execute(f"ALTER EXTENSION {EXTENSION} UPDATE")
     except DatabaseError as error:
         if getattr(error.__cause__, "sqlstate", None) != "42501":

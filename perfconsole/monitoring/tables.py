@@ -89,7 +89,7 @@ class StatsTable(tables.Table):
         """Return one cell's display value (escaped later unless safe)."""
         value = getattr(record, column.accessor)
         if value is None:
-            return column.default
+            return self.missing(column, record)
         custom = getattr(self, f"render_{column.name}", None)
         if custom is not None:
             return custom(value=value, record=record)
@@ -101,6 +101,14 @@ class StatsTable(tables.Table):
         if isinstance(value, datetime):
             return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
         return value
+
+    def missing(self, column, record):
+        """Return what an empty cell shows."""
+        return column.default
+
+    def row_class(self, record):
+        """Return the CSS class of a record's row."""
+        return ""
 
     def body_html(self):
         """Return the current page's <tr> rows, every value escaped.
@@ -118,7 +126,10 @@ class StatsTable(tables.Table):
                 f'<td class="{css}">{conditional_escape(self.cell(col, record))}</td>'
                 for col, css in columns
             )
-            rows.append(f"<tr>{cells}</tr>")
+            css = self.row_class(record)
+            rows.append(
+                f'<tr class="{css}">{cells}</tr>' if css else f"<tr>{cells}</tr>"
+            )
         return mark_safe("\n".join(rows))  # noqa: S308 - cells escaped above
 
     def export_rows(self):
@@ -160,7 +171,35 @@ class QueryTable(StatsTable):
         )
 
 
-class IndexTable(StatsTable):
+def locked_note(what, pid):
+    """Say why a size could not be read: another session's exclusive lock."""
+    holder = f"pid {pid}" if pid else "a prepared transaction"
+    return f"{what} unavailable: locked by {holder}"
+
+
+class LockedSizesTable(StatsTable):
+    """A table whose size columns are empty while a row's relation is locked.
+
+    The views leave them out rather than wait for the lock; size_locked_by
+    names the session holding it.
+    """
+
+    class Meta(StatsTable.Meta):
+        pass
+
+    locked_columns = {}
+
+    def missing(self, column, record):
+        what = self.locked_columns.get(column.name)
+        if what and record.size_locked_by is not None:
+            return locked_note(what, record.size_locked_by)
+        return super().missing(column, record)
+
+    def row_class(self, record):
+        return "pc-locked" if record.size_locked_by is not None else ""
+
+
+class IndexTable(LockedSizesTable):
     class Meta(StatsTable.Meta):
         pass
 
@@ -176,10 +215,12 @@ class IndexTable(StatsTable):
     is_primary = tables.BooleanColumn(verbose_name="Primary")
     is_valid = tables.BooleanColumn(verbose_name="Valid")
     last_idx_scan = tables.DateTimeColumn(verbose_name="Last scan", default="–")
-    definition = tables.Column(orderable=False)
+    definition = tables.Column(orderable=False, default="–")
+
+    locked_columns = {"index_size_bytes": "size", "definition": "definition"}
 
 
-class TableTable(StatsTable):
+class TableTable(LockedSizesTable):
     class Meta(StatsTable.Meta):
         pass
 
@@ -205,6 +246,12 @@ class TableTable(StatsTable):
     last_autovacuum = tables.DateTimeColumn(default="–")
     last_analyze = tables.DateTimeColumn(default="–")
     last_autoanalyze = tables.DateTimeColumn(default="–")
+
+    locked_columns = {
+        "table_size_bytes": "size",
+        "indexes_size_bytes": "size",
+        "toast_size_bytes": "size",
+    }
 
 
 class SlowQueryTable(QueryTable):
