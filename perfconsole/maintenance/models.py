@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from . import registry
+from .registry import MATERIALIZED_VIEW
+
 
 class ViewRefresh(models.Model):
     """One refresh of one materialized view: who asked, when, how it went."""
@@ -66,11 +69,29 @@ class ViewRefresh(models.Model):
         return self.status in self.IN_PROGRESS
 
 
+class RegisteredRefreshable(models.Model):
+    """A refreshable an app registered (registry.py), for the SQL view to list.
+
+    Written from the registry after every migrate; never edited by hand.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    kind = models.CharField(max_length=40)
+    state_function = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        db_table = "maintenance_registered_refreshable"
+        default_permissions = ()
+
+    def __str__(self):
+        return self.name
+
+
 class MaterializedView(models.Model):
     """A materialized view found in pg_class, with its latest refresh.
 
-    The collaboration schema's activity rollup is listed too, as kind
-    "rollup". Backed by the SQL view maintenance_materialized_view
+    The refreshables the apps register (registry.py) are listed too, each
+    with its own kind. Backed by the SQL view maintenance_materialized_view
     (sql/views/).
     """
 
@@ -109,8 +130,11 @@ class MaterializedView(models.Model):
         return self.name
 
     @property
-    def is_rollup(self):
-        return self.kind == "rollup"
+    def registered(self):
+        """Return the registered refreshable listed as this row, or None."""
+        if self.kind == MATERIALIZED_VIEW:
+            return None
+        return registry.get(self.name)
 
     @property
     def can_refresh_concurrently(self):
@@ -127,10 +151,10 @@ class MaterializedView(models.Model):
 
         MAINTENANCE_MANAGED_VIEWS names the managed views; when it is empty,
         they are the views owned by the console's role (REFRESH needs the
-        owner) and the activity rollup.
+        owner). What the apps register is always managed.
         """
-        if self.is_rollup:
-            return ""
+        if self.kind != MATERIALIZED_VIEW:
+            return "" if self.registered else "no longer registered by its app"
         listed = settings.MAINTENANCE_MANAGED_VIEWS
         if listed:
             qualified = f"{self.schema_name}.{self.view_name}"

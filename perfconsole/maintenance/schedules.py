@@ -5,7 +5,8 @@ to run belongs to the code and is kept up to date; when to run it may be
 edited in django-q2's admin and is kept, unless a reset is asked for.
 """
 
-from django.conf import settings
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -13,50 +14,26 @@ from django_q.models import Schedule
 CODE_FIELDS = ("func", "args", "kwargs")
 # Fields an operator may tune in the admin.
 TIMING_FIELDS = ("schedule_type", "cron", "minutes")
+# What a schedule leaves out is None.
+UNSET = dict.fromkeys(("args", "kwargs", "cron", "minutes"))
 
 
 def console_schedules():
-    """Return the wanted schedules as dicts of Schedule fields."""
-    return [
-        {
-            "name": "refresh-materialized-views",
-            "func": "perfconsole.maintenance.tasks.refresh_all_views",
-            "args": None,
-            "kwargs": None,
-            "schedule_type": Schedule.CRON,
-            "cron": settings.MAINTENANCE_REFRESH_CRON,
-            "minutes": None,
-        },
-        {
-            "name": "refresh-activity-rollup",
-            "func": "perfconsole.maintenance.tasks.refresh_activity_rollup",
-            "args": None,
-            "kwargs": None,
-            "schedule_type": Schedule.MINUTES,
-            "cron": None,
-            "minutes": settings.MAINTENANCE_ROLLUP_MINUTES,
-        },
-        {
-            # Written by perfconsole.alerts; referenced by name only, so this
-            # module never imports the alerts app.
-            "name": "evaluate-alerts",
-            "func": "perfconsole.alerts.tasks.evaluate_alerts",
-            "args": None,
-            "kwargs": None,
-            "schedule_type": Schedule.MINUTES,
-            "cron": None,
-            "minutes": 5,
-        },
-        {
-            "name": "prune-history",
-            "func": "perfconsole.maintenance.tasks.prune_history",
-            "args": None,
-            "kwargs": None,
-            "schedule_type": Schedule.CRON,
-            "cron": settings.MAINTENANCE_PRUNE_CRON,
-            "minutes": None,
-        },
-    ]
+    """Return the wanted schedules as dicts of Schedule fields.
+
+    Each app declares its own from a schedules() method of its AppConfig
+    (a list of dicts with name, func, schedule_type and cron or minutes), so
+    an app's schedule is created with it and goes with it.
+    """
+    wanted = {}
+    for config in apps.get_app_configs():
+        for declared in getattr(config, "schedules", list)():
+            if declared["name"] in wanted:
+                raise ImproperlyConfigured(
+                    f"Two apps declare the schedule {declared['name']!r}."
+                )
+            wanted[declared["name"]] = {**UNSET, **declared}
+    return list(wanted.values())
 
 
 def ensure_schedule(wanted, reset=False):

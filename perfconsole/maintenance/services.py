@@ -1,4 +1,4 @@
-"""Refresh materialized views (and the activity rollup) safely, with history.
+"""Refresh materialized views (and what apps register) safely, with history.
 
 A refresh runs on its own database session, which holds a PostgreSQL advisory
 lock for the view while it works: two refreshes of one view never overlap, on
@@ -9,7 +9,8 @@ The lock is held from before the history row says "running" until after the
 row records the outcome, so a running row whose backend does not hold the
 lock has lost its worker: settle_refreshes() marks it failed wherever rows
 are read. Only the views the console manages (its own, by default) are
-refreshed; the others are listed read-only.
+refreshed; the others are listed read-only. The refreshables the apps register
+(registry.py) are listed, refreshed and recorded the same way.
 """
 
 import time
@@ -25,10 +26,11 @@ from django_q.status import Stat
 from django_q.tasks import async_task
 from psycopg import sql
 
-from perfconsole.collaboration.models import ROLLUP_TABLES
 from perfconsole.core.db import QUERY_TAG, monitoring_cursor
 
+from . import registry
 from .models import MaterializedView, ViewRefresh
+from .registry import MATERIALIZED_VIEW
 
 REFRESH_LOCK_PREFIX = "perfconsole.refresh:"
 ENQUEUE_LOCK_PREFIX = "perfconsole.enqueue:"
@@ -50,7 +52,7 @@ class ViewNotManaged(RefreshRefused):
 
 
 def list_materialized_views():
-    """Return every materialized view, and the activity rollup, with its state.
+    """Return every materialized view and registered refreshable, with its state.
 
     Each row is a MaterializedView: name, populated, size_bytes, row_estimate,
     has_unique_index, last_status, last_finished_at, last_duration_ms,
@@ -66,7 +68,7 @@ def list_materialized_views():
 
 
 def managed_views():
-    """Return the views (and the rollup) the console refreshes and alerts on."""
+    """Return the views (and registered refreshables) the console refreshes."""
     return [view for view in list_materialized_views() if view.managed]
 
 
@@ -261,10 +263,10 @@ def refresh_view(name, trigger, user=None, refresh_id=None):
 
     With refresh_id, the queued row of that id is taken over; without, a new
     row is written. The refresh is CONCURRENTLY when the view is populated and
-    has a usable unique index, plain otherwise; the activity rollup (kind
-    "rollup" in the list) is rebuilt instead. The row says "running" only
-    while this session holds the view's lock, and gets its outcome before
-    the session ends.
+    has a usable unique index, plain otherwise; a registered refreshable runs
+    its own statements instead. The row says "running" only while this
+    session holds the view's lock, and gets its outcome before the session
+    ends.
     """
     started = time.monotonic()
 
@@ -318,15 +320,15 @@ def run_refresh(session, refresh, statements, started):
 def refresh_plan(view):
     """Return the statements that refresh one view, and whether concurrently.
 
-    The rollup's rebuild is one transaction (readers keep the old rollup
-    until it commits); VACUUM (ANALYZE) afterwards sets the visibility map and
-    the statistics, so get_organization_analytics reads it index-only with
-    good plans.
+    A registered refreshable's statements are its app's; "concurrently" says
+    nothing about them.
     """
-    if view["kind"] == "rollup":
+    if view["kind"] != MATERIALIZED_VIEW:
+        refreshable = registry.get(view["name"])
+        if refreshable is None:
+            raise UnknownView(f"Nothing named {view['name']!r} is registered now.")
         return [
-            f"{QUERY_TAG} SELECT refresh_organization_activity_rollup()",
-            f"{QUERY_TAG} VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}",
+            f"{QUERY_TAG} {statement}" for statement in refreshable.statements
         ], None
     concurrently = view["populated"] and view["has_unique_index"]
     return [refresh_statement(view, concurrently)], concurrently
@@ -453,7 +455,7 @@ def describe_error(error):
 
 
 def refresh_all_views(trigger):
-    """Refresh every managed view and the rollup; return the history rows."""
+    """Refresh every managed view and refreshable; return the history rows."""
     return [refresh_view(view.name, trigger) for view in managed_views()]
 
 

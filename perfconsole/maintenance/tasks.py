@@ -4,13 +4,14 @@ Every task is safe to run twice: a refresh guarded by the view's advisory lock
 is skipped or repeated, never overlapped, and pruning is a plain delete.
 """
 
-from perfconsole.collaboration.models import ROLLUP_NAME
-
 from . import services
 
 
 def refresh_view_task(name, trigger="schedule", refresh_id=None):
-    """Refresh one materialized view; return the outcome."""
+    """Refresh one materialized view or registered refreshable; return the outcome.
+
+    Apps schedule their refreshables with it (args: the name).
+    """
     return services.refresh_view(name, trigger, refresh_id=refresh_id).status
 
 
@@ -20,11 +21,6 @@ def refresh_all_views(trigger="schedule"):
         refresh.view_name: refresh.status
         for refresh in services.refresh_all_views(trigger)
     }
-
-
-def refresh_activity_rollup(trigger="schedule"):
-    """Rebuild the collaboration activity rollup; return the outcome."""
-    return services.refresh_view(ROLLUP_NAME, trigger).status
 
 
 def prune_history(days=None):

@@ -19,7 +19,7 @@ EXPECTED = {
         None,
     ),
     "refresh-activity-rollup": (
-        "perfconsole.maintenance.tasks.refresh_activity_rollup",
+        "perfconsole.maintenance.tasks.refresh_view_task",
         Schedule.MINUTES,
         None,
         15,

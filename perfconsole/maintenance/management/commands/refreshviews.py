@@ -2,7 +2,6 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from perfconsole.collaboration.models import ROLLUP_NAME
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import (
@@ -19,9 +18,9 @@ from perfconsole.maintenance.services import (
 
 class Command(BaseCommand):
     help = (
-        "Refresh the materialized views the console manages and the activity "
-        f"rollup (all, or --view NAME; the rollup is {ROLLUP_NAME}) here and "
-        "now; --queue hands them to the task cluster instead."
+        "Refresh the materialized views the console manages and what its apps "
+        "register (summary tables, say) here and now: all, or --view NAME as listed; "
+        "--queue hands them to the task cluster instead."
     )
 
     def add_arguments(self, parser):

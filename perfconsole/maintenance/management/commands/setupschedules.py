@@ -9,8 +9,8 @@ from perfconsole.maintenance.schedules import ensure_schedules
 
 class Command(BaseCommand):
     help = (
-        "Create the console's schedules (materialized-view refresh, alert "
-        "evaluation, history pruning) or bring them up to date. Safe to run on "
+        "Create the schedules the console's apps declare (view refreshes, "
+        "alert evaluation, history pruning) or bring them up to date. Safe to run on "
         "every deploy: nothing is duplicated, and timing edited in the admin is "
         "kept unless --reset is given."
     )
