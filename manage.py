@@ -13,13 +13,13 @@ import sys
 PROCESS_KINDS = {"runserver": "web", "qcluster": "qcluster"}
 
 
-def process_kind(argv):
+def process_kind(argv: list[str]) -> str:
     """Return the kind of process `manage.py ARGV...` is."""
     command = argv[1] if len(argv) > 1 else ""
     return PROCESS_KINDS.get(command, "command")
 
 
-def main():
+def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("PERFCONSOLE_PROCESS", process_kind(sys.argv))
     if sys.argv[1:2] == ["embeddedpg"]:

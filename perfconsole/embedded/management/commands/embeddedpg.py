@@ -1,7 +1,9 @@
 """Start, stop or report the embedded PostgreSQL server."""
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from perfconsole.embedded import EmbeddedServerError, configured_server
 
@@ -15,10 +17,10 @@ class Command(BaseCommand):
     # `stop` must not need a connection.
     requires_system_checks = []
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["start", "stop", "status", "url"])
 
-    def handle(self, action, **options):
+    def handle(self, action: str, **options: Any) -> None:
         if not settings.EMBEDDED_DATABASE:
             raise CommandError(
                 "DATABASE_URL is set: the console uses that server, not the "
