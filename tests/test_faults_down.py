@@ -9,11 +9,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from perfconsole.embedded import EmbeddedServer
@@ -64,8 +66,7 @@ def scratch_server(tmp_path):
 
 @pytest.fixture
 def web_server(scratch_server, tmp_path):
-    """Start gunicorn on the scratch server; yield its base URL."""
-    port = free_port()
+    """Return start(**settings): gunicorn on the scratch server, its base URL."""
     db_port = scratch_server.status().port
     env = {
         **os.environ,
@@ -85,32 +86,41 @@ def web_server(scratch_server, tmp_path):
         check=True,
     )
     log = open(tmp_path / "gunicorn.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi"]
-        + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "60"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
+    processes = []
+
+    def start(threads=1, **settings):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "1"]
+            + ["--bind", f"127.0.0.1:{port}", "--threads", str(threads)]
+            + ["--timeout", "60"],
+            cwd=ROOT,
+            env={**env, **settings},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                get(base + "/admin/login/", timeout=5)
+                return base
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError(
+                        (tmp_path / "gunicorn.log").read_text()
+                    ) from None
+                time.sleep(0.2)
+
+    yield start
+    for process in processes:
+        process.terminate()
         try:
-            get(base + "/admin/login/", timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError((tmp_path / "gunicorn.log").read_text()) from None
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
     log.close()
 
 
@@ -118,7 +128,7 @@ def test_a_stopped_server_gives_a_clear_503_and_the_console_recovers(
     scratch_server, web_server
 ):
     db_port = scratch_server.status().port
-    admin = web_server + "/admin/"
+    admin = web_server() + "/admin/"
     assert get(admin)[0] == 302
 
     scratch_server.stop()
@@ -137,3 +147,34 @@ def test_a_stopped_server_gives_a_clear_503_and_the_console_recovers(
     while (status := get(admin)[0]) != 302 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert status == 302
+
+    # A restart between two requests leaves the pool a stale connection: the
+    # request takes a fresh one instead of failing.
+    scratch_server.stop()
+    scratch_server.ensure_running()
+    status, _body, seconds = get(admin)
+    assert status == 302 and seconds < 5
+
+
+def test_a_busy_pool_says_so_after_its_timeout(scratch_server, web_server):
+    # One pooled connection, held by a request waiting for a lock.
+    base = web_server(
+        threads=2,
+        DB_POOL_MIN="1",
+        DB_POOL_MAX="1",
+        DB_POOL_TIMEOUT="2",
+        ADMIN_LOCK_TIMEOUT_MS="6000",
+    )
+    admin = base + "/admin/"
+    with psycopg.connect(scratch_server.url(), autocommit=False) as holder:
+        holder.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")
+        waiting = threading.Thread(target=get, args=(admin,))
+        waiting.start()
+        time.sleep(0.5)
+        status, body, seconds = get(admin)
+        holder.rollback()
+        waiting.join()
+    assert status == 503
+    assert "Database busy" in body
+    assert "No database connection became free within 2 s" in body
+    assert 2 <= seconds < 5

@@ -18,7 +18,13 @@ import psycopg
 import psycopg_pool
 from django.conf import settings
 from django.contrib import admin
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+)
+from django.db.transaction import TransactionManagementError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
@@ -262,6 +268,9 @@ def blocking_sessions(statement):
         rows = fetch_dicts(BLOCKERS_SQL, {"names": names})
         if not rows and names:
             rows = fetch_dicts(BLOCKERS_SQL, {"names": []})
+    except TransactionManagementError:
+        # The failed statement broke an enclosing transaction (ATOMIC_REQUESTS).
+        return [], "The locks could not be read in the failed transaction."
     except StatisticsUnavailable as error:
         return [], f"The locks could not be read: {error}"
     return rows, ""
@@ -303,7 +312,7 @@ def timeout_response(request, error, statement):
     try:
         admin_context = {**admin.site.each_context(request), **context}
         content = render_to_string(ADMIN_TIMEOUT_TEMPLATE, admin_context, request)
-    except DatabaseError:
+    except (DatabaseError, TransactionManagementError):
         # The locked table may be one the admin look itself reads (sessions,
         # users): the plain page needs no database.
         return plain_response(context)
