@@ -268,12 +268,12 @@ MONITORING_SLOW_QUERY_MS = env_int("MONITORING_SLOW_QUERY_MS", 20)
 MONITORING_SLOW_QUERY_CALLS = env_int("MONITORING_SLOW_QUERY_CALLS", 100)
 # EXPLAIN on the query page (never ANALYZE) stops after this long.
 MONITORING_EXPLAIN_TIMEOUT_MS = env_int("MONITORING_EXPLAIN_TIMEOUT_MS", 10000)
-# Settings review: the server's memory and CPUs when the console cannot read
 # Plans of monitored statements are made on a connection of their own, as a
 # role with no right on the console (README: "EXPLAIN of a monitored
 # statement"). The embedded server's default is perfconsole_explain; with
 # DATABASE_URL and no EXPLAIN_DATABASE_URL, plans are off.
 EXPLAIN_DATABASE_URL = os.environ.get("EXPLAIN_DATABASE_URL", "")
+# Settings review: the server's memory and CPUs when the console cannot read
 # them (remote server, no pg_read_server_files), and PGTune's profile.
 MONITORING_SERVER_RAM_MB = env_int("MONITORING_SERVER_RAM_MB", 0)
 MONITORING_SERVER_CPUS = env_int("MONITORING_SERVER_CPUS", 0)
