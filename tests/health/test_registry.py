@@ -84,6 +84,7 @@ def every_problem(problem_schema, session_factory, background, settings):
         "wraparound_warning_left": WRAPAROUND_LIMIT,
         "idle_in_transaction_sec": 0,
         "long_running_query_sec": 0.2,
+        "dead_tuples": 100,
     }
     # A temporary table larger than its session's local buffers is read back
     # from its file: the cache-hit check lists it among the tables that read.
@@ -95,6 +96,9 @@ def every_problem(problem_schema, session_factory, background, settings):
         " FROM generate_series(1, 10000) AS g"
     )
     reader.execute("SELECT count(*) FROM health_reads")
+    # Dead rows of its own: earlier tests may have vacuumed or pruned the
+    # fixture's (on-access pruning lowers n_dead_tup too).
+    reader.execute("UPDATE health_fixture.dead SET v = v")
     flush_stats(reader)
     holder = session_factory(autocommit=False)
     holder.execute("UPDATE health_fixture.dup SET b = b + 1 WHERE id = 1")
