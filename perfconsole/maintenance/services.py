@@ -21,6 +21,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django_q.brokers import Broker
 from django_q.conf import Conf
 from django_q.status import Stat
 from django_q.tasks import async_task
@@ -103,9 +104,12 @@ def cluster_status():
     Each cluster writes its Stat to the shared "tasks" cache every half
     second with a 3 s lifetime, so only a live cluster is found.
     """
+    # The base Broker only reads the stats cache. The configured ORM broker
+    # would close "old" connections first, ending this request's connection
+    # (and its temporary tables and session state) halfway through.
     clusters = [
         stat
-        for stat in Stat.get_all()
+        for stat in Stat.get_all(broker=Broker())
         if stat.status in (Conf.IDLE, Conf.WORKING, Conf.STARTING)
     ]
     if not clusters:
