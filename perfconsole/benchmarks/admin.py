@@ -9,10 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from perfconsole.core.admin import ReadOnlyAdminMixin
+from perfconsole.core.pages import admin_page_context, render_admin_page
 
 from .models import BenchmarkRun
 from .presentation import compare_runs
@@ -72,14 +72,10 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             result.plan_text = json.dumps(result.plan, indent=2)
             without = (result.without or {}).get("plan")
             result.without_plan_text = json.dumps(without, indent=2) if without else ""
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Benchmark run {run}",
-            "run": run,
-            "results": results,
-        }
-        return TemplateResponse(request, "admin/benchmarks/run_detail.html", context)
+        context = admin_page_context(
+            self, request, f"Benchmark run {run}", run=run, results=results
+        )
+        return render_admin_page(request, "admin/benchmarks/run_detail.html", context)
 
     def compare_view(self, request, first, second):
         """Show two runs side by side, query by query."""
@@ -87,15 +83,15 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         before = get_object_or_404(BenchmarkRun, pk=first)
         after = get_object_or_404(BenchmarkRun, pk=second)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Benchmark runs {before.pk} and {after.pk} compared",
-            "before": before,
-            "after": after,
-            "rows": compare_runs(before, after),
-        }
-        return TemplateResponse(request, "admin/benchmarks/compare.html", context)
+        context = admin_page_context(
+            self,
+            request,
+            f"Benchmark runs {before.pk} and {after.pk} compared",
+            before=before,
+            after=after,
+            rows=compare_runs(before, after),
+        )
+        return render_admin_page(request, "admin/benchmarks/compare.html", context)
 
     @admin.action(description="Compare the two selected runs")
     def compare_two_runs(self, request, queryset):

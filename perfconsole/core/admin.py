@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.template.response import TemplateResponse
 from django.urls import path
+
+from perfconsole.core.pages import admin_page_context, render_admin_page
 
 
 class ReadOnlyAdminMixin:
@@ -95,12 +96,7 @@ class PageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def page_view(self, request):
         raise NotImplementedError
 
-    def render_page(self, request, template, title, **context):
+    def render_page(self, request, template, title, *, status=200, **context):
         """Render a template inside the admin with the site's context."""
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            **context,
-        }
-        return TemplateResponse(request, template, context)
+        context = admin_page_context(self, request, title, **context)
+        return render_admin_page(request, template, context, status=status)

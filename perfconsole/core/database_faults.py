@@ -28,7 +28,16 @@ from django.db.transaction import TransactionManagementError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-from perfconsole.core.db import QUERY_TAG, StatisticsUnavailable, fetch_dicts
+from perfconsole.core.db import (
+    StatisticsUnavailable,
+    console_connection_params,
+    fetch_dicts,
+    raw_connection,
+    server_gone,
+    sqlstate_of,
+    tag_sql,
+)
+from perfconsole.core.pages import admin_page_context, render_admin_page
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +62,8 @@ PROBE_TIMEOUT_SECONDS = 2
 PROBE_INTERVAL_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 5
 TIMEOUT_STATES = {"57014": "statement timeout", "55P03": "lock timeout"}
-# Server shutting down, starting up or out of connection slots: unreachable.
-UNREACHABLE_STATES = {"57P01", "57P02", "57P03", "53300"}
+# Out of connection slots: unreachable too, for a request.
+NO_SLOTS_STATE = "53300"
 PLAIN_TEMPLATE = "perfconsole/database_fault.html"
 ADMIN_TIMEOUT_TEMPLATE = "admin/perfconsole/database_timeout.html"
 QUOTED_NAME = re.compile(r'"([^"]+)"')
@@ -115,12 +124,9 @@ health = ServerHealth()
 
 def probe_server():
     """Connect once with a short timeout; return libpq's error, or None."""
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)
-    params["connect_timeout"] = PROBE_TIMEOUT_SECONDS
+    params = console_connection_params(connect_timeout=PROBE_TIMEOUT_SECONDS)
     try:
-        psycopg.connect(**params, autocommit=True).close()
+        raw_connection(params).close()
     except psycopg.Error as error:
         return str(error).strip() or type(error).__name__
     return None
@@ -167,10 +173,6 @@ def check_before_request():
     return server_down(error)
 
 
-def sqlstate_of(error):
-    return getattr(error.__cause__, "sqlstate", None)
-
-
 def is_unreachable(error):
     """Return True if the error says the server (not a statement) failed."""
     if not isinstance(error, OperationalError | InterfaceError):
@@ -178,20 +180,19 @@ def is_unreachable(error):
     if isinstance(error.__cause__, psycopg_pool.PoolTimeout | psycopg_pool.PoolClosed):
         return True
     sqlstate = sqlstate_of(error)
-    # libpq's own connection errors carry no SQLSTATE.
-    return (
-        sqlstate is None or sqlstate.startswith("08") or sqlstate in UNREACHABLE_STATES
-    )
+    return server_gone(sqlstate) or sqlstate == NO_SLOTS_STATE
 
 
 def apply_limits():
     """Set the request's timeouts on the connection; return the previous ones."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {QUERY_TAG} current_setting('statement_timeout'),"
-            " current_setting('lock_timeout'),"
-            " set_config('statement_timeout', %s, false),"
-            " set_config('lock_timeout', %s, false)",
+            tag_sql(
+                "SELECT current_setting('statement_timeout'),"
+                " current_setting('lock_timeout'),"
+                " set_config('statement_timeout', %s, false),"
+                " set_config('lock_timeout', %s, false)"
+            ),
             [
                 f"{settings.ADMIN_STATEMENT_TIMEOUT_MS}ms",
                 f"{settings.ADMIN_LOCK_TIMEOUT_MS}ms",
@@ -213,8 +214,10 @@ def restore_limits(previous):
     try:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {QUERY_TAG} set_config('statement_timeout', %s, false),"
-                " set_config('lock_timeout', %s, false)",
+                tag_sql(
+                    "SELECT set_config('statement_timeout', %s, false),"
+                    " set_config('lock_timeout', %s, false)"
+                ),
                 list(previous),
             )
     except DatabaseError:
@@ -310,13 +313,14 @@ def timeout_response(request, error, statement):
     """Render the timeout page in the admin look, or plain if that fails too."""
     context = timeout_context(error, statement)
     try:
-        admin_context = {**admin.site.each_context(request), **context}
-        content = render_to_string(ADMIN_TIMEOUT_TEMPLATE, admin_context, request)
+        admin_context = admin_page_context(admin.site, request, **context)
+        response = render_admin_page(
+            request, ADMIN_TIMEOUT_TEMPLATE, admin_context, status=503
+        )
     except (DatabaseError, TransactionManagementError):
         # The locked table may be one the admin look itself reads (sessions,
         # users): the plain page needs no database.
         return plain_response(context)
-    response = HttpResponse(content, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

@@ -5,14 +5,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
 
 from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.core.tables import rows_table
 from perfconsole.health import activity
 from perfconsole.health.forms import ActivityFilterForm, SignalForm
 from perfconsole.health.models import Activity, HealthCheck
-from perfconsole.health.presentation import table
 from perfconsole.health.registry import overall_status, run_all_checks
+from perfconsole.health.tables import CheckSummaryTable, SessionTable
 
 
 @admin.register(HealthCheck)
@@ -26,8 +28,17 @@ class HealthCheckAdmin(PageAdmin):
             "admin/health/checks.html",
             "Health checks",
             overall=overall_status(results),
-            results=[(result, table(result.rows)) for result in results],
+            summary=CheckSummaryTable(results),
+            results=[(result, rows_table(result.rows)) for result in results],
         )
+
+
+def sessions_table(request, sessions):
+    """Return the sessions' table with the buttons this user may press."""
+    table = SessionTable(sessions, actions=activity.allowed_actions(request.user))
+    # The buttons' template needs the request (CSRF token).
+    RequestConfig(request, paginate=False).configure(table)
+    return table
 
 
 @admin.register(Activity)
@@ -61,10 +72,9 @@ class ActivityAdmin(PageAdmin):
             "admin/health/activity.html",
             "Live activity and locks",
             error=error,
-            sessions=sessions,
-            pairs=table(pairs),
+            sessions=sessions_table(request, sessions),
+            pairs=rows_table(pairs),
             include_console=include_console,
-            actions=activity.allowed_actions(request.user),
             actions_enabled=activity.actions_enabled(),
         )
 

@@ -6,11 +6,11 @@ from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from perfconsole.core.admin import ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
+from perfconsole.core.pages import PAGE_TEMPLATE, admin_page_context, render_admin_page
 
 from .models import MaterializedView, ViewRefresh
 from .services import (
@@ -218,17 +218,8 @@ class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     def render_page(self, request, title, template=None, error=None, **context):
         """Render a console page inside the admin look."""
-        return TemplateResponse(
-            request,
-            template or "admin/perfconsole/page.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": title,
-                "error": error,
-                **context,
-            },
-        )
+        context = admin_page_context(self, request, title, error=error, **context)
+        return render_admin_page(request, template or PAGE_TEMPLATE, context)
 
 
 @admin.register(ViewRefresh)

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import path
 
 from perfconsole.core.admin import PageAdmin
-from perfconsole.monitoring import forms, tables, views
+from perfconsole.monitoring import forms, pages, tables
 from perfconsole.monitoring.models import (
     IndexUsage,
     QueryStat,
@@ -24,7 +24,7 @@ class StatsTableAdmin(PageAdmin):
     table_class = None
 
     def page_view(self, request):
-        return views.stats_table_page(
+        return pages.stats_table_page(
             self, request, queryset=self.model.objects.all(), notice=self.notice
         )
 
@@ -52,15 +52,15 @@ class QueryStatAdmin(StatsTableAdmin):
         ]
 
     def notice(self):
-        return views.statements_notice()
+        return pages.statements_notice()
 
     def detail_view(self, request, object_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
         explain = request.method == "POST"
-        if explain and not request.user.has_perm(views.EXPLAIN_PERMISSION):
+        if explain and not request.user.has_perm(pages.EXPLAIN_PERMISSION):
             raise PermissionDenied
-        return views.query_detail_page(self, request, object_id, explain=explain)
+        return pages.query_detail_page(self, request, object_id, explain=explain)
 
 
 @admin.register(SlowQuery)
@@ -100,4 +100,4 @@ class SettingsReviewAdmin(PageAdmin):
     view_permission = "monitoring.view_settings_review"
 
     def page_view(self, request):
-        return views.settings_review_page(self, request)
+        return pages.settings_review_page(self, request)

@@ -1,4 +1,4 @@
-"""Admin pages of the monitoring app: statistics tables, query detail, settings.
+"""Page bodies of the monitoring admin: statistics tables, query detail, settings.
 
 Pages are rendered inside reading_statistics(), so the ORM's queries carry
 the tag and the timeouts; a timeout or a lock gives a message, not a 500.
@@ -8,12 +8,11 @@ import csv
 from decimal import Decimal
 
 from django.contrib.admin.utils import unquote
-from django.core.paginator import EmptyPage
 from django.http import Http404, HttpResponse
-from django.template.loader import render_to_string
-from django_tables2 import LazyPaginator, RequestConfig
+from django_tables2 import RequestConfig
 
-from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.core.db import StatisticsUnavailable, reading_statistics
+from perfconsole.core.pages import admin_page_context, render_admin_page
 from perfconsole.monitoring.explain import (
     ExplainUnavailable,
     connection_parameters,
@@ -22,7 +21,6 @@ from perfconsole.monitoring.explain import (
 )
 from perfconsole.monitoring.extension import statements_status
 from perfconsole.monitoring.models import QueryStat
-from perfconsole.monitoring.reading import reading_statistics
 from perfconsole.monitoring.settings_review import review_settings, server_machine
 from perfconsole.monitoring.statviews import query_stats_is_placeholder
 
@@ -31,20 +29,6 @@ DETAIL_TEMPLATE = "admin/monitoring/query_detail.html"
 SETTINGS_TEMPLATE = "admin/monitoring/settings_review.html"
 PER_PAGE = 50
 EXPLAIN_PERMISSION = "monitoring.explain_querystat"
-
-
-def render_page(request, template, context, status=200):
-    """Render now, not lazily, so the queries run inside the caller's limits."""
-    return HttpResponse(render_to_string(template, context, request), status=status)
-
-
-def page_context(model_admin, request, title):
-    """Return the admin context every monitoring page needs."""
-    return {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "title": title,
-    }
 
 
 def statements_notice():
@@ -74,33 +58,6 @@ def statements_notice():
     return {"reason": reason, "steps": steps}
 
 
-def paginate(table, form):
-    """Paginate lazily (no COUNT): a page past the end shows the first one."""
-    per_page = form.cleaned_data.get("per_page") or PER_PAGE
-    try:
-        table.paginate(
-            LazyPaginator, per_page=per_page, page=form.cleaned_data.get("page") or 1
-        )
-    except EmptyPage:
-        table.paginate(LazyPaginator, per_page=per_page, page=1)
-
-
-def page_links(request, page):
-    """Return the previous and next page URLs (None at either end)."""
-    query = request.GET.copy()
-    query.pop("_export", None)
-
-    def url(number):
-        query["page"] = number
-        return "?" + query.urlencode()
-
-    return {
-        "number": page.number,
-        "previous": url(page.number - 1) if page.has_previous() else None,
-        "next": url(page.number + 1) if page.has_next() else None,
-    }
-
-
 def csv_response(table, filename):
     """Return every filtered row of the table as CSV."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -124,7 +81,7 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
 
     notice, if given, is a function returning a note to show above the table.
     """
-    context = page_context(model_admin, request, model_admin.title)
+    context = admin_page_context(model_admin, request, model_admin.title)
     form = model_admin.filter_form_class(request.GET)
     context.update(
         form=form,
@@ -132,7 +89,7 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
         export_query=export_querystring(request),
     )
     if not form.is_valid():
-        return render_page(request, TABLE_TEMPLATE, context, status=400)
+        return render_admin_page(request, TABLE_TEMPLATE, context, status=400)
     try:
         with reading_statistics():
             context["notice"] = notice() if notice else None
@@ -140,17 +97,15 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
             RequestConfig(request, paginate=False).configure(table)
             if form.cleaned_data.get("_export") == "csv":
                 return csv_response(table, model_admin.model._meta.db_table)
-            paginate(table, form)
-            context.update(
-                table=table,
-                headers=table.header_cells(request),
-                rows=table.body_html(),
-                pages=page_links(request, table.page),
+            table.paginate_lazily(
+                per_page=form.cleaned_data.get("per_page") or PER_PAGE,
+                page=form.cleaned_data.get("page") or 1,
             )
-            return render_page(request, TABLE_TEMPLATE, context)
+            context["table"] = table
+            return render_admin_page(request, TABLE_TEMPLATE, context)
     except StatisticsUnavailable as error:
         context["error"] = str(error)
-        return render_page(request, TABLE_TEMPLATE, context, status=503)
+        return render_admin_page(request, TABLE_TEMPLATE, context, status=503)
 
 
 def display_number(value):
@@ -170,13 +125,13 @@ def query_detail_page(model_admin, request, object_id, *, explain=False):
     The plan is made only when explain is True (a POST by a user with the
     explain permission), by the explain role, never as the console.
     """
-    context = page_context(model_admin, request, "Query")
+    context = admin_page_context(model_admin, request, "Query")
     try:
         with reading_statistics():
             stat = model_admin.model.objects.filter(pk=unquote(object_id)).first()
     except StatisticsUnavailable as error:
         context["error"] = str(error)
-        return render_page(request, DETAIL_TEMPLATE, context, status=503)
+        return render_admin_page(request, DETAIL_TEMPLATE, context, status=503)
     if stat is None:
         raise Http404("This statement is no longer in pg_stat_statements.")
     counters = [
@@ -194,7 +149,7 @@ def query_detail_page(model_admin, request, object_id, *, explain=False):
     if explain:
         context["plan"] = explain_statement(stat.query)
         model_admin.log_change(request, stat, explain_log_message(stat))
-    return render_page(request, DETAIL_TEMPLATE, context)
+    return render_admin_page(request, DETAIL_TEMPLATE, context)
 
 
 def explain_hint():
@@ -216,12 +171,12 @@ def explain_log_message(stat):
 
 def settings_review_page(model_admin, request):
     """Render the settings beside the seed's and PGTune's values."""
-    context = page_context(model_admin, request, "Settings review")
+    context = admin_page_context(model_admin, request, "Settings review")
     try:
         with reading_statistics():
             machine = server_machine()
         context.update(machine=machine, rows=review_settings(machine=machine))
     except StatisticsUnavailable as error:
         context["error"] = str(error)
-        return render_page(request, SETTINGS_TEMPLATE, context, status=503)
-    return render_page(request, SETTINGS_TEMPLATE, context)
+        return render_admin_page(request, SETTINGS_TEMPLATE, context, status=503)
+    return render_admin_page(request, SETTINGS_TEMPLATE, context)
