@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "perfconsole.alerts",
     "perfconsole.benchmarks",
     "perfconsole.analyzer",
+    "perfconsole.history",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,17 @@ ALERT_BUSINESS_HOURS = (
     env_int("ALERT_BUSINESS_HOUR_START", 8),
     env_int("ALERT_BUSINESS_HOUR_END", 19),
 )
+
+# -- statistics history ------------------------------------------------------
+
+# How often statistics are collected (seconds; the schedule runs in whole
+# minutes), and how many days each level of the history is kept.
+STATS_INTERVAL_SECONDS = env_int("STATS_INTERVAL_SECONDS", 60)
+STATS_RETENTION_RAW_DAYS = env_int("STATS_RETENTION_RAW_DAYS", 2)
+STATS_RETENTION_HOURLY_DAYS = env_int("STATS_RETENTION_HOURLY_DAYS", 90)
+STATS_RETENTION_DAILY_DAYS = env_int("STATS_RETENTION_DAILY_DAYS", 730)
+# Relation sizes cost more to read: at most this often (seconds).
+STATS_SIZES_INTERVAL_SECONDS = env_int("STATS_SIZES_INTERVAL_SECONDS", 3600)
 
 # -- maintenance -------------------------------------------------------------
 

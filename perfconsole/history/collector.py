@@ -1,0 +1,344 @@
+"""Collect one snapshot of the statistics views as interval deltas.
+
+One collection is one transaction with the console's timeouts and query tag.
+Each source (pg_stat_statements, pg_stat_database, ...) is read and stored by
+one statement in a savepoint: a source that cannot be read (a lock, a
+timeout, a missing grant or extension) is named in the snapshot's `missing`,
+the others are stored, and the next collection carries on from the last
+baseline. A transaction-level advisory lock lets only one collection of a
+database write at a time; a second one skips.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from perfconsole.core.db import explain_database_error, tag_sql
+from perfconsole.core.sqlfiles import SqlFolder
+from perfconsole.monitoring.extension import statements_status
+
+from .models import MonitoredDatabase, Snapshot
+
+logger = logging.getLogger(__name__)
+
+load_current = SqlFolder(__file__, "current").read
+load_collect = SqlFolder(__file__, "collect").read
+# First key of the advisory lock: "history" in ASCII; the second is the
+# monitored database's id.
+LOCK_CLASS = 0x68697374
+
+
+@dataclass
+class Outcome:
+    """What one collection did."""
+
+    snapshot: Snapshot | None = None
+    skipped: bool = False
+    stored: dict[str, int] = field(default_factory=dict)
+
+    def describe(self):
+        """Return one line for a command's output or a task's result."""
+        if self.skipped:
+            return "skipped: another collection of this database is running"
+        snap = self.snapshot
+        if snap is None:
+            return "failed, and the failure could not be recorded (server gone?)"
+        if snap.status == Snapshot.FAILED:
+            return f"snapshot {snap.id} failed: {snap.error}"
+        parts = [f"{source} {rows}" for source, rows in self.stored.items()]
+        text = (
+            f"snapshot {snap.id} {snap.status} at {snap.taken_at:%H:%M:%S}: "
+            f"{snap.rows_stored} rows ({', '.join(parts) or 'none'}) "
+            f"in {snap.server_ms:.1f} ms"
+        )
+        if snap.missing:
+            text += f"; missing {', '.join(snap.missing)}: {snap.error}"
+        return text
+
+
+def console_database():
+    """Return the console's own monitored database (created by a migration)."""
+    database = MonitoredDatabase.objects.filter(is_console_database=True).first()
+    if database is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_database()")
+            (name,) = cursor.fetchone()
+        database, _ = MonitoredDatabase.objects.get_or_create(
+            name=name, defaults={"is_console_database": True}
+        )
+    return database
+
+
+def statements_sql(status):
+    """Return the pg_stat_statements reading for the installed extension."""
+    version = status.version_tuple
+    if version >= (1, 11):
+        name = "statements_v1_pgss_1_11.sql"
+    elif version >= (1, 9):
+        name = "statements_v1_pgss_1_9.sql"
+    else:
+        name = "statements_v1_pgss_1_8.sql"
+    schema = '"{}"'.format(status.schema.replace('"', '""'))
+    current = load_current(name).replace("{schema}", schema)
+    current = current.replace("{pgss}", status.qualified_view)
+    return load_collect("statements_v1.sql").replace("{current}", current)
+
+
+def counters_sql(current):
+    """Return the storing statement of one generic source."""
+    return load_collect("counters_v1.sql").replace("{current}", current)
+
+
+def server_sources(server_version):
+    """Return (source, current SQL) of the server-wide views this server has."""
+    server = load_current("server_v1.sql")
+    sources = [("bgwriter", server.replace("{view}", "pg_stat_bgwriter"))]
+    if server_version >= 170000:
+        sources.append(
+            ("checkpointer", server.replace("{view}", "pg_stat_checkpointer"))
+        )
+    sources.append(("wal", server.replace("{view}", "pg_stat_wal")))
+    if server_version >= 160000:
+        sources.append(("io", load_current("io_v1.sql")))
+    return sources
+
+
+def limit_writing_transaction(cursor):
+    """Set the console's statement and lock timeouts for this transaction.
+
+    Unlike core.db.limit_transaction the transaction stays writable: it
+    stores what it reads.
+    """
+    cursor.execute(
+        tag_sql(
+            "SELECT set_config('statement_timeout', %s, true),"
+            " set_config('lock_timeout', %s, true),"
+            " 'perfconsole.history' AS collector"
+        ),
+        [
+            f"{settings.MONITORING_STATEMENT_TIMEOUT_MS}ms",
+            f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms",
+        ],
+    )
+
+
+class Collection:
+    """One collection of one database, inside one transaction."""
+
+    def __init__(self, database, cursor, taken_at):
+        self.database = database
+        self.cursor = cursor
+        self.taken_at = taken_at
+        self.stored: dict[str, int] = {}
+        self.missing: list[str] = []
+        self.errors: list[str] = []
+
+    def params(self, source):
+        return {
+            "database": self.database.id,
+            "taken_at": self.taken_at,
+            "source": source,
+        }
+
+    def run(self, source, sql):
+        """Run one source's storing statement in a savepoint; note a failure."""
+        try:
+            with transaction.atomic():
+                self.cursor.execute(tag_sql(sql), self.params(source))
+                row = self.cursor.fetchone() if self.cursor.description else None
+        except DatabaseError as error:
+            self.lack(source, explain_database_error(error))
+            return False
+        self.stored[source] = row[0] if row else self.cursor.rowcount
+        return True
+
+    def lack(self, source, reason):
+        """Record that a source could not be read in this collection."""
+        self.missing.append(source)
+        self.errors.append(f"{source}: {reason}")
+
+    def statements(self):
+        """Store pg_stat_statements (and its info view) when it is usable."""
+        try:
+            with transaction.atomic():
+                status = statements_status()
+        except DatabaseError as error:
+            self.lack("statement", explain_database_error(error))
+            return
+        if not status.usable:
+            reason = status.error or "pg_stat_statements is not usable"
+            steps = "; ".join(status.steps)
+            self.lack("statement", f"{reason} ({steps})" if steps else reason)
+            return
+        self.run("statement", statements_sql(status))
+        if status.version_tuple >= (1, 9):
+            schema = '"{}"'.format(status.schema.replace('"', '""'))
+            info = load_current("statements_info_v1.sql").replace("{schema}", schema)
+            self.run("statements_info", counters_sql(info))
+
+    def all_sources(self, server_version, with_sizes):
+        """Read and store every source."""
+        self.statements()
+        for source in ("database", "table", "index"):
+            self.run(source, counters_sql(load_current(f"{source}_v1.sql")))
+        for source, current in server_sources(server_version):
+            self.run(source, counters_sql(current))
+        if with_sizes:
+            if not self.run("size", counters_sql(load_current("size_v1.sql"))):
+                with_sizes = False
+        self.run("activity", load_collect("activity_v1.sql"))
+        return with_sizes
+
+
+def previous_snapshot(database):
+    """Return the last collection that stored anything, or None."""
+    return (
+        Snapshot.objects.filter(database=database)
+        .exclude(status=Snapshot.FAILED)
+        .order_by("-taken_at")
+        .first()
+    )
+
+
+def sizes_due(database, taken_at):
+    """Return True when relation sizes should be read in this collection."""
+    every = timedelta(seconds=settings.STATS_SIZES_INTERVAL_SECONDS)
+    return database.sizes_taken_at is None or taken_at - database.sizes_taken_at >= (
+        every - timedelta(seconds=30)
+    )
+
+
+def collect(database=None):
+    """Take one snapshot of a monitored database; return an Outcome.
+
+    A failure of the whole transaction (the server gone, a timeout on the
+    lock) is recorded as a failed snapshot in a transaction of its own.
+    """
+    database = database or console_database()
+    started = time.perf_counter()
+    try:
+        return _collect(database, started)
+    except DatabaseError as error:
+        reason = explain_database_error(error)
+        logger.warning("Statistics collection failed: %s", reason)
+        return record_failure(database, reason, started)
+
+
+def _collect(database, started):
+    with transaction.atomic(), connection.cursor() as cursor:
+        limit_writing_transaction(cursor)
+        cursor.execute(
+            tag_sql("SELECT pg_try_advisory_xact_lock(%s, %s), now()"),
+            [LOCK_CLASS, database.id],
+        )
+        locked, taken_at = cursor.fetchone()
+        if not locked:
+            return Outcome(skipped=True)
+        # Re-read under the lock: another collection may just have finished.
+        database.refresh_from_db()
+        previous = previous_snapshot(database)
+        collection = Collection(database, cursor, taken_at)
+        with_sizes = collection.all_sources(
+            connection.pg_version, sizes_due(database, taken_at)
+        )
+        if with_sizes:
+            database.sizes_taken_at = taken_at
+            database.save(update_fields=["sizes_taken_at"])
+        snapshot = save_snapshot(collection, previous, started)
+    return Outcome(snapshot=snapshot, stored=collection.stored)
+
+
+def save_snapshot(collection, previous, started):
+    """Save the snapshot row and its "collection" counters (ok, seconds)."""
+    interval = (
+        (collection.taken_at - previous.taken_at).total_seconds() if previous else None
+    )
+    status = Snapshot.PARTIAL if collection.missing else Snapshot.OK
+    # Rollups sum these: a period whose collections all missed a source is
+    # a gap in that source's chart, not a zero.
+    counters = {"ok": 1}
+    counters.update({f"missing:{source}": 1 for source in collection.missing})
+    if interval:
+        counters["seconds"] = interval
+    reset, dealloc = statements_info(collection)
+    snapshot = Snapshot.objects.create(
+        database=collection.database,
+        taken_at=collection.taken_at,
+        interval_seconds=interval,
+        status=status,
+        error="\n".join(collection.errors),
+        missing=collection.missing,
+        stats_reset=database_stats_reset(collection.cursor),
+        statements_reset=reset,
+        statements_dealloc=dealloc,
+        rows_stored=sum(collection.stored.values()),
+        server_ms=(time.perf_counter() - started) * 1000,
+    )
+    store_collection_row(collection.database, collection.taken_at, counters)
+    return snapshot
+
+
+def statements_info(collection):
+    """Return (stats_reset, dealloc) of pg_stat_statements_info, as stored."""
+    from .models import Baseline
+
+    info = Baseline.objects.filter(
+        database=collection.database, source="statements_info", key=""
+    ).first()
+    if info is None or "statements_info" not in collection.stored:
+        return None, None
+    return info.reset_at, info.counters.get("dealloc")
+
+
+def database_stats_reset(cursor):
+    """Return pg_stat_database.stats_reset of the current database."""
+    cursor.execute(
+        tag_sql(
+            "SELECT stats_reset FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        )
+    )
+    return cursor.fetchone()[0]
+
+
+def store_collection_row(database, taken_at, counters):
+    """Store the collection's own row, which rollups count (ok, failed)."""
+    from .models import CounterDelta, Level
+
+    CounterDelta.objects.create(
+        database=database,
+        level=Level.RAW,
+        period_start=taken_at,
+        source="collection",
+        key="",
+        counters=counters,
+    )
+
+
+def record_failure(database, reason, started):
+    """Record a collection that stored nothing, so charts show a gap."""
+    from django.utils import timezone
+
+    taken_at = timezone.now()
+    try:
+        with transaction.atomic():
+            snapshot = Snapshot.objects.create(
+                database=database,
+                taken_at=taken_at,
+                status=Snapshot.FAILED,
+                error=reason,
+                missing=["all"],
+                server_ms=(time.perf_counter() - started) * 1000,
+            )
+            store_collection_row(database, taken_at, {"failed": 1})
+    except DatabaseError as error:
+        # The server is gone: nothing can be recorded; the next run carries on.
+        logger.warning("Could not record the failed collection: %s", error)
+        return Outcome(snapshot=None)
+    return Outcome(snapshot=snapshot)
