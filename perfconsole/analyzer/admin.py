@@ -12,6 +12,7 @@ from perfconsole.core.db import StatisticsUnavailable
 from .models import AnalyzerReport
 from .renderers import render_html, render_json
 from .report import Options, build_report
+from .tables import report_tables
 
 VIEW_PERMISSION = "analyzer.view_report"
 
@@ -67,5 +68,6 @@ class AnalyzerReportAdmin(PageAdmin):
             "admin/analyzer/report.html",
             "Analyzer report",
             report=report,
+            tables=report_tables(report) if report else None,
             error=error,
         )

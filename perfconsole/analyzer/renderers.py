@@ -7,6 +7,8 @@ import textwrap
 
 from django.template.loader import render_to_string
 
+from .tables import report_tables
+
 WIDTH = 88
 
 
@@ -17,7 +19,8 @@ def render_json(report):
 
 def render_html(report):
     """Return the report as a standalone HTML page, every value escaped."""
-    return render_to_string("analyzer/report.html", {"report": report})
+    context = {"report": report, "tables": report_tables(report)}
+    return render_to_string("analyzer/report.html", context)
 
 
 def render_text(report):
