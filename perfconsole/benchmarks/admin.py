@@ -16,6 +16,7 @@ from perfconsole.core.pages import admin_page_context, render_admin_page
 
 from .models import BenchmarkRun
 from .presentation import compare_runs
+from .tables import CompareTable, ResultTable
 
 
 @admin.register(BenchmarkRun)
@@ -73,7 +74,12 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             without = (result.without or {}).get("plan")
             result.without_plan_text = json.dumps(without, indent=2) if without else ""
         context = admin_page_context(
-            self, request, f"Benchmark run {run}", run=run, results=results
+            self,
+            request,
+            f"Benchmark run {run}",
+            run=run,
+            results=results,
+            table=ResultTable(results, compare=run.compare),
         )
         return render_admin_page(request, "admin/benchmarks/run_detail.html", context)
 
@@ -89,7 +95,7 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             f"Benchmark runs {before.pk} and {after.pk} compared",
             before=before,
             after=after,
-            rows=compare_runs(before, after),
+            table=CompareTable(compare_runs(before, after)),
         )
         return render_admin_page(request, "admin/benchmarks/compare.html", context)
 

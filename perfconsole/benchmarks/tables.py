@@ -1,0 +1,103 @@
+"""Tables of the benchmark pages: one run's queries, two runs compared."""
+
+from django.utils.html import format_html
+
+from perfconsole.core.tables import ConsoleTable, RawNumberColumn, TextColumn
+
+
+def joined(names):
+    """Return index names as one comma-separated string."""
+    return ", ".join(names or ())
+
+
+def percent(value):
+    """Return a change in percent, or nothing when it cannot be computed."""
+    return "" if value is None else f"{value} %"
+
+
+class CompareTable(ConsoleTable):
+    """Two runs side by side, one row per query (compare_runs())."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+
+    name = TextColumn(verbose_name="query")
+    p50_before = RawNumberColumn(verbose_name="p50 before", accessor="before__p50_ms")
+    p50_after = RawNumberColumn(verbose_name="p50 after", accessor="after__p50_ms")
+    p50_change = RawNumberColumn(verbose_name="change", empty_values=())
+    p95_before = RawNumberColumn(verbose_name="p95 before", accessor="before__p95_ms")
+    p95_after = RawNumberColumn(verbose_name="p95 after", accessor="after__p95_ms")
+    p95_change = RawNumberColumn(verbose_name="change", empty_values=())
+    indexes_before = TextColumn(
+        verbose_name="indexes before", accessor="before__indexes", empty_values=()
+    )
+    indexes_after = TextColumn(
+        verbose_name="indexes after", accessor="after__indexes", empty_values=()
+    )
+
+    def render_p50_change(self, value):
+        return percent(value)
+
+    def render_p95_change(self, value):
+        return percent(value)
+
+    def render_indexes_before(self, value):
+        return joined(value)
+
+    def render_indexes_after(self, value, record):
+        if record["plan_changed"]:
+            return format_html("<strong>{}</strong>", joined(value))
+        return joined(value)
+
+
+class ResultTable(ConsoleTable):
+    """One run's queries: latency, rows, buffers, verdicts, and the comparison."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+
+    label = TextColumn(verbose_name="query")
+    p50_ms = RawNumberColumn(verbose_name="p50")
+    p95_ms = RawNumberColumn(verbose_name="p95")
+    p99_ms = RawNumberColumn(verbose_name="p99")
+    max_ms = RawNumberColumn(verbose_name="max")
+    p95_split = TextColumn(verbose_name="p95 large orgs / others", empty_values=())
+    client_p95_ms = RawNumberColumn(verbose_name="client p95")
+    rows = RawNumberColumn(verbose_name="rows")
+    buffers = TextColumn(verbose_name="buffers hit/read", empty_values=())
+    target_ms = TextColumn(verbose_name="target")
+    passed = TextColumn(verbose_name="seed target", empty_values=())
+    goal_met = TextColumn(verbose_name="our goal", empty_values=())
+    without = TextColumn(verbose_name="without: p50 / p95", empty_values=())
+    reduction = TextColumn(verbose_name="reduction p50 / p95", empty_values=())
+
+    def __init__(self, results, *, compare):
+        exclude = () if compare else ("without", "reduction")
+        super().__init__(results, exclude=exclude)
+
+    def render_label(self, value, record):
+        return format_html('<a href="#{}">{}</a>', record.name, value)
+
+    def render_p95_split(self, record):
+        large, small = record.p95_large_ms, record.p95_small_ms
+        return f"{'–' if large is None else large} / {'–' if small is None else small}"
+
+    def render_buffers(self, record):
+        return f"{record.buffers_hit} / {record.buffers_read}"
+
+    def render_target_ms(self, value):
+        return f"< {value} ms"
+
+    def render_passed(self, value):
+        return "PASS" if value else format_html("<strong>FAIL</strong>")
+
+    def render_goal_met(self, value, record):
+        return f"{'met' if value else 'missed'} (≤ {record.goal_ms} ms)"
+
+    def render_without(self, record):
+        return f"{record.without_p50_ms} / {record.without_p95_ms}"
+
+    def render_reduction(self, record):
+        if not record.uses_performance_indexes:
+            return "n/a (no performance index in its plan)"
+        return f"{record.reduction_p50_pct} % / {record.reduction_p95_pct} %"
