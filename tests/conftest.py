@@ -2,9 +2,9 @@
 
 import io
 
-import psycopg
 import pytest
-from django.db import connection
+
+from perfconsole.core.db import raw_connection
 
 
 @pytest.fixture(autouse=True)
@@ -53,10 +53,7 @@ def second_connection(transactional_db):
     opened = []
 
     def connect(autocommit=True):
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        conn = psycopg.connect(**params, autocommit=autocommit)
+        conn = raw_connection(autocommit=autocommit)
         opened.append(conn)
         return conn
 

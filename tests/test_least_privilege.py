@@ -11,10 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.db import connection
 from psycopg import sql
+
+from perfconsole.core.db import console_connection_params, raw_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -45,10 +46,7 @@ def substitute(recipe, role, database):
 
 
 def _superuser_connection(dbname):
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    return psycopg.connect(**{**params, "dbname": dbname}, autocommit=True)
+    return raw_connection(console_connection_params(dbname=dbname))
 
 
 def _drop(admin, database, role):

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from perfconsole.core.db import QUERY_TAG, fetch_dicts
+from perfconsole.core.db import QUERY_TAG, cache_hits, fetch_dicts
+from perfconsole.monitoring.extension import statements_status
 
 from .models import Metric
 
@@ -33,15 +34,6 @@ class Observation:
     detail: str = ""
 
 
-def fetch(sql, params=None):
-    """Run a statistics query tagged inside the statement.
-
-    PostgreSQL 18's pg_stat_statements drops comments before a statement, so
-    the tag goes after SELECT to keep the console's own queries recognisable.
-    """
-    return fetch_dicts(sql.replace("SELECT ", f"SELECT {QUERY_TAG} ", 1), params)
-
-
 def table_scope_sql(rule):
     """Return a WHERE fragment and parameters limiting tables to the rule's scope."""
     sql, params = " AND n_live_tup >= %s", [rule.min_rows]
@@ -54,7 +46,7 @@ def table_scope_sql(rule):
 def table_stats(rule, value_sql, extra_where=""):
     """Return one observation per user table in scope, valued by value_sql."""
     scope_sql, params = table_scope_sql(rule)
-    rows = fetch(
+    rows = fetch_dicts(
         f"SELECT schemaname || '.' || relname AS subject, {value_sql} AS value,"
         " n_live_tup FROM pg_stat_user_tables"
         f" WHERE true {scope_sql} {extra_where}",
@@ -90,24 +82,16 @@ def dead_tuples(rule, now):
     return table_stats(rule, "n_dead_tup")
 
 
-def pg_stat_statements_schema():
-    """Return the schema of pg_stat_statements, or None when not installed."""
-    rows = fetch(
-        "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension"
-        " WHERE extname = 'pg_stat_statements'"
-    )
-    return rows[0]["schema"] if rows else None
-
-
 def query_mean_time_ms(rule, now):
     """Return the mean execution time of each critical statement.
 
     A statement is critical when it mentions one of the rule's tables (as a
     whole word) or its query id is listed; with neither, every statement is.
-    The console's own tagged statements are left out.
+    The console's own tagged statements are left out. No data while
+    pg_stat_statements is not usable here.
     """
-    schema = pg_stat_statements_schema()
-    if schema is None:
+    status = statements_status()
+    if not status.usable:
         return None
     scope, params = [], []
     if rule.tables:
@@ -121,11 +105,10 @@ def query_mean_time_ms(rule, now):
     # maintenance, not a critical path, however long they take.
     scope_sql += " AND query ~* %s"
     params.append(APPLICATION_STATEMENT)
-    rows = fetch(
+    rows = fetch_dicts(
         "SELECT queryid::text AS subject, min(left(query, 500)) AS detail,"
         " sum(total_exec_time) / nullif(sum(calls), 0) AS value"
-        # regnamespace::text is already quoted where needed.
-        f" FROM {schema}.pg_stat_statements"
+        f" FROM {status.qualified_view}"
         " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
         f" AND strpos(query, %s) = 0 {scope_sql} GROUP BY queryid",
         [QUERY_TAG, *params],
@@ -139,19 +122,16 @@ def query_mean_time_ms(rule, now):
 
 def cache_hit_pct(rule, now):
     """Return the buffer cache hit rate of the current database."""
-    rows = fetch(
-        "SELECT datname AS subject,"
-        " round(100.0 * blks_hit / nullif(blks_hit + blks_read, 0), 2) AS value,"
-        " blks_hit, blks_read FROM pg_stat_database WHERE datname = current_database()"
-    )
+    hits = cache_hits()
+    database = hits["database"]
+    if database.pct is None:
+        return []
     return [
         Observation(
-            row["subject"],
-            float(row["value"]),
-            f"{row['blks_hit']} hits, {row['blks_read']} reads",
+            hits["database_name"],
+            database.pct,
+            f"{database.hit} hits, {database.read} reads",
         )
-        for row in rows
-        if row["value"] is not None
     ]
 
 

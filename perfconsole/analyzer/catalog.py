@@ -6,7 +6,7 @@ with a statement and lock timeout.
 
 from __future__ import annotations
 
-from perfconsole.core.db import fetch_dicts
+from perfconsole.core.db import cache_hits, fetch_dicts
 
 # The key columns of every plain index, to tell whether a suggestion is new.
 INDEX_INVENTORY_SQL = """
@@ -29,13 +29,6 @@ WHERE i.indexprs IS NULL
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pg_(toast|temp)'
 ORDER BY n.nspname, t.relname, c.relname
-"""
-
-CACHE_HIT_SQL = """
-SELECT sum(heap_blks_hit) AS heap_hit, sum(heap_blks_read) AS heap_read,
-       sum(coalesce(idx_blks_hit, 0)) AS idx_hit,
-       sum(coalesce(idx_blks_read, 0)) AS idx_read
-FROM pg_statio_user_tables
 """
 
 TABLE_SQL = """
@@ -73,16 +66,10 @@ def cache_hit():
 
     A ratio is None while no block of its kind has been requested.
     """
-    row = {k: int(v or 0) for k, v in fetch_dicts(CACHE_HIT_SQL)[0].items()}
-
-    def ratio(hit, read):
-        return hit / (hit + read) if hit + read else None
-
-    return (
-        ratio(row["heap_hit"], row["heap_read"]),
-        ratio(row["idx_hit"], row["idx_read"]),
-        sum(row.values()),
-    )
+    hits = cache_hits()
+    tables, indexes = hits["tables"], hits["indexes"]
+    blocks = tables.hit + tables.read + indexes.hit + indexes.read
+    return tables.ratio, indexes.ratio, blocks
 
 
 def table(name):

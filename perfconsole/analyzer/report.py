@@ -10,7 +10,7 @@ from django.utils import timezone
 from perfconsole.benchmarks.models import BenchmarkRun
 from perfconsole.benchmarks.results import query_verdicts
 from perfconsole.collaboration.models import COLLABORATION_TABLES
-from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
+from perfconsole.core.db import StatisticsUnavailable, fetch_dicts, reading_statistics
 from perfconsole.core.targets import (
     CACHE_HIT,
     INDEX_USAGE,
@@ -20,7 +20,6 @@ from perfconsole.core.targets import (
 from perfconsole.health.checks import stats_reset_time
 from perfconsole.health.thresholds import thresholds
 from perfconsole.monitoring.models import QueryStat, TablePerformance
-from perfconsole.monitoring.reading import reading_statistics
 
 from . import catalog
 from .findings import CRITICAL, INFO, WARNING, Finding, Report, TargetCheck, prioritize

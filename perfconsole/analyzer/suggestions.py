@@ -24,13 +24,16 @@ from pglast.enums import A_Expr_Kind, NullTestType
 from pglast.parser import ParseError
 from pglast.stream import RawStream
 
-from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor, tag_sql
+from perfconsole.core.db import (
+    StatisticsUnavailable,
+    TaggedCursor,
+    generic_plan,
+    monitoring_cursor,
+)
 from perfconsole.monitoring.explain import (
-    GENERIC_PLAN_VERSION,
     ExplainUnavailable,
     explain_failure,
     explain_session,
-    generic_plan,
     single_statement,
 )
 
@@ -47,8 +50,6 @@ MAX_COLUMNS = 2
 MIN_REDUCTION = 0.3
 # Dexter's rule: a suggestion must halve the query's estimated cost.
 MIN_COST_SAVING = 0.5
-# The prepared statement that probes a generic plan before PostgreSQL 16.
-PROBE = "perfconsole_analyzer_probe"
 # What the console's own connection may plan with a trial index: nothing
 # that calls a function, casts, or names an operator outside pg_catalog.
 PLAIN_NODES = {
@@ -488,7 +489,7 @@ def _plan_cost(rows):
 
 def _hypopg_installed():
     with monitoring_cursor() as cursor:
-        _execute(cursor, "SELECT 1 FROM pg_extension WHERE extname = 'hypopg'")
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'")
         return cursor.fetchone() is not None
 
 
@@ -579,8 +580,8 @@ def _check_with_trial_index(suggestion, statement, parameters):
     """Build the index in a transaction, EXPLAIN, and roll everything back."""
     with transaction.atomic():
         with connection.cursor() as cursor:
-            _execute(
-                cursor,
+            session = TaggedCursor(cursor, connection.pg_version)
+            session.execute(
                 "SELECT set_config('lock_timeout', %s, true),"
                 " set_config('statement_timeout', %s, true),"
                 " set_config('search_path', 'pg_catalog', true)",
@@ -589,11 +590,13 @@ def _check_with_trial_index(suggestion, statement, parameters):
                     f"{settings.ANALYZER_TRIAL_INDEX_TIMEOUT_MS}ms",
                 ],
             )
-            before, _ = _generic_plan_cost(cursor, statement, parameters)
+            before, _ = _plan_cost(generic_plan(session, statement, parameters, "JSON"))
             started = time.monotonic()
-            _execute(cursor, suggestion.create_sql(concurrently=False))
+            session.execute(suggestion.create_sql(concurrently=False))
             suggestion.trial_build_ms = round(1000 * (time.monotonic() - started))
-            after, plan = _generic_plan_cost(cursor, statement, parameters)
+            after, plan = _plan_cost(
+                generic_plan(session, statement, parameters, "JSON")
+            )
         transaction.set_rollback(True)
     _record(
         suggestion,
@@ -613,42 +616,3 @@ def _record(suggestion, method, before, after, plan, index_name):
     suggestion.confirmed = bool(
         suggestion.plan_uses_index and after <= before * (1 - MIN_COST_SAVING)
     )
-
-
-def _execute(cursor, sql, params=None):
-    # The tag inside the statement keeps it out of query statistics.
-    cursor.execute(tag_sql(sql), params)
-
-
-def _generic_plan_cost(cursor, statement, parameters):
-    """Return (total cost, plan) of the generic plan of trial_statement()'s text.
-
-    EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16+; before that, PREPARE +
-    EXPLAIN EXECUTE with plan_cache_mode = force_generic_plan gives the same
-    plan, and the NULL arguments do not matter for a generic plan.
-    """
-    if connection.pg_version >= GENERIC_PLAN_VERSION:
-        _execute(cursor, f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {statement}")
-        return _plan_cost(cursor.fetchall())
-    return _plan_cost([(_prepared_generic_plan(cursor, statement, parameters),)])
-
-
-def _prepared_generic_plan(cursor, query, parameters):
-    # A prepared statement outlives a rolled-back transaction, so one left
-    # over by a failed run is freed first.
-    _execute(
-        cursor,
-        "SELECT 1 FROM pg_prepared_statements WHERE name = %s",
-        [PROBE],
-    )
-    if cursor.fetchone():
-        _execute(cursor, f"DEALLOCATE {PROBE}")
-    _execute(cursor, "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-    _execute(cursor, f"PREPARE {PROBE} AS {query}")
-    execute = f"EXECUTE {PROBE}"
-    if parameters:
-        execute += "(" + ", ".join(["NULL"] * parameters) + ")"
-    _execute(cursor, f"EXPLAIN (FORMAT JSON) {execute}")
-    plan = cursor.fetchone()[0]
-    _execute(cursor, f"DEALLOCATE {PROBE}")
-    return plan

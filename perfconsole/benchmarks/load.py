@@ -26,6 +26,7 @@ import psycopg
 from django.db import connection
 
 from perfconsole.collaboration.models import ActivityType as Activity
+from perfconsole.core.db import console_connection_params, raw_connection
 from perfconsole.core.targets import (
     LOAD_CONCURRENT_USERS,
     LOAD_DASHBOARD_PER_MINUTE,
@@ -126,11 +127,7 @@ class Progress:
 
 def connect() -> psycopg.Connection:
     """Open a new autocommit connection to the console's database."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.pop("pool", None)
-    return psycopg.connect(**params, autocommit=True)
+    return raw_connection()
 
 
 def run_workers(count: int, work, seconds: float, tally: Tally) -> float:
@@ -420,7 +417,7 @@ def run_pgbench(binary: str, sql: str, users: list, seconds: float, clients: int
     literal = ",".join(f"'{user}'" for user in users[:200])
     body = sql.replace("%(user_id)s", f"(ARRAY[{literal}]::uuid[])[:n]")
     script = f"\\set n random(1, {min(len(users), 200)})\n{' '.join(body.split())};\n"
-    params = connection.get_connection_params()
+    params = console_connection_params()
     env = {"PGPASSWORD": str(params.get("password") or ""), "PATH": "/usr/bin:/bin"}
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
         file.write(script)

@@ -1,22 +1,34 @@
-"""Run the console's own statistics queries safely.
+"""Read statistics the console's one way: tagged, guarded, explained.
 
-Every monitoring query carries a comment tag, so the console can hide its own
-statements from query lists, and runs with a statement and lock timeout inside
-a read-only transaction, so a catalog lock never hangs a page.
+Every statement the console sends for monitoring carries a comment tag
+(tag_sql), so the console can hide its own statements from query lists. Reads
+run in a read-only transaction with a statement and lock timeout
+(monitoring_cursor for raw SQL, reading_statistics for the ORM), so a catalog
+lock never hangs a page, and their errors come out as a sentence a DBA can
+act on (explain_database_error). A connection of its own is opened with the
+console's settings (raw_connection); a statement with $n parameters is
+planned generically (generic_plan); the cache hit rate is counted once
+(cache_hits).
 """
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 # The tag marks every statement the console sends for monitoring.
 QUERY_TAG = "/* perfconsole */"
 FIRST_WORD = re.compile(r"^\s*(?:/\*.*?\*/\s*)*([A-Za-z]+)", re.DOTALL)
 
 
-def tag_sql(sql):
+def tag_sql(sql: str) -> str:
     """Return sql with the console's tag after its first keyword.
 
     PostgreSQL 18's pg_stat_statements drops comments before a statement,
@@ -38,11 +50,16 @@ class StatisticsUnavailable(Exception):
     """Statistics could not be read right now (timeout, lock, missing grant)."""
 
 
-def explain_database_error(error):
-    """Turn a database error into a sentence a DBA can act on."""
-    sqlstate = getattr(getattr(error, "__cause__", None), "sqlstate", None) or getattr(
+def sqlstate_of(error: BaseException) -> str | None:
+    """Return the SQLSTATE of a psycopg error, or of the one Django wrapped."""
+    return getattr(getattr(error, "__cause__", None), "sqlstate", None) or getattr(
         error, "sqlstate", None
     )
+
+
+def explain_database_error(error):
+    """Turn a database error into a sentence a DBA can act on."""
+    sqlstate = sqlstate_of(error)
     if sqlstate == "57014" and "user request" in str(error):
         return "The statistics query was cancelled by another session."
     if sqlstate == "57014":
@@ -68,9 +85,16 @@ SERVER_GONE_STATES = {"57P01", "57P02", "57P03"}
 SCHEMA_STATES = {"42P01", "42703", "42883"}
 
 
+def server_gone(sqlstate: str | None) -> bool:
+    """Return True if an error's SQLSTATE says the server, not a statement, failed."""
+    return (
+        sqlstate is None or sqlstate.startswith("08") or sqlstate in SERVER_GONE_STATES
+    )
+
+
 def explain_other_error(sqlstate, error):
     """Name what happened for the errors that are not timeouts or grants."""
-    if sqlstate is None or sqlstate.startswith("08") or sqlstate in SERVER_GONE_STATES:
+    if server_gone(sqlstate):
         return f"The database server could not be reached: {error}"
     if sqlstate == "53300":
         return f"The database server accepts no more connections: {error}"
@@ -91,30 +115,52 @@ def limit_transaction(cursor, statement_timeout_ms=None):
         # pg_stat_statements keeps the first text of a statement shape; the
         # extra column makes this shape the console's own, so its text (and
         # tag) is never another caller's untagged one.
-        f"SELECT {QUERY_TAG} set_config('statement_timeout', %s, true),"
-        " set_config('lock_timeout', %s, true),"
-        " set_config('transaction_read_only', 'on', true),"
-        " 'perfconsole.monitoring' AS reader",
+        tag_sql(
+            "SELECT set_config('statement_timeout', %s, true),"
+            " set_config('lock_timeout', %s, true),"
+            " set_config('transaction_read_only', 'on', true),"
+            " 'perfconsole.monitoring' AS reader"
+        ),
         [f"{timeout}ms", f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms"],
     )
 
 
-@contextmanager
-def monitoring_cursor(using="default", statement_timeout_ms=None):
-    """Yield a cursor in a read-only transaction with statement and lock timeouts.
+def _tag_statement(execute, sql, params, many, context):
+    # The tag lets query_stats leave the console's own statements out.
+    return execute(tag_sql(sql), params, many, context)
 
+
+@contextmanager
+def reading_statistics(
+    using: str = "default", statement_timeout_ms: int | None = None
+) -> Iterator[BaseDatabaseWrapper]:
+    """Yield the connection read-only, tagged, with statement and lock timeouts.
+
+    Every statement of the block, the ORM's included, carries the tag.
     Database errors come out as StatisticsUnavailable with a clear message.
     The transaction (or savepoint) is rolled back at the end, so the timeouts
     never outlive the block.
     """
+    connection = connections[using]
     try:
         with transaction.atomic(using=using):
-            with connections[using].cursor() as cursor:
+            with connection.cursor() as cursor:
                 limit_transaction(cursor, statement_timeout_ms)
-                yield cursor
+            with connection.execute_wrapper(_tag_statement):
+                yield connection
             transaction.set_rollback(True, using=using)
     except DatabaseError as error:
         raise StatisticsUnavailable(explain_database_error(error)) from error
+
+
+@contextmanager
+def monitoring_cursor(
+    using: str = "default", statement_timeout_ms: int | None = None
+) -> Iterator[CursorWrapper]:
+    """Yield a cursor in reading_statistics(): tagged, read-only, time-limited."""
+    with reading_statistics(using, statement_timeout_ms) as connection:
+        with connection.cursor() as cursor:
+            yield cursor
 
 
 def fetch_dicts(sql, params=None, using="default"):
@@ -130,3 +176,145 @@ def server_version_num(using="default"):
     connection = connections[using]
     connection.ensure_connection()
     return connection.connection.info.server_version
+
+
+# -- connections of their own --------------------------------------------------
+
+# Django's adapters and cursor class belong to its own connections.
+DJANGO_ONLY_PARAMS = ("cursor_factory", "context")
+
+
+def console_connection_params(using: str = "default", **overrides: Any) -> dict:
+    """Return psycopg.connect() arguments with the console's settings.
+
+    Database, role, application_name, connect_timeout, options and
+    prepare_threshold are the Django connection's; overrides win.
+    """
+    params = connections[using].get_connection_params()
+    for key in DJANGO_ONLY_PARAMS:
+        params.pop(key, None)
+    params.update(overrides)
+    return params
+
+
+def raw_connection(
+    params: dict | None = None, *, autocommit: bool = True
+) -> psycopg.Connection:
+    """Open a psycopg connection of its own, with the console's settings by default.
+
+    For work that must not share Django's connection: a session lock held
+    exactly as long as the work, a concurrent session, a probe.
+    """
+    if params is None:
+        params = console_connection_params()
+    return psycopg.connect(**params, autocommit=autocommit)
+
+
+# -- generic plans ------------------------------------------------------------
+
+GENERIC_PLAN_VERSION = 160000
+# The prepared statement that gives a generic plan before PostgreSQL 16.
+PREPARED_PLAN = "perfconsole_generic_plan"
+
+
+class PlanSession(Protocol):
+    """Where a plan is made: execute() runs one tagged statement."""
+
+    server_version: int
+
+    def execute(self, statement: str, params: Any = None) -> Any: ...
+
+
+def generic_plan(
+    session: PlanSession, statement: str, parameters: int, output: str = "TEXT"
+) -> list[tuple]:
+    """Return EXPLAIN's rows; a generic plan when the statement has $n.
+
+    EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16+; before that, PREPARE and
+    EXPLAIN EXECUTE with NULL arguments under force_generic_plan give the
+    same plan.
+    """
+    if not parameters:
+        return session.execute(f"EXPLAIN (FORMAT {output}) {statement}").fetchall()
+    if session.server_version >= GENERIC_PLAN_VERSION:
+        return session.execute(
+            f"EXPLAIN (GENERIC_PLAN, FORMAT {output}) {statement}"
+        ).fetchall()
+    # A prepared statement outlives a rolled-back transaction: one that a
+    # failed plan left on a reused connection is freed first.
+    leftover = session.execute(
+        "SELECT 1 FROM pg_prepared_statements WHERE name = %s", [PREPARED_PLAN]
+    ).fetchone()
+    if leftover:
+        session.execute(f"DEALLOCATE {PREPARED_PLAN}")
+    session.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+    session.execute(f"PREPARE {PREPARED_PLAN} AS {statement}")
+    arguments = ", ".join(["NULL"] * parameters)
+    rows = session.execute(
+        f"EXPLAIN (FORMAT {output}) EXECUTE {PREPARED_PLAN}({arguments})"
+    ).fetchall()
+    session.execute(f"DEALLOCATE {PREPARED_PLAN}")
+    return rows
+
+
+class TaggedCursor:
+    """A Django cursor as a PlanSession: statements tagged, execute() chains."""
+
+    def __init__(self, cursor: CursorWrapper, server_version: int) -> None:
+        self.cursor = cursor
+        self.server_version = server_version
+
+    def execute(self, statement: str, params: Any = None) -> CursorWrapper:
+        """Run one statement with the tag; return the cursor for its rows."""
+        self.cursor.execute(tag_sql(statement), params)
+        return self.cursor
+
+
+# -- cache hit rate -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheHits:
+    """Blocks found in shared buffers (hit) and read from outside (read)."""
+
+    hit: int
+    read: int
+
+    @property
+    def ratio(self) -> float | None:
+        """Return hit / requested, None while no block was requested."""
+        requested = self.hit + self.read
+        return self.hit / requested if requested else None
+
+    @property
+    def pct(self) -> float | None:
+        """Return the hit rate in percent, to two decimals."""
+        ratio = self.ratio
+        return None if ratio is None else round(100 * ratio, 2)
+
+
+CACHE_HITS_SQL = """
+SELECT d.datname AS database_name,
+       d.blks_hit AS database_hit, d.blks_read AS database_read,
+       (SELECT sum(heap_blks_hit) FROM pg_statio_user_tables) AS tables_hit,
+       (SELECT sum(heap_blks_read) FROM pg_statio_user_tables) AS tables_read,
+       (SELECT sum(idx_blks_hit) FROM pg_statio_user_indexes) AS indexes_hit,
+       (SELECT sum(idx_blks_read) FROM pg_statio_user_indexes) AS indexes_read
+FROM pg_stat_database AS d
+WHERE d.datname = current_database()
+"""
+CACHE_SCOPES = ("database", "tables", "indexes")
+
+
+def cache_hits(using: str = "default") -> dict[str, Any]:
+    """Return CacheHits of this database, its user tables and their indexes.
+
+    Keys: database, tables, indexes (CacheHits) and database_name.
+    """
+    row = fetch_dicts(CACHE_HITS_SQL, using=using)[0]
+    hits: dict[str, Any] = {
+        scope: CacheHits(int(row[f"{scope}_hit"] or 0), int(row[f"{scope}_read"] or 0))
+        for scope in CACHE_SCOPES
+    }
+    hits["database_name"] = row["database_name"]
+    return hits

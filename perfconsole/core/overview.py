@@ -1,6 +1,6 @@
 """Gather the few numbers the admin index shows before anything else."""
 
-from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
+from perfconsole.core.db import StatisticsUnavailable, cache_hits, fetch_dicts
 
 SERVER_SQL = """
 SELECT current_setting('server_version') AS server_version,
@@ -9,18 +9,18 @@ SELECT current_setting('server_version') AS server_version,
        (SELECT count(*) FROM pg_stat_activity) AS connections,
        current_setting('max_connections')::int AS max_connections,
        (SELECT count(*) FROM pg_stat_activity
-         WHERE state = 'active' AND pid <> pg_backend_pid()) AS active_queries,
-       (SELECT round(100 * sum(blks_hit) / nullif(sum(blks_hit + blks_read), 0), 2)
-          FROM pg_stat_database WHERE datname = current_database()) AS cache_hit_pct
+         WHERE state = 'active' AND pid <> pg_backend_pid()) AS active_queries
 """
 
 
 def server_overview():
     """Return server figures, or {'error': reason} when they cannot be read."""
     try:
-        return fetch_dicts(SERVER_SQL)[0]
+        server = fetch_dicts(SERVER_SQL)[0]
+        server["cache_hit_pct"] = cache_hits()["database"].pct
     except StatisticsUnavailable as error:
         return {"error": str(error)}
+    return server
 
 
 def open_alerts():

@@ -11,7 +11,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 
-from perfconsole.core.db import QUERY_TAG, fetch_dicts
+from perfconsole.core.db import QUERY_TAG, fetch_dicts, tag_sql
 from perfconsole.health.models import Activity
 
 # Query text is cut to this many characters on the pages.
@@ -35,7 +35,8 @@ CONSOLE_SESSION = (
     f" OR starts_with(coalesce(application_name, ''), '{CONSOLE_PREFIX}')"
     " OR application_name = nullif(current_setting('application_name'), ''))"
 )
-CONSOLE_FILTER = f"NOT ({CONSOLE_SESSION} OR left(query, length(%s)) = %s)"
+# The tag is inside the console's statements (core.db.tag_sql), not in front.
+CONSOLE_FILTER = f"NOT ({CONSOLE_SESSION} OR strpos(query, %s) > 0)"
 
 
 def sessions(include_console=False):
@@ -45,7 +46,7 @@ def sessions(include_console=False):
     params = []
     if not include_console:
         where += f" AND {CONSOLE_FILTER}"
-        params = [QUERY_TAG, QUERY_TAG]
+        params = [QUERY_TAG]
     return fetch_dicts(
         f"""SELECT {SESSION_COLUMNS}, pg_blocking_pids(pid) AS blocked_by,
                    {CONSOLE_SESSION} AS is_console
@@ -167,10 +168,10 @@ def _send_signal(function, pid):
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                f"{QUERY_TAG} SELECT set_config('statement_timeout', %s, true)",
+                tag_sql("SELECT set_config('statement_timeout', %s, true)"),
                 [f"{settings.MONITORING_STATEMENT_TIMEOUT_MS}ms"],
             )
-            cursor.execute(f"{QUERY_TAG} SELECT {function}(%s)", [pid])
+            cursor.execute(tag_sql(f"SELECT {function}(%s)"), [pid])
             return cursor.fetchone()[0]
     except DatabaseError as error:
         sqlstate = getattr(error.__cause__, "sqlstate", None)

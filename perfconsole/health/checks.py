@@ -11,7 +11,7 @@ through `perfconsole.core.db.fetch_dicts` (tagged, read-only, with timeouts);
 database objects are those of the current database.
 """
 
-from perfconsole.core.db import fetch_dicts
+from perfconsole.core.db import CacheHits, cache_hits, fetch_dicts
 from perfconsole.health import activity
 from perfconsole.health.registry import (
     CRITICAL,
@@ -72,26 +72,22 @@ def _found(rows, fix_sql, *, ok, problem, status=WARNING):
 def check_cache_hit_rate():
     """Compare table and index cache hit rates with the thresholds."""
     limits = thresholds()
-    rates = fetch_dicts(
-        """SELECT
-             (SELECT round(100.0 * sum(heap_blks_hit)
-                     / nullif(sum(heap_blks_hit) + sum(heap_blks_read), 0), 2)
-                FROM pg_statio_user_tables) AS table_hit_rate,
-             (SELECT round(100.0 * sum(idx_blks_hit)
-                     / nullif(sum(idx_blks_hit) + sum(idx_blks_read), 0), 2)
-                FROM pg_statio_user_indexes) AS index_hit_rate"""
-    )[0]
+    hits = cache_hits()
+    rates = {
+        "table_hit_rate": hits["tables"].pct,
+        "index_hit_rate": hits["indexes"].pct,
+    }
     # The tables that read most from disk explain a low rate.
     rows = fetch_dicts(
         """SELECT format('%%s.%%s', schemaname, relname) AS subject,
-                  heap_blks_read, heap_blks_hit,
-                  round(100.0 * heap_blks_hit
-                        / nullif(heap_blks_hit + heap_blks_read, 0), 2) AS hit_rate
+                  heap_blks_read, heap_blks_hit
              FROM pg_statio_user_tables
             WHERE heap_blks_read > 0
             ORDER BY heap_blks_read DESC
             LIMIT 10"""
     )
+    for row in rows:
+        row["hit_rate"] = CacheHits(row["heap_blks_hit"], row["heap_blks_read"]).pct
     known = [r for r in rates.values() if r is not None]
     if not known:
         return Outcome(OK, "No reads recorded yet.")

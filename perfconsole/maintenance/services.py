@@ -27,7 +27,12 @@ from django_q.status import Stat
 from django_q.tasks import async_task
 from psycopg import sql
 
-from perfconsole.core.db import QUERY_TAG, monitoring_cursor
+from perfconsole.core.db import (
+    console_connection_params,
+    monitoring_cursor,
+    raw_connection,
+    tag_sql,
+)
 
 from . import registry
 from .models import MaterializedView, ViewRefresh
@@ -63,7 +68,7 @@ def list_materialized_views():
     with monitoring_cursor():
         return list(
             MaterializedView.objects.raw(
-                f"{QUERY_TAG} SELECT * FROM maintenance_materialized_view ORDER BY name"
+                "SELECT * FROM maintenance_materialized_view ORDER BY name"
             )
         )
 
@@ -78,7 +83,7 @@ def get_materialized_view(name):
     with monitoring_cursor():
         found = list(
             MaterializedView.objects.raw(
-                f"{QUERY_TAG} SELECT * FROM maintenance_materialized_view "
+                "SELECT * FROM maintenance_materialized_view "
                 "WHERE name = %s OR schema_name || '.' || view_name = %s",
                 [name, name],
             )
@@ -136,7 +141,7 @@ def request_refresh(name, trigger, user=None):
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"{QUERY_TAG} SELECT pg_advisory_xact_lock(hashtext(%s))",
+                tag_sql("SELECT pg_advisory_xact_lock(hashtext(%s))"),
                 [ENQUEUE_LOCK_PREFIX + view_name],
             )
         settle_refreshes(view_name)
@@ -192,7 +197,7 @@ def fail_orphaned_refreshes(view_name=None):
     a row stays running until the backend ends.
     """
     query = (
-        f"{QUERY_TAG} SELECT id, backend_pid, backend_alive"
+        "SELECT id, backend_pid, backend_alive"
         " FROM maintenance_running_refresh WHERE worker_gone"
     )
     params = []
@@ -200,7 +205,7 @@ def fail_orphaned_refreshes(view_name=None):
         query += " AND view_name = %s"
         params.append(view_name)
     with connection.cursor() as cursor:
-        cursor.execute(query, params)
+        cursor.execute(tag_sql(query), params)
         orphans = cursor.fetchall()
     marked = 0
     for pk, pid, alive in orphans:
@@ -331,9 +336,7 @@ def refresh_plan(view):
         refreshable = registry.get(view["name"])
         if refreshable is None:
             raise UnknownView(f"Nothing named {view['name']!r} is registered now.")
-        return [
-            f"{QUERY_TAG} {statement}" for statement in refreshable.statements
-        ], None
+        return [tag_sql(statement) for statement in refreshable.statements], None
     concurrently = view["populated"] and view["has_unique_index"]
     return [refresh_statement(view, concurrently)], concurrently
 
@@ -372,15 +375,15 @@ def refresh_session():
     refresh, also when the web or task process uses a pool or PgBouncer, and
     the lock is released by PostgreSQL if the process dies.
     """
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)
-    params["application_name"] = "perfconsole-refresh"
-    session = psycopg.connect(**params, autocommit=True)
+    session = raw_connection(
+        console_connection_params(application_name="perfconsole-refresh")
+    )
     try:
         session.execute(
-            f"{QUERY_TAG} SELECT set_config('statement_timeout', %s, false),"
-            " set_config('lock_timeout', %s, false)",
+            tag_sql(
+                "SELECT set_config('statement_timeout', %s, false),"
+                " set_config('lock_timeout', %s, false)"
+            ),
             [
                 f"{settings.MAINTENANCE_REFRESH_STATEMENT_TIMEOUT_MS}ms",
                 f"{settings.MAINTENANCE_REFRESH_LOCK_TIMEOUT_MS}ms",
@@ -395,9 +398,11 @@ def refresh_session():
 def find_view(session, name):
     """Return name, schema, relname, populated, has_unique_index, kind of one."""
     row = session.execute(
-        f"{QUERY_TAG} SELECT name, schema_name, view_name, populated,"
-        " has_unique_index, kind FROM maintenance_materialized_view"
-        " WHERE name = %s OR schema_name || '.' || view_name = %s",
+        tag_sql(
+            "SELECT name, schema_name, view_name, populated,"
+            " has_unique_index, kind FROM maintenance_materialized_view"
+            " WHERE name = %s OR schema_name || '.' || view_name = %s"
+        ),
         [name, name],
     ).fetchone()
     if row is None:
@@ -426,15 +431,14 @@ def describe_lock_holder(view_name):
 def try_refresh_lock(session, view_name):
     """Take the view's refresh lock for this session; False if it is held."""
     return session.execute(
-        f"{QUERY_TAG} SELECT pg_try_advisory_lock(hashtext(%s))",
+        tag_sql("SELECT pg_try_advisory_lock(hashtext(%s))"),
         [REFRESH_LOCK_PREFIX + view_name],
     ).fetchone()[0]
 
 
 def refresh_statement(view, concurrently):
     """Return the REFRESH statement for one view, identifiers quoted."""
-    return sql.SQL("{tag} REFRESH MATERIALIZED VIEW {mode}{view}").format(
-        tag=sql.SQL(QUERY_TAG),
+    return sql.SQL(tag_sql("REFRESH MATERIALIZED VIEW {mode}{view}")).format(
         mode=sql.SQL("CONCURRENTLY " if concurrently else ""),
         view=sql.Identifier(view["schema_name"], view["view_name"]),
     )

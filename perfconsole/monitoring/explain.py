@@ -27,12 +27,10 @@ from pglast.keywords import RESERVED_KEYWORDS
 from psycopg import sql
 
 from perfconsole.collaboration.models import ROLLUP_TABLES
-from perfconsole.core.db import tag_sql
+from perfconsole.core.db import generic_plan, raw_connection, tag_sql
 
 # pg_stat_statements replaces constants with $1, $2, ...
 PARAMETER = re.compile(r"\$\d+\b")
-GENERIC_PLAN_VERSION = 160000
-PREPARED = "perfconsole_explain"
 PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 # The role of the embedded server's explain connection, and the suggested
 # name elsewhere.
@@ -167,7 +165,11 @@ def _url_parameters(url):
 
 
 def connection_parameters():
-    """Return psycopg.connect() arguments of the explain role's connection."""
+    """Return the connection arguments of the explain role's connection.
+
+    Not the console's (core.db.console_connection_params): another role, its
+    own URL, and limits of its own.
+    """
     console = connections["default"].settings_dict
     if settings.EXPLAIN_DATABASE_URL:
         params = _url_parameters(settings.EXPLAIN_DATABASE_URL)
@@ -228,7 +230,7 @@ class ExplainSession:
         # explain role does it, not the console.
         self.stopped = True
         try:
-            with psycopg.connect(**self.params, autocommit=True) as killer:
+            with raw_connection(self.params) as killer:
                 killer.execute(
                     tag_sql("SELECT pg_terminate_backend(%s)"),
                     [self.conn.info.backend_pid],
@@ -247,7 +249,7 @@ def explain_session():
     params = connection_parameters()
     try:
         # Autocommit: the console sends BEGIN and ROLLBACK itself, tagged.
-        conn = psycopg.connect(**params, autocommit=True)
+        conn = raw_connection(params)
     except psycopg.Error as error:
         raise ExplainUnavailable(
             f"Cannot connect as the explain role {params.get('user')!r}: "
@@ -318,27 +320,6 @@ def refuse_powerful_role(session):
             "so they need a role without rights on the console "
             '(README: "EXPLAIN of a monitored statement").'
         )
-
-
-def generic_plan(session, statement, parameters, output="TEXT"):
-    """Return EXPLAIN's rows; a generic plan when the statement has $n."""
-    if not parameters:
-        return session.execute(f"EXPLAIN (FORMAT {output}) {statement}").fetchall()
-    if session.server_version >= GENERIC_PLAN_VERSION:
-        return session.execute(
-            f"EXPLAIN (GENERIC_PLAN, FORMAT {output}) {statement}"
-        ).fetchall()
-    # Before 16: PREPARE, then EXPLAIN EXECUTE with NULL arguments under
-    # force_generic_plan gives the same generic plan. The prepared statement
-    # ends with the connection.
-    session.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-    session.execute(f"PREPARE {PREPARED} AS {statement}")
-    arguments = ", ".join(["NULL"] * parameters)
-    rows = session.execute(
-        f"EXPLAIN (FORMAT {output}) EXECUTE {PREPARED}({arguments})"
-    ).fetchall()
-    session.execute(f"DEALLOCATE {PREPARED}")
-    return rows
 
 
 # -- the query page's plan ----------------------------------------------------

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connections, transaction
 
-from perfconsole.core.db import QUERY_TAG
+from perfconsole.core.db import tag_sql
 
 EXTENSION = "pg_stat_statements"
 
@@ -100,14 +100,16 @@ def statements_status(using="default"):
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {QUERY_TAG} current_setting('shared_preload_libraries'),"
-            " current_setting('compute_query_id', true),"
-            " current_setting('track_io_timing'),"
-            " e.extversion, e.extnamespace::regnamespace::text,"
-            " a.default_version"
-            " FROM (SELECT 1) one"
-            " LEFT JOIN pg_extension e ON e.extname = %s"
-            " LEFT JOIN pg_available_extensions a ON a.name = %s",
+            tag_sql(
+                "SELECT current_setting('shared_preload_libraries'),"
+                " current_setting('compute_query_id', true),"
+                " current_setting('track_io_timing'),"
+                " e.extversion, e.extnamespace::regnamespace::text,"
+                " a.default_version"
+                " FROM (SELECT 1) one"
+                " LEFT JOIN pg_extension e ON e.extname = %s"
+                " LEFT JOIN pg_available_extensions a ON a.name = %s"
+            ),
             [EXTENSION, EXTENSION],
         )
         preload, query_id, io_timing, version, schema, default = cursor.fetchone()
@@ -135,13 +137,13 @@ def _probe(connection, status):
     # the preloaded module, but reads no query texts: much cheaper.
     schema = status.qualified_view.rsplit(".", 1)[0]
     if status.version_tuple >= (1, 9):
-        probe = f"SELECT {QUERY_TAG} 1 FROM {schema}.pg_stat_statements_info"
+        probe = f"SELECT 1 FROM {schema}.pg_stat_statements_info"
     else:
-        probe = f"SELECT {QUERY_TAG} 1 FROM {schema}.pg_stat_statements(false) LIMIT 1"
+        probe = f"SELECT 1 FROM {schema}.pg_stat_statements(false) LIMIT 1"
     try:
         with transaction.atomic(using=connection.alias):
             with connection.cursor() as cursor:
-                cursor.execute(probe)
+                cursor.execute(tag_sql(probe))
     except DatabaseError as error:
         return False, str(error).strip()
     return True, ""

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 
-from perfconsole.core.db import QUERY_TAG
-from perfconsole.monitoring.reading import reading_statistics
+from perfconsole.core.db import reading_statistics, tag_sql
 
 KB = 1024
 MB = 1024 * KB
@@ -247,8 +246,10 @@ def _read_server_proc(using):
     try:
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {QUERY_TAG} pg_read_file('/proc/meminfo'),"
-                " pg_read_file('/proc/cpuinfo')"
+                tag_sql(
+                    "SELECT pg_read_file('/proc/meminfo'),"
+                    " pg_read_file('/proc/cpuinfo')"
+                )
             )
             meminfo, cpuinfo = cursor.fetchone()
     except DatabaseError:

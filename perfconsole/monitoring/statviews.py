@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import DatabaseError, connections, transaction
 
+from perfconsole.core.db import tag_sql
 from perfconsole.core.sqlfiles import SqlFolder
 from perfconsole.monitoring.extension import EXTENSION, statements_status
 
@@ -157,6 +158,8 @@ def drop_views(using="default"):
 def query_stats_is_placeholder(using="default"):
     """Return True when query_stats is the empty placeholder view."""
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT obj_description(to_regclass('query_stats'), 'pg_class')")
+        cursor.execute(
+            tag_sql("SELECT obj_description(to_regclass('query_stats'), 'pg_class')")
+        )
         (comment,) = cursor.fetchone()
     return comment == PLACEHOLDER_COMMENT

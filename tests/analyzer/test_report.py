@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from perfconsole.analyzer.findings import CRITICAL, INFO, WARNING
 from perfconsole.analyzer.report import Options, build_report
+from perfconsole.core.db import PREPARED_PLAN
 
 from .conftest import (
     LOW_THRESHOLDS,
@@ -129,7 +130,7 @@ def test_it_leaves_no_trial_index_behind(problems):
         if f.check == "slow_query"
     ]
     assert queries
-    own = ("GENERIC_PLAN", "perfconsole_analyzer_probe", "orders_customer_id_idx")
+    own = ("GENERIC_PLAN", PREPARED_PLAN, "orders_customer_id_idx")
     assert not [q for q in queries if any(mark in q for mark in own)]
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from perfconsole.core.db import tag_sql
 from perfconsole.health import activity, checks
 from tests.health.conftest import wait_for
 
@@ -115,7 +116,7 @@ def test_console_sessions_are_hidden_unless_asked_for(session_factory):
     console.execute("SET application_name = 'perfconsole-web'")
     console.execute("SELECT 1")
     tagged = session_factory(autocommit=False)
-    tagged.execute("/* perfconsole */ SELECT 2")
+    tagged.execute(tag_sql("SELECT 2"))
     pids = {console.info.backend_pid, tagged.info.backend_pid}
 
     assert not pids & _pids(activity.sessions())

@@ -105,7 +105,7 @@ def wait_for_refresh_statement(timeout=10):
             "SELECT 1 FROM pg_stat_activity WHERE state = 'active'"
             " AND application_name = 'perfconsole-refresh'"
             " AND query LIKE %s",
-            ["%REFRESH MATERIALIZED VIEW%"],
+            ["%REFRESH%MATERIALIZED VIEW%"],
         )
         if rows:
             return

@@ -71,7 +71,7 @@ def running_row(view_name):
         active = fetch_all(
             "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND state = 'active'"
             " AND query LIKE %s",
-            [row.backend_pid, "%REFRESH MATERIALIZED VIEW%"],
+            [row.backend_pid, "%REFRESH%MATERIALIZED VIEW%"],
         )
         return row if active else None
 

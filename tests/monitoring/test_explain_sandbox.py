@@ -10,13 +10,13 @@ role, nor leave anything behind on the console's connections.
 import time
 import uuid
 
-import psycopg
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.urls import reverse
 
+from perfconsole.core.db import console_connection_params, raw_connection
 from perfconsole.monitoring.explain import console_role, explain_statement
 from perfconsole.monitoring.models import QueryStat
 
@@ -68,11 +68,9 @@ GRANT USAGE ON SCHEMA {schema} TO PUBLIC;
 
 def connect_as(user):
     """Open an autocommit connection to the test database as user."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.update(user=user, application_name=f"test-{user}")
-    return psycopg.connect(**params, autocommit=True)
+    return raw_connection(
+        console_connection_params(user=user, application_name=f"test-{user}")
+    )
 
 
 @pytest.fixture

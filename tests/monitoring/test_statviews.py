@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
+from perfconsole.core.db import tag_sql
 from perfconsole.monitoring.extension import (
     StatementsStatus,
     enable_steps,
@@ -16,7 +17,6 @@ from perfconsole.monitoring.models import (
     SlowQuery,
     TablePerformance,
 )
-from perfconsole.monitoring.reading import tag_sql
 from perfconsole.monitoring.statviews import (
     query_stats_file,
     query_stats_is_placeholder,
