@@ -138,6 +138,7 @@ class Collection:
         self.stored: dict[str, int] = {}
         self.missing: list[str] = []
         self.errors: list[str] = []
+        self.info_view = ""
 
     def params(self, source):
         return {
@@ -180,6 +181,7 @@ class Collection:
         if status.version_tuple >= (1, 9):
             schema = '"{}"'.format(status.schema.replace('"', '""'))
             info = load_current("statements_info_v1.sql").replace("{schema}", schema)
+            self.info_view = f"{schema}.pg_stat_statements_info"
             self.run("statements_info", counters_sql(info))
 
     def all_sources(self, server_version, with_sizes):
@@ -285,15 +287,17 @@ def save_snapshot(collection, previous, started):
 
 
 def statements_info(collection):
-    """Return (stats_reset, dealloc) of pg_stat_statements_info, as stored."""
-    from .models import Baseline
-
-    info = Baseline.objects.filter(
-        database=collection.database, source="statements_info", key=""
-    ).first()
-    if info is None or "statements_info" not in collection.stored:
+    """Return (stats_reset, dealloc) of pg_stat_statements_info, or Nones."""
+    if "statements_info" not in collection.stored:
         return None, None
-    return info.reset_at, info.counters.get("dealloc")
+    try:
+        with transaction.atomic():
+            collection.cursor.execute(
+                tag_sql(f"SELECT stats_reset, dealloc FROM {collection.info_view}")
+            )
+            return collection.cursor.fetchone()
+    except DatabaseError:
+        return None, None
 
 
 def database_stats_reset(cursor):
@@ -327,7 +331,9 @@ def record_failure(database, reason, started):
 
     taken_at = timezone.now()
     try:
-        with transaction.atomic():
+        with transaction.atomic(), connection.cursor() as cursor:
+            # A lock on the history's tables must not hang the failure path.
+            limit_writing_transaction(cursor)
             snapshot = Snapshot.objects.create(
                 database=database,
                 taken_at=taken_at,
