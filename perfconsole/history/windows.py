@@ -12,6 +12,7 @@ source has the value None (a gap in the chart), never 0.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -239,7 +240,13 @@ def latest_gauges(database, source, start, end):
         " ORDER BY d.key, d.period_start DESC, d.level",
         [database.id, source, start, end],
     )
-    return {row["key"]: row["gauges"] for row in rows}
+    # Django's connection returns jsonb as text (its JSONField parses it).
+    return {
+        row["key"]: json.loads(row["gauges"])
+        if isinstance(row["gauges"], str)
+        else row["gauges"]
+        for row in rows
+    }
 
 
 def bucket_sql(level):
