@@ -10,6 +10,11 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py console
 
 test: $(STAMP)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "Browser suite (tests/browser): runs in $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	else \
+		echo "Browser suite (tests/browser): SKIPPED, Chromium not installed: apt-get install chromium chromium-driver"; \
+	fi
 	$(BIN)/python -m pytest
 
 install: $(STAMP)

@@ -38,6 +38,8 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
+# Timestamps with seconds everywhere in the admin (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 INSTALLED_APPS = [
     # Before django.contrib.admin so its templates override the admin's.
