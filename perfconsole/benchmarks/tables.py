@@ -89,7 +89,7 @@ class ResultTable(ConsoleTable):
         return f"< {value} ms"
 
     def render_passed(self, value):
-        return "PASS" if value else format_html("<strong>FAIL</strong>")
+        return "PASS" if value else format_html("<strong>{}</strong>", "FAIL")
 
     def render_goal_met(self, value, record):
         return f"{'met' if value else 'missed'} (≤ {record.goal_ms} ms)"

@@ -38,6 +38,7 @@ from perfconsole.core.db import (
     tag_sql,
 )
 from perfconsole.core.pages import admin_page_context, render_admin_page
+from perfconsole.core.tables import BlockerTable
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ def timeout_context(error, statement):
         "title": "Database busy",
         "summary": summary,
         "detail": message,
-        "blockers": blockers,
+        "blockers": BlockerTable(blockers) if blockers else blockers,
         "blockers_error": blockers_error,
         "advice": "Retry once the blocking session has finished; a DBA can end "
         "it from Live activity.",

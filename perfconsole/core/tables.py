@@ -42,6 +42,13 @@ def export_value(value: Any) -> Any:
     return "" if value is None else value
 
 
+def status_span(status: str, text: Any = None) -> str:
+    """Return a status word (ok, warning, critical) in its colour."""
+    return format_html(
+        '<span class="pc-status-{}">{}</span>', status, status if text is None else text
+    )
+
+
 class TextColumn(tables.Column):
     """Plain text (escaped); an empty cell shows a dash."""
 
@@ -175,3 +182,30 @@ def rows_table(
         names.insert(0, first)
     columns = [(name, column_for(name, rows[0][name])) for name in names]
     return ConsoleTable(rows, extra_columns=columns, orderable=False)
+
+
+class BlockerTable(ConsoleTable):
+    """Sessions holding the locks a stopped page waited for (the 503 page)."""
+
+    class Meta(ConsoleTable.Meta):
+        attrs = {"class": "pc-table pc-blockers"}
+        orderable = False
+
+    pid = TextColumn(verbose_name="pid", empty_values=())
+    mode = TextColumn(verbose_name="lock")
+    relation = TextColumn(verbose_name="on", default="")
+    user_name = TextColumn(verbose_name="user")
+    application_name = TextColumn(verbose_name="application")
+    client = TextColumn(verbose_name="client")
+    state = TextColumn(verbose_name="state")
+    since = DateTimeColumn(verbose_name="since")
+    query = TextColumn(verbose_name="query")
+
+    def render_pid(self, value: Any) -> Any:
+        return value or "prepared transaction"
+
+    def render_mode(self, value: Any, record: Any) -> str:
+        return value if record["granted"] else f"{value} (waiting)"
+
+    def render_query(self, value: Any) -> str:
+        return format_html("<code>{}</code>", value)

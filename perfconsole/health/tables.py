@@ -10,6 +10,7 @@ from perfconsole.core.tables import (
     RawNumberColumn,
     SqlColumn,
     TextColumn,
+    status_span,
 )
 
 ACTIONS_TEMPLATE = "admin/health/_session_actions.html"
@@ -30,7 +31,7 @@ class CheckSummaryTable(ConsoleTable):
         return format_html('<a href="#check-{}">{}</a>', record.key, value)
 
     def render_status(self, value):
-        return format_html('<span class="pc-status-{}">{}</span>', value, value)
+        return status_span(value)
 
 
 class SessionTable(ConsoleTable):

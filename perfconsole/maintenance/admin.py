@@ -21,6 +21,7 @@ from .services import (
     request_refresh,
     settle_refreshes,
 )
+from .tables import RefreshHistoryTable
 
 REFRESH_PERMISSION = "maintenance.refresh_materialized_view"
 HISTORY_ON_PAGE = 20
@@ -173,7 +174,7 @@ class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
             f"Materialized view {view.name}",
             template="admin/maintenance/materializedview_detail.html",
             view=view,
-            history=history,
+            history_table=RefreshHistoryTable(history),
             latest=latest,
             polling=latest is not None and latest.in_progress,
             can_refresh=self.has_refresh_permission(request) and view.managed,

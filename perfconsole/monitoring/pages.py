@@ -23,6 +23,7 @@ from perfconsole.monitoring.extension import statements_status
 from perfconsole.monitoring.models import QueryStat
 from perfconsole.monitoring.settings_review import review_settings, server_machine
 from perfconsole.monitoring.statviews import query_stats_is_placeholder
+from perfconsole.monitoring.tables import SettingsTable
 
 TABLE_TEMPLATE = "admin/monitoring/stats_table.html"
 DETAIL_TEMPLATE = "admin/monitoring/query_detail.html"
@@ -175,7 +176,8 @@ def settings_review_page(model_admin, request):
     try:
         with reading_statistics():
             machine = server_machine()
-        context.update(machine=machine, rows=review_settings(machine=machine))
+        table = SettingsTable(review_settings(machine=machine))
+        context.update(machine=machine, table=table)
     except StatisticsUnavailable as error:
         context["error"] = str(error)
         return render_admin_page(request, SETTINGS_TEMPLATE, context, status=503)

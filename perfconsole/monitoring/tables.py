@@ -12,6 +12,7 @@ from perfconsole.core.tables import (
     NumberColumn,
     TextColumn,
     YesNoColumn,
+    status_span,
 )
 
 QUERY_PREVIEW_CHARS = 160
@@ -153,3 +154,43 @@ class SlowQueryTable(QueryTable):
         pass
 
     detail_url_name = "monitoring_slowquery_change"
+
+
+def warn_if(flag):
+    """Return a td class function: a warning when the record's flag is set."""
+    return lambda record: "pc-status-warning" if getattr(record, flag) else None
+
+
+class SettingsTable(ConsoleTable):
+    """The settings review: current value beside the seed's and PGTune's."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+
+    category = TextColumn(verbose_name="Category")
+    name = TextColumn(verbose_name="Setting")
+    current = TextColumn(verbose_name="Current", default="(empty)")
+    seed_recommended = TextColumn(
+        verbose_name="Seed", attrs={"td": {"class": warn_if("differs_from_seed")}}
+    )
+    computed = TextColumn(
+        verbose_name="PGTune", attrs={"td": {"class": warn_if("differs_from_computed")}}
+    )
+    differs = TextColumn(verbose_name="Differs", empty_values=())
+    pending_restart = TextColumn(verbose_name="Pending restart", empty_values=())
+    context = TextColumn(verbose_name="Takes effect")
+
+    def render_name(self, value):
+        return format_html("<code>{}</code>", value)
+
+    def render_differs(self, value):
+        if value:
+            return status_span("warning", "differs")
+        return status_span("ok")
+
+    def render_pending_restart(self, value):
+        if value:
+            return format_html(
+                '<span class="pc-status-critical">restart pending</span>'
+            )
+        return "no"
