@@ -5,17 +5,22 @@ Every page visited is also checked for Content Security Policy violations
 """
 
 import csv
+import time
 
+import psycopg
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.urls import reverse
 from selenium.webdriver.support.ui import Select
 
 from perfconsole.alerts.evaluation import evaluate_alerts
 from perfconsole.alerts.models import Alert, AlertState
 from tests.alerts.conftest import PROBE_SCHEMA, probe, rules  # noqa: F401
+from tests.health.conftest import background, session_factory  # noqa: F401
 from tests.maintenance.conftest import make_view, source_table  # noqa: F401
 from tests.maintenance.test_cluster import start_cluster, stop_cluster
+from tests.monitoring.conftest import scratch  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,6 +39,20 @@ def column(browser, label):
         row.find_elements("css selector", "td")[index].text
         for row in browser.find_all("#content tbody tr")
     ]
+
+
+def wait_until_active(pid, timeout=10):
+    """Wait until a background session's statement is running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT state = 'active' FROM pg_stat_activity WHERE pid = %s", [pid]
+            )
+            if cursor.fetchone() == (True,):
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"pid {pid} never became active")
 
 
 def number(text):
@@ -78,6 +97,43 @@ def test_query_statistics_sorted_filtered_and_exported(dba):
     calls = [name.lower() for name in header].index("calls")
     # The export keeps raw numbers, filtered like the page.
     assert rows and all(int(row[calls]) >= 2 for row in rows)
+
+
+def test_a_query_page_with_its_plan(dba, scratch):  # noqa: F811
+    conn, schema = scratch
+    conn.execute(f"CREATE TABLE {schema}.items (id int PRIMARY KEY, name text)")
+    conn.execute(
+        f"INSERT INTO {schema}.items SELECT g, 'n' FROM generate_series(1, 5000) g"
+    )
+    conn.execute(f"ANALYZE {schema}.items")
+    conn.execute(f"SELECT name FROM {schema}.items WHERE id = 42")
+
+    dba.open(reverse("admin:monitoring_querystat_changelist"))
+    dba.find("input[name=q]").send_keys(f"{schema}.items WHERE")
+    dba.click(dba.find(".pc-filters input[type=submit]"))
+    dba.click(dba.driver.find_element("partial link text", f"{schema}.items WHERE"))
+    assert f"SELECT name FROM {schema}.items WHERE id = $1" in dba.text
+
+    dba.click(dba.driver.find_element("xpath", "//button[starts-with(., 'Explain')]"))
+    assert "Index Scan using items_pkey on items" in dba.text
+    dba.screenshot("query-plan")
+
+
+def test_cancel_a_running_query(dba, background):  # noqa: F811
+    sleeper = background("SELECT pg_sleep(30) /* browser sleeper */")
+    wait_until_active(sleeper.pid)
+
+    dba.open(reverse("admin:health_activity_changelist"))
+    row = dba.driver.find_element(
+        "xpath", f"//tr[.//input[@name='pid'][@value='{sleeper.pid}']]"
+    )
+    assert "browser sleeper" in row.text
+    dba.click(row.find_element("css selector", "input[type=submit][value=cancel]"))
+
+    sleeper.thread.join(timeout=10)
+    assert isinstance(sleeper.error, psycopg.errors.QueryCanceled)
+    assert f"Cancelled the query of pid {sleeper.pid}." in dba.text
+    dba.screenshot("activity-after-cancel")
 
 
 def test_health_checks(dba):
