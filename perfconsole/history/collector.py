@@ -27,8 +27,23 @@ from .models import MonitoredDatabase, Snapshot
 
 logger = logging.getLogger(__name__)
 
-load_current = SqlFolder(__file__, "current").read
-load_collect = SqlFolder(__file__, "collect").read
+
+def without_comments(read):
+    """Wrap a SqlFolder reader to drop the files' comment lines.
+
+    tag_sql puts the tag after the first keyword, which a leading comment
+    hides; and pg_stat_statements would keep the comments in every text.
+    """
+
+    def load(name):
+        lines = read(name).splitlines()
+        return "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+
+    return load
+
+
+load_current = without_comments(SqlFolder(__file__, "current").read)
+load_collect = without_comments(SqlFolder(__file__, "collect").read)
 # First key of the advisory lock: "history" in ASCII; the second is the
 # monitored database's id.
 LOCK_CLASS = 0x68697374
@@ -86,8 +101,11 @@ def statements_sql(status):
         name = "statements_v1_pgss_1_8.sql"
     schema = '"{}"'.format(status.schema.replace('"', '""'))
     current = load_current(name).replace("{schema}", schema)
-    current = current.replace("{pgss}", status.qualified_view)
-    return load_collect("statements_v1.sql").replace("{current}", current)
+    # Without texts every minute; with texts only for new entries.
+    live = current.replace("{source}", f"{schema}.pg_stat_statements(false)")
+    texts = current.replace("{source}", f"{schema}.pg_stat_statements(true)")
+    template = load_collect("statements_v1.sql")
+    return template.replace("{current}", live).replace("{texts}", texts)
 
 
 def counters_sql(current):

@@ -87,19 +87,27 @@ class StatementText(models.Model):
 class StatementDelta(models.Model):
     """What one statement did in one period (a collection, an hour, a day).
 
-    Only statements that ran in the period have a row.
+    Only statements that ran in the period have a row. The history tables
+    have no foreign-key constraints in the database (Django cascades the
+    deletes): checking them costs two queries per stored row.
     """
 
     pk = models.CompositePrimaryKey("database", "level", "period_start", "statement")
     # The primary key's first column: no index of its own.
     database = models.ForeignKey(
-        MonitoredDatabase, on_delete=models.CASCADE, db_index=False
+        MonitoredDatabase,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
     )
     level = models.SmallIntegerField(choices=Level.choices)
     period_start = models.DateTimeField()
     # Indexed with level and period by Meta.indexes.
     statement = models.ForeignKey(
-        StatementText, on_delete=models.CASCADE, db_index=False
+        StatementText,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
     )
     calls = models.BigIntegerField()
     rows = models.BigIntegerField()
@@ -137,7 +145,10 @@ class CounterDelta(models.Model):
     )
     # The primary key's first column: no index of its own.
     database = models.ForeignKey(
-        MonitoredDatabase, on_delete=models.CASCADE, db_index=False
+        MonitoredDatabase,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
     )
     level = models.SmallIntegerField(choices=Level.choices)
     period_start = models.DateTimeField()
@@ -159,7 +170,10 @@ class Baseline(models.Model):
 
     pk = models.CompositePrimaryKey("database", "source", "key")
     database = models.ForeignKey(
-        MonitoredDatabase, on_delete=models.CASCADE, db_index=False
+        MonitoredDatabase,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
     )
     source = models.CharField(max_length=16)
     key = models.TextField()

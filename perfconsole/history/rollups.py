@@ -18,6 +18,7 @@ from django.utils import timezone
 from perfconsole.core.db import tag_sql
 from perfconsole.core.sqlfiles import SqlFolder
 
+from .collector import without_comments
 from .models import (
     Baseline,
     CounterDelta,
@@ -28,7 +29,7 @@ from .models import (
     StatementText,
 )
 
-load_rollup = SqlFolder(__file__, "rollup").read
+load_rollup = without_comments(SqlFolder(__file__, "rollup").read)
 # A collection commits within seconds of its taken_at: an hour is rolled up
 # only this long after its end, so no late raw row is left behind.
 SETTLE = timedelta(minutes=5)

@@ -78,6 +78,7 @@ def test_deltas_equal_the_views_differences(history_db, probe, collected):
     third = collected().snapshot
     assert delta_of(queryid, third).calls == 2
     assert StatementText.objects.filter(queryid=queryid).count() == 1
+    assert f"{table[7:]}_marker" in StatementText.objects.get(queryid=queryid).query
 
 
 def test_unchanged_entries_get_no_row(history_db, probe, collected):

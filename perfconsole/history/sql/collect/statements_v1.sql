@@ -1,8 +1,9 @@
 -- Store pg_stat_statements' deltas since the last collection, as
 -- counters_v1.sql does, with two differences: an entry's text is stored once
 -- (history_statementtext), and its deltas go to history_statementdelta's
--- columns. The placeholder "current" (in braces) reads the extension's view
--- once.
+-- columns. The placeholder "current" (in braces) reads the extension's
+-- entries without their texts; "texts" reads them with their texts, and runs
+-- only when an entry is new (reading every text costs more).
 WITH live AS MATERIALIZED (
     {current}
 ),
@@ -13,16 +14,27 @@ known AS (
                  = (t.dbid, t.userid, t.queryid, t.toplevel)
     WHERE t.database_id = %(database)s
 ),
-added AS (
-    INSERT INTO history_statementtext
-        (database_id, dbid, userid, queryid, toplevel, query, first_seen)
-    SELECT %(database)s, l.dbid, l.userid, l.queryid, l.toplevel, l.query,
-           %(taken_at)s
+new_keys AS MATERIALIZED (
+    SELECT l.dbid, l.userid, l.queryid, l.toplevel
     FROM live l
     WHERE NOT EXISTS (
         SELECT 1 FROM known k
         WHERE (k.dbid, k.userid, k.queryid, k.toplevel)
               = (l.dbid, l.userid, l.queryid, l.toplevel))
+),
+texts AS MATERIALIZED (
+    SELECT x.dbid, x.userid, x.queryid, x.toplevel, x.query
+    FROM ({texts}) x
+    WHERE EXISTS (SELECT 1 FROM new_keys)
+),
+added AS (
+    INSERT INTO history_statementtext
+        (database_id, dbid, userid, queryid, toplevel, query, first_seen)
+    SELECT %(database)s, n.dbid, n.userid, n.queryid, n.toplevel,
+           coalesce(x.query, ''), %(taken_at)s
+    FROM new_keys n
+    LEFT JOIN texts x ON (x.dbid, x.userid, x.queryid, x.toplevel)
+                       = (n.dbid, n.userid, n.queryid, n.toplevel)
     ON CONFLICT DO NOTHING
     RETURNING id, dbid, userid, queryid, toplevel
 ),
@@ -49,16 +61,10 @@ diff AS (
     FROM cur c
     LEFT JOIN prev p ON p.key = c.key
 ),
-delta AS (
-    SELECT d.id,
-           CASE WHEN d.restarted THEN d.counters
-                ELSE (SELECT jsonb_object_agg(
-                          e.key,
-                          greatest(e.value::numeric
-                                   - coalesce((d.prev_counters ->> e.key)::numeric, 0),
-                                   0))
-                      FROM jsonb_each(d.counters) e)
-           END AS counters
+-- c: the counters now; p: what to subtract (nothing after a restart).
+delta AS MATERIALIZED (
+    SELECT d.id, d.counters AS c,
+           CASE WHEN d.restarted THEN '{}'::jsonb ELSE d.prev_counters END AS p
     FROM diff d
     WHERE EXISTS (SELECT 1 FROM prev)
       AND (d.restarted OR d.counters IS DISTINCT FROM d.prev_counters)
@@ -71,19 +77,32 @@ stored AS (
          shared_blks_dirtied, shared_blks_written, temp_blks_read,
          temp_blks_written, blk_read_time, blk_write_time, wal_bytes)
     SELECT %(database)s, 0, %(taken_at)s, d.id,
-           (d.counters ->> 'calls')::bigint,
-           (d.counters ->> 'rows')::bigint,
-           (d.counters ->> 'total_exec_time')::double precision,
-           (d.counters ->> 'total_plan_time')::double precision,
-           (d.counters ->> 'shared_blks_hit')::bigint,
-           (d.counters ->> 'shared_blks_read')::bigint,
-           (d.counters ->> 'shared_blks_dirtied')::bigint,
-           (d.counters ->> 'shared_blks_written')::bigint,
-           (d.counters ->> 'temp_blks_read')::bigint,
-           (d.counters ->> 'temp_blks_written')::bigint,
-           (d.counters ->> 'blk_read_time')::double precision,
-           (d.counters ->> 'blk_write_time')::double precision,
-           coalesce((d.counters ->> 'wal_bytes')::bigint, 0)
+           greatest((d.c ->> 'calls')::numeric
+                    - coalesce((d.p ->> 'calls')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'rows')::numeric
+                    - coalesce((d.p ->> 'rows')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'total_exec_time')::numeric
+                    - coalesce((d.p ->> 'total_exec_time')::numeric, 0), 0)::float8,
+           greatest((d.c ->> 'total_plan_time')::numeric
+                    - coalesce((d.p ->> 'total_plan_time')::numeric, 0), 0)::float8,
+           greatest((d.c ->> 'shared_blks_hit')::numeric
+                    - coalesce((d.p ->> 'shared_blks_hit')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'shared_blks_read')::numeric
+                    - coalesce((d.p ->> 'shared_blks_read')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'shared_blks_dirtied')::numeric
+                    - coalesce((d.p ->> 'shared_blks_dirtied')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'shared_blks_written')::numeric
+                    - coalesce((d.p ->> 'shared_blks_written')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'temp_blks_read')::numeric
+                    - coalesce((d.p ->> 'temp_blks_read')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'temp_blks_written')::numeric
+                    - coalesce((d.p ->> 'temp_blks_written')::numeric, 0), 0)::bigint,
+           greatest((d.c ->> 'blk_read_time')::numeric
+                    - coalesce((d.p ->> 'blk_read_time')::numeric, 0), 0)::float8,
+           greatest((d.c ->> 'blk_write_time')::numeric
+                    - coalesce((d.p ->> 'blk_write_time')::numeric, 0), 0)::float8,
+           greatest(coalesce((d.c ->> 'wal_bytes')::numeric, 0)
+                    - coalesce((d.p ->> 'wal_bytes')::numeric, 0), 0)::bigint
     FROM delta d
     RETURNING 1
 ),

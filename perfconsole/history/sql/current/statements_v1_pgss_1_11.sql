@@ -1,8 +1,8 @@
 -- pg_stat_statements 1.11 and later: each entry's stats_since tells an
 -- entry evicted and added again, or reset, from one that went on;
 -- shared_/local_blk_*_time replace blk_*_time.
--- Every entry of the current database, cumulative. {pgss} is the
--- extension's schema-qualified view, {schema} its schema.
+-- Every entry of the current database, cumulative. The placeholder source
+-- is the extension's function (with or without texts), schema its schema.
 SELECT s.dbid::bigint AS dbid,
        s.userid::bigint AS userid,
        s.queryid AS queryid,
@@ -23,6 +23,6 @@ SELECT s.dbid::bigint AS dbid,
            'blk_read_time', s.shared_blk_read_time + s.local_blk_read_time,
            'blk_write_time', s.shared_blk_write_time + s.local_blk_write_time,
            'wal_bytes', s.wal_bytes) AS counters
-FROM {pgss} s
+FROM {source} s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND s.queryid IS NOT NULL

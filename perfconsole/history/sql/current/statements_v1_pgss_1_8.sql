@@ -1,7 +1,7 @@
 -- pg_stat_statements 1.8: no toplevel (every entry is top level), no
 -- stats_since and no info view: a reset shows as counters that went down.
--- Every entry of the current database, cumulative. {pgss} is the
--- extension's schema-qualified view, {schema} its schema.
+-- Every entry of the current database, cumulative. The placeholder source
+-- is the extension's function (with or without texts), schema its schema.
 SELECT s.dbid::bigint AS dbid,
        s.userid::bigint AS userid,
        s.queryid AS queryid,
@@ -22,6 +22,6 @@ SELECT s.dbid::bigint AS dbid,
            'blk_read_time', s.blk_read_time,
            'blk_write_time', s.blk_write_time,
            'wal_bytes', s.wal_bytes) AS counters
-FROM {pgss} s
+FROM {source} s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND s.queryid IS NOT NULL

@@ -1,0 +1,124 @@
+"""Measure the statistics history: server time of a collection, bytes per day.
+
+Run it on a test server, not a production one: with --statements it creates
+tables history_bench_t* and runs that many distinct statement shapes before
+each collection (every entry changes: the worst case), then drops them.
+"""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from perfconsole.history.collector import collect, console_database
+
+TABLES = 100
+SIZE_SQL = (
+    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c"
+    " WHERE c.relkind = 'r' AND c.relname LIKE 'history\\_%%'"
+    " AND c.relname <> %s"
+    " AND c.relnamespace = 'public'::regnamespace"
+)
+# The collector's own statements, as pg_stat_statements counts them.
+SERVER_TIME_SQL = (
+    "SELECT coalesce(sum(total_exec_time + total_plan_time), 0), "
+    " coalesce(sum(calls), 0) FROM pg_stat_statements"
+    " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND query ~ 'history_(baseline|counterdelta|statementdelta|statementtext"
+    "|snapshot|monitoreddatabase)'"
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure the statistics history on a test server: the server time of "
+        "one collection and the bytes it stores, per collection and per day."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--statements", type=int, default=0)
+        parser.add_argument("--collections", type=int, default=5)
+        parser.add_argument(
+            "--sleep", type=float, default=0, help="seconds between collections"
+        )
+
+    def handle(self, statements, collections, sleep, **options):
+        if not 0 <= statements <= 9000 or not 1 <= collections <= 1440:
+            raise CommandError("--statements 0..9000, --collections 1..1440")
+        shapes = self.create_shapes(statements) if statements else []
+        try:
+            self.measure(shapes, collections, sleep)
+        finally:
+            self.drop_shapes()
+
+    def create_shapes(self, count):
+        """Create the tables; return count distinct statements (1..k columns)."""
+        per_table = -(-count // TABLES)
+        with connection.cursor() as cursor:
+            for table in range(TABLES):
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS history_bench_t{table} (a int)"
+                )
+        return [
+            f"SELECT {', '.join(['a'] * width)} FROM history_bench_t{table}"
+            for width in range(1, per_table + 1)
+            for table in range(TABLES)
+        ][:count]
+
+    def drop_shapes(self):
+        with connection.cursor() as cursor:
+            for table in range(TABLES):
+                cursor.execute(f"DROP TABLE IF EXISTS history_bench_t{table}")
+
+    def run_shapes(self, shapes):
+        with connection.cursor() as cursor:
+            for sql in shapes:
+                cursor.execute(sql)
+
+    def scalar(self, sql, params=None):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    def sizes(self):
+        """Return (bytes of the history but its baseline, bytes of the baseline).
+
+        The baseline has one row per object, rewritten: it does not grow with
+        time, so it is not part of bytes per day.
+        """
+        (history,) = self.scalar(SIZE_SQL, ["history_baseline"])
+        (baseline,) = self.scalar(
+            "SELECT pg_total_relation_size('history_baseline')::bigint"
+        )
+        return history, baseline
+
+    def measure(self, shapes, collections, sleep):
+        database = console_database()
+        self.run_shapes(shapes)
+        self.stdout.write(f"baseline: {collect(database).describe()}")
+        before, _ = self.sizes()
+        server_before, calls_before = self.scalar(SERVER_TIME_SQL)
+        wall, rows = [], []
+        for _ in range(collections):
+            if sleep:
+                time.sleep(sleep)
+            self.run_shapes(shapes)
+            outcome = collect(database)
+            self.stdout.write(outcome.describe())
+            wall.append(outcome.snapshot.server_ms)
+            rows.append(outcome.snapshot.rows_stored)
+        after, baseline = self.sizes()
+        server_after, calls_after = self.scalar(SERVER_TIME_SQL)
+        per = (after - before) / collections
+        self.stdout.write(
+            f"collections: {collections}; statements run before each: {len(shapes)}\n"
+            f"rows stored per collection: {sum(rows) / collections:.0f}\n"
+            f"collection wall time (client, ms): mean {sum(wall) / len(wall):.1f},"
+            f" max {max(wall):.1f}\n"
+            "collector server time per collection (pg_stat_statements, ms):"
+            f" {(server_after - server_before) / collections:.1f}"
+            f" ({(calls_after - calls_before) / collections:.0f} statements)\n"
+            f"history tables grew {after - before} bytes: {per:.0f} per collection,"
+            f" {per * 1440 / 1e6:.1f} MB per day at one collection a minute;"
+            f" baseline (bounded) {baseline} bytes"
+        )
