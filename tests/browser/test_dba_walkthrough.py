@@ -60,6 +60,9 @@ def number(text):
 
 
 def test_the_index_shows_the_database_overview(dba):
+    # Production cookie settings: Chromium keeps a Secure session cookie
+    # over http://127.0.0.1, which it treats as a secure origin.
+    assert dba.driver.get_cookie("sessionid")["secure"] is True
     overview = dba.find("#console-overview")
 
     assert "PostgreSQL" in overview.text and "Database size" in overview.text
