@@ -371,6 +371,9 @@ ANALYZER_TRIAL_INDEX_TIMEOUT_MS = env_int("ANALYZER_TRIAL_INDEX_TIMEOUT_MS", 300
 # DEFAULT_THRESHOLDS (PgHero's defaults and the seed's values, TARGETS.md) can be
 # overridden.
 HEALTH_THRESHOLDS: dict[str, float] = {}
+# Health checks and the analyzer judge the console's own and the framework's
+# tables too (perfconsole.core.ownership); off, only the product's.
+HEALTH_INCLUDE_CONSOLE_TABLES = env_bool("HEALTH_INCLUDE_CONSOLE_TABLES", False)
 # Cancel / terminate on the live activity page; off removes them entirely.
 ACTIVITY_ACTIONS_ENABLED = env_bool("ACTIVITY_ACTIONS_ENABLED", True)
 

@@ -9,9 +9,10 @@ from django_tables2 import RequestConfig
 
 from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.core.ownership import include_console_tables
 from perfconsole.core.tables import rows_table
 from perfconsole.health import activity
-from perfconsole.health.forms import ActivityFilterForm, SignalForm
+from perfconsole.health.forms import ActivityFilterForm, HealthFilterForm, SignalForm
 from perfconsole.health.models import Activity, HealthCheck
 from perfconsole.health.registry import overall_status, run_all_checks
 from perfconsole.health.tables import CheckSummaryTable, SessionTable
@@ -22,11 +23,20 @@ class HealthCheckAdmin(PageAdmin):
     view_permission = "health.view_health_checks"
 
     def page_view(self, request):
-        results = run_all_checks()
+        form = HealthFilterForm(request.GET)
+        if not form.is_valid():
+            return HttpResponseBadRequest(
+                "Invalid filter: " + form.errors.as_text(), content_type="text/plain"
+            )
+        include_console = form.cleaned_data["console"]
+        if include_console is None:
+            include_console = include_console_tables()
+        results = run_all_checks(include_console=include_console)
         return self.render_page(
             request,
             "admin/health/checks.html",
             "Health checks",
+            include_console=include_console,
             overall=overall_status(results),
             summary=CheckSummaryTable(results),
             results=[(result, rows_table(result.rows)) for result in results],

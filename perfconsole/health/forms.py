@@ -19,6 +19,18 @@ class ActivityFilterForm(forms.Form):
     )
 
 
+class HealthFilterForm(forms.Form):
+    """The health page's switch: the console's own tables too."""
+
+    console = forms.TypedChoiceField(
+        choices=[("0", "hide"), ("1", "show")],
+        coerce=lambda value: value == "1",
+        required=False,
+        empty_value=None,
+        help_text="Show the console's own tables.",
+    )
+
+
 class SignalForm(forms.Form):
     """A cancel or terminate request for one pid."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ImproperlyConfigured
 
 from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.core.ownership import include_console_tables, is_console_table
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 SEVERITY = {OK: 0, WARNING: 1, CRITICAL: 2}
@@ -65,9 +66,17 @@ class Check:
     weight: str | None = None
     database_wide: bool = False
 
-    def __call__(self):
-        """Run the check; StatisticsUnavailable propagates."""
+    def __call__(self, include_console=None):
+        """Run the check; StatisticsUnavailable propagates.
+
+        Rows about the console's own tables are left out unless
+        include_console (default: the HEALTH_INCLUDE_CONSOLE_TABLES setting).
+        """
         outcome = self.function()
+        if include_console is None:
+            include_console = include_console_tables()
+        if not include_console and not self.database_wide:
+            outcome = without_console_rows(outcome)
         return CheckResult(
             self.key,
             self.title,
@@ -83,6 +92,42 @@ class Check:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         return 0.0
+
+
+def row_table(row):
+    """Return the table a check's row concerns (its subject for table checks)."""
+    return str(row.get("table_name") or row.get("subject") or "")
+
+
+def without_console_rows(outcome):
+    """Return the outcome without rows (and fix SQL) about the console's tables.
+
+    The framework's tables are not the product's problem: a fresh install
+    would otherwise warn about Django's own auth_* indexes.
+    """
+    hidden = [row for row in outcome.rows if is_console_table(row_table(row))]
+    if not hidden:
+        return outcome
+    kept = [row for row in outcome.rows if row not in hidden]
+    fix_sql = outcome.fix_sql
+    if len(fix_sql) == len(outcome.rows):
+        # One statement per row: keep those of the rows kept.
+        fix_sql = [
+            sql for sql, row in zip(fix_sql, outcome.rows, strict=True) if row in kept
+        ]
+    if not kept:
+        return Outcome(
+            OK,
+            "Nothing found outside the console's own tables "
+            f"({len(hidden)} hidden: show the console's own tables to see them).",
+        )
+    return Outcome(
+        outcome.status,
+        f"{outcome.summary} ({len(hidden)} about the console's own tables "
+        "hidden; the rows below are the others.)",
+        kept,
+        fix_sql,
+    )
 
 
 _CHECKS: dict[str, Check] = {}
@@ -128,16 +173,16 @@ def get_check(key):
     return _CHECKS[key]
 
 
-def run_all_checks(checks=None):
+def run_all_checks(checks=None, include_console=None):
     """Run every registered check (or the given ones); unavailable ones say so.
 
     Never raises StatisticsUnavailable: that check's result is a warning with
-    the reason in `summary` and `error`.
+    the reason in `summary` and `error`. include_console: see Check.__call__.
     """
     results = []
     for check in checks or registered_checks():
         try:
-            results.append(check())
+            results.append(check(include_console))
         except StatisticsUnavailable as error:
             results.append(
                 CheckResult(
