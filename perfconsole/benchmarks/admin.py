@@ -12,10 +12,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
 from perfconsole.core.admin import ReadOnlyAdminMixin
-from perfconsole.core.pages import admin_page_context, render_admin_page
+from perfconsole.core.pages import (
+    PAGE_TEMPLATE,
+    admin_page_context,
+    render_admin_page,
+)
 
 from .models import BenchmarkRun
-from .presentation import compare_runs
+from .presentation import compare_runs, shown_settings
 from .tables import CompareTable, ResultTable
 
 
@@ -78,6 +82,7 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             request,
             f"Benchmark run {run}",
             run=run,
+            settings=shown_settings(run.settings),
             results=results,
             table=ResultTable(results, compare=run.compare),
         )
@@ -88,6 +93,8 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         before = get_object_or_404(BenchmarkRun, pk=first)
+        if first == second:
+            return self.same_run_page(request, before)
         after = get_object_or_404(BenchmarkRun, pk=second)
         context = admin_page_context(
             self,
@@ -98,6 +105,17 @@ class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             table=CompareTable(compare_runs(before, after)),
         )
         return render_admin_page(request, "admin/benchmarks/compare.html", context)
+
+    def same_run_page(self, request, run):
+        """Answer 400: a run compared with itself has nothing to show."""
+        context = admin_page_context(
+            self,
+            request,
+            f"Benchmark run {run.pk} compared with itself",
+            error=f"Both sides are the same run ({run}): choose two different "
+            "runs to compare.",
+        )
+        return render_admin_page(request, PAGE_TEMPLATE, context, status=400)
 
     @admin.action(description="Compare the two selected runs")
     def compare_two_runs(self, request, queryset):

@@ -144,11 +144,25 @@ def test_compare_of_unknown_runs_is_not_found(admin_client):
     assert admin_client.get(url).status_code == 404
 
 
-def test_staff_needs_the_view_permission(client, staff_user):
+def test_a_run_compared_with_itself_says_it_is_the_same_run(admin_client):
     run = make_run(1, 1.0)
+    url = reverse("admin:benchmarks_benchmarkrun_compare", args=[run.pk, run.pk])
+
+    response = admin_client.get(url)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "the same run" in page
+    assert "choose two different runs" in page
+    # The admin's look, not a bare error.
+    assert 'class="breadcrumbs"' in page
+
+
+def test_staff_needs_the_view_permission(client, staff_user):
+    run, other = make_run(1, 1.0), make_run(2, 1.0)
     client.force_login(staff_user)
     detail = reverse("admin:benchmarks_benchmarkrun_change", args=[run.pk])
-    compare = reverse("admin:benchmarks_benchmarkrun_compare", args=[run.pk, run.pk])
+    compare = reverse("admin:benchmarks_benchmarkrun_compare", args=[run.pk, other.pk])
 
     assert client.get(detail).status_code == 403
     assert client.get(compare).status_code == 403
