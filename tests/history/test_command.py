@@ -40,3 +40,17 @@ def test_the_tasks_run(history_db):
     assert "snapshot" in tasks.collect_statistics()
     assert "hourly" in tasks.rollup_statistics()
     assert "Snapshot" in tasks.prune_statistics()
+
+
+def test_benchhistory_measures_and_leaves_no_tables(history_db):
+    from django.db import connection
+
+    out = io.StringIO()
+    call_command("benchhistory", "--statements", "30", "--collections", "2", stdout=out)
+    text = out.getvalue()
+    assert "rows stored per collection" in text and "MB per day" in text
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'history_bench%'"
+        )
+        assert cursor.fetchone() == (0,)

@@ -37,17 +37,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--statements", type=int, default=0)
+        parser.add_argument(
+            "--changing",
+            type=int,
+            default=None,
+            help="statements run again before each collection (default: all)",
+        )
         parser.add_argument("--collections", type=int, default=5)
         parser.add_argument(
             "--sleep", type=float, default=0, help="seconds between collections"
         )
 
-    def handle(self, statements, collections, sleep, **options):
+    def handle(self, statements, changing, collections, sleep, **options):
         if not 0 <= statements <= 9000 or not 1 <= collections <= 1440:
             raise CommandError("--statements 0..9000, --collections 1..1440")
         shapes = self.create_shapes(statements) if statements else []
         try:
-            self.measure(shapes, collections, sleep)
+            self.measure(shapes, collections, sleep, changing)
         finally:
             self.drop_shapes()
 
@@ -92,7 +98,7 @@ class Command(BaseCommand):
         )
         return history, baseline
 
-    def measure(self, shapes, collections, sleep):
+    def measure(self, shapes, collections, sleep, changing=None):
         database = console_database()
         self.run_shapes(shapes)
         self.stdout.write(f"baseline: {collect(database).describe()}")
@@ -102,7 +108,7 @@ class Command(BaseCommand):
         for _ in range(collections):
             if sleep:
                 time.sleep(sleep)
-            self.run_shapes(shapes)
+            self.run_shapes(shapes[:changing])
             outcome = collect(database)
             self.stdout.write(outcome.describe())
             wall.append(outcome.snapshot.server_ms)
@@ -111,7 +117,8 @@ class Command(BaseCommand):
         server_after, calls_after = self.scalar(SERVER_TIME_SQL)
         per = (after - before) / collections
         self.stdout.write(
-            f"collections: {collections}; statements run before each: {len(shapes)}\n"
+            f"collections: {collections}; statements: {len(shapes)}, run again"
+            f" before each: {len(shapes[:changing])}\n"
             f"rows stored per collection: {sum(rows) / collections:.0f}\n"
             f"collection wall time (client, ms): mean {sum(wall) / len(wall):.1f},"
             f" max {max(wall):.1f}\n"
