@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from django.db import models, transaction
 
 from perfconsole.collaboration.performance import INDEXES
+from perfconsole.core import formatting
 
 from .results import RunResult
 
@@ -35,7 +36,7 @@ class BenchmarkRun(models.Model):
         default_permissions = ("view",)
 
     def __str__(self):
-        when = self.started_at.strftime("%Y-%m-%d %H:%M")
+        when = formatting.timestamp(self.started_at)
         return f"{when} {self.scale} PG {self.server_version}"
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from perfconsole.core import formatting
+
 from .plans import reduction
 
 
@@ -31,3 +33,15 @@ def _change(a, b, field) -> float | None:
     if a is None or b is None:
         return None
     return reduction(getattr(a, field), getattr(b, field))
+
+
+def shown_settings(stored: dict) -> dict:
+    """Return a run's settings as SHOW prints them: "32768 8kB" reads "256MB".
+
+    Runs store pg_settings' value and unit as one text ("32768 8kB").
+    """
+    shown = {}
+    for name, text in stored.items():
+        value, _, unit = str(text).partition(" ")
+        shown[name] = formatting.pg_setting(value, unit) if unit else text
+    return shown

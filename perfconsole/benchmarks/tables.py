@@ -2,7 +2,14 @@
 
 from django.utils.html import format_html
 
-from perfconsole.core.tables import ConsoleTable, RawNumberColumn, TextColumn
+from perfconsole.core import formatting
+from perfconsole.core.tables import (
+    ConsoleTable,
+    DurationColumn,
+    NumberColumn,
+    RawNumberColumn,
+    TextColumn,
+)
 
 
 def joined(names):
@@ -15,6 +22,16 @@ def percent(value):
     return "" if value is None else f"{value} %"
 
 
+def mean(value):
+    """Return a mean count with separators and at most one decimal."""
+    return f"{round(value, 1):,}".removesuffix(".0")
+
+
+def both(first_ms, second_ms):
+    """Return two durations in milliseconds as "1.2 ms / 35 ms" ("–" if missing)."""
+    return " / ".join(formatting.duration(ms) or "–" for ms in (first_ms, second_ms))
+
+
 class CompareTable(ConsoleTable):
     """Two runs side by side, one row per query (compare_runs())."""
 
@@ -22,11 +39,11 @@ class CompareTable(ConsoleTable):
         orderable = False
 
     name = TextColumn(verbose_name="query")
-    p50_before = RawNumberColumn(verbose_name="p50 before", accessor="before__p50_ms")
-    p50_after = RawNumberColumn(verbose_name="p50 after", accessor="after__p50_ms")
+    p50_before = DurationColumn(verbose_name="p50 before", accessor="before__p50_ms")
+    p50_after = DurationColumn(verbose_name="p50 after", accessor="after__p50_ms")
     p50_change = RawNumberColumn(verbose_name="change", empty_values=())
-    p95_before = RawNumberColumn(verbose_name="p95 before", accessor="before__p95_ms")
-    p95_after = RawNumberColumn(verbose_name="p95 after", accessor="after__p95_ms")
+    p95_before = DurationColumn(verbose_name="p95 before", accessor="before__p95_ms")
+    p95_after = DurationColumn(verbose_name="p95 after", accessor="after__p95_ms")
     p95_change = RawNumberColumn(verbose_name="change", empty_values=())
     indexes_before = TextColumn(
         verbose_name="indexes before", accessor="before__indexes", empty_values=()
@@ -57,13 +74,13 @@ class ResultTable(ConsoleTable):
         orderable = False
 
     label = TextColumn(verbose_name="query")
-    p50_ms = RawNumberColumn(verbose_name="p50")
-    p95_ms = RawNumberColumn(verbose_name="p95")
-    p99_ms = RawNumberColumn(verbose_name="p99")
-    max_ms = RawNumberColumn(verbose_name="max")
+    p50_ms = DurationColumn(verbose_name="p50")
+    p95_ms = DurationColumn(verbose_name="p95")
+    p99_ms = DurationColumn(verbose_name="p99")
+    max_ms = DurationColumn(verbose_name="max")
     p95_split = TextColumn(verbose_name="p95 large orgs / others", empty_values=())
-    client_p95_ms = RawNumberColumn(verbose_name="client p95")
-    rows = RawNumberColumn(verbose_name="rows")
+    client_p95_ms = DurationColumn(verbose_name="client p95")
+    rows = NumberColumn(verbose_name="rows")
     buffers = TextColumn(verbose_name="buffers hit/read", empty_values=())
     target_ms = TextColumn(verbose_name="target")
     passed = TextColumn(verbose_name="seed target", empty_values=())
@@ -79,11 +96,10 @@ class ResultTable(ConsoleTable):
         return format_html('<a href="#{}">{}</a>', record.name, value)
 
     def render_p95_split(self, record):
-        large, small = record.p95_large_ms, record.p95_small_ms
-        return f"{'–' if large is None else large} / {'–' if small is None else small}"
+        return both(record.p95_large_ms, record.p95_small_ms)
 
     def render_buffers(self, record):
-        return f"{record.buffers_hit} / {record.buffers_read}"
+        return f"{mean(record.buffers_hit)} / {mean(record.buffers_read)}"
 
     def render_target_ms(self, value):
         return f"< {value} ms"
@@ -95,7 +111,7 @@ class ResultTable(ConsoleTable):
         return f"{'met' if value else 'missed'} (≤ {record.goal_ms} ms)"
 
     def render_without(self, record):
-        return f"{record.without_p50_ms} / {record.without_p95_ms}"
+        return both(record.without_p50_ms, record.without_p95_ms)
 
     def render_reduction(self, record):
         if not record.uses_performance_indexes:

@@ -9,17 +9,16 @@ one column class here, so formatting a kind changes it on every page.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import django_tables2 as tables
 from django.core.paginator import EmptyPage
-from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django_tables2 import A, LazyPaginator
+
+from perfconsole.core import formatting
 
 TABLE_TEMPLATE = "django_tables2/admin_table.html"
 NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
@@ -58,10 +57,18 @@ class TextColumn(tables.Column):
 
 
 class NumberColumn(tables.Column):
-    """A right-aligned number with separators and two decimals at most."""
+    """A right-aligned number with separators and two decimals at most.
+
+    Its header sorts largest first on the first click (descending_first):
+    a DBA looks for the biggest, slowest, most frequent.
+    """
+
+    descending_first = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("attrs", NUM)
+        # django-tables2's sort link (order_by_alias.next) honours this.
+        kwargs.setdefault("initial_sort_descending", self.descending_first)
         super().__init__(*args, **kwargs)
 
     def render(self, value: Any) -> str:
@@ -78,11 +85,70 @@ class RawNumberColumn(tables.Column):
         super().__init__(*args, **kwargs)
 
 
-class BytesColumn(NumberColumn):
-    """A size in bytes, shown human-readable (exported as bytes)."""
+class ReadableColumn(NumberColumn):
+    """A right-aligned value read as a person reads it, its exact form on hover.
+
+    KIND is one of formatting.READABLE's kinds; CSV exports keep the raw value
+    (ConsoleTable.export_rows reads the record, not the cell).
+    """
+
+    kind = "duration"
 
     def render(self, value: Any) -> str:
-        return filesizeformat(value)
+        shown, exact = formatting.readable(value, self.kind)
+        if not exact:
+            return shown
+        return format_html('<span title="{}">{}</span>', exact, shown)
+
+
+class DurationColumn(ReadableColumn):
+    """A duration in milliseconds, in the unit that fits: "600 ms", "3.5 s"."""
+
+    kind = "duration"
+
+
+class SecondsColumn(ReadableColumn):
+    """A duration in seconds (or an interval), in the unit that fits."""
+
+    kind = "seconds"
+
+
+class BytesColumn(ReadableColumn):
+    """A size in bytes as pg_size_pretty prints it, exact bytes on hover."""
+
+    kind = "size"
+
+
+class IdColumn(tables.Column):
+    """An identifier (query id, process id): digits only, an id is no quantity."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"td": {"class": "num"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value: Any) -> str:
+        return formatting.identifier(value)
+
+
+class SettingColumn(tables.Column):
+    """A server setting as SHOW prints it: 32768 in 8kB pages reads "256MB".
+
+    The unit comes from the record's field named by unit_field
+    (pg_settings.unit), or from unit for a column of one unit.
+    """
+
+    def __init__(
+        self, *args: Any, unit: str = "", unit_field: str = "", **kwargs: Any
+    ) -> None:
+        self.unit = unit
+        self.unit_field = unit_field
+        super().__init__(*args, **kwargs)
+
+    def render(self, value: Any, record: Any) -> str:
+        unit = self.unit
+        if self.unit_field:
+            unit = A(self.unit_field).resolve(record, quiet=True) or ""
+        return formatting.pg_setting(value, unit)
 
 
 class YesNoColumn(tables.BooleanColumn):
@@ -92,17 +158,34 @@ class YesNoColumn(tables.BooleanColumn):
         return "yes" if value else "no"
 
 
-class DateTimeColumn(tables.Column):
-    """A moment in the console's time zone, short format."""
+class TimestampColumn(tables.Column):
+    """A moment with seconds in the console's time zone, "3 min ago" on hover.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    With relative=True the relative time shows beside the moment, for
+    columns where how long ago matters more than when (a last refresh).
+    """
+
+    def __init__(self, *args: Any, relative: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("default", EMPTY)
+        self.relative = relative
         super().__init__(*args, **kwargs)
 
     def render(self, value: Any) -> str:
-        if isinstance(value, datetime):
-            return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
-        return str(value)
+        if not isinstance(value, datetime):
+            return str(value)
+        return timestamp_html(value, relative=self.relative)
+
+
+def timestamp_html(value: datetime, relative: bool = False) -> str:
+    """Return a moment with seconds, and how long ago it was on hover or beside."""
+    shown, ago = formatting.timestamp(value), formatting.ago(value)
+    if relative:
+        return format_html('{} <span class="help">({})</span>', shown, ago)
+    return format_html('<span title="{}">{}</span>', ago, shown)
+
+
+# The former name: every moment now reads the same way.
+DateTimeColumn = TimestampColumn
 
 
 class SqlColumn(tables.Column):
@@ -153,15 +236,44 @@ class ConsoleTable(tables.Table):
 
 
 def column_for(name: str, value: Any) -> tables.Column:
-    """Return the column kind for a key of a dict row, judged by name and value."""
+    """Return the column kind for a key of dict rows, judged by name and value.
+
+    The name gives the unit (`_bytes`, `_ms`, `_sec`); value is the first
+    non-empty value of the key, which tells moments and numbers from text.
+    """
     label = name.replace("_", " ")
+    kind: dict[str, Any] = {"verbose_name": label, "orderable": False}
     if name in SQL_KEYS or name.endswith("_definition"):
         return SqlColumn(verbose_name=label)
-    if name == "pid" or name.endswith("_pid"):
-        return RawNumberColumn(verbose_name=label, orderable=False)
+    if name in ID_KEYS or name.endswith(("_pid", "_queryid")):
+        return IdColumn(**kind)
+    if isinstance(value, datetime):
+        return TimestampColumn(**kind)
+    if isinstance(value, timedelta):
+        return SecondsColumn(**kind)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return RawNumberColumn(verbose_name=label, orderable=False)
-    return TextColumn(verbose_name=label, orderable=False)
+        for suffix, column in UNIT_SUFFIXES:
+            if name.endswith(suffix):
+                kind["verbose_name"] = label.removesuffix(suffix.replace("_", " "))
+                return column(**kind)
+        return NumberColumn(**kind)
+    return TextColumn(**kind)
+
+
+# Keys of dict rows that identify (a process, a statement): digits only.
+ID_KEYS = ("pid", "queryid", "query_id", "oid")
+# Unit suffixes of numeric keys, and the column each asks for.
+UNIT_SUFFIXES: list[tuple[str, type[tables.Column]]] = [
+    ("_bytes", BytesColumn),
+    ("_ms", DurationColumn),
+    ("_sec", SecondsColumn),
+    ("_seconds", SecondsColumn),
+]
+
+
+def first_value(rows: list[Mapping[str, Any]], name: str) -> Any:
+    """Return the first value of a key that is not None, else None."""
+    return next((row[name] for row in rows if row.get(name) is not None), None)
 
 
 # Keys of dict rows whose text is SQL or a query: preformatted (and escaped).
@@ -177,10 +289,12 @@ def rows_table(
     """
     rows = list(rows)
     names = list(rows[0]) if rows else []
+    # A pg_size_pretty text beside its byte count says the same thing twice.
+    names = [name for name in names if f"{name}_bytes" not in names]
     if first in names:
         names.remove(first)
         names.insert(0, first)
-    columns = [(name, column_for(name, rows[0][name])) for name in names]
+    columns = [(name, column_for(name, first_value(rows, name))) for name in names]
     return ConsoleTable(rows, extra_columns=columns, orderable=False)
 
 

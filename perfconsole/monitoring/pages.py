@@ -9,10 +9,13 @@ from decimal import Decimal
 
 from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpResponse
+from django.utils.html import format_html
 from django_tables2 import RequestConfig
 
+from perfconsole.core import formatting
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
 from perfconsole.core.pages import admin_page_context, render_admin_page
+from perfconsole.core.tables import timestamp_html
 from perfconsole.monitoring.explain import (
     ExplainUnavailable,
     connection_parameters,
@@ -109,6 +112,24 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
         return render_admin_page(request, TABLE_TEMPLATE, context, status=503)
 
 
+def counter_html(name, value):
+    """Return a query's counter as a person reads it, exact value on hover.
+
+    Times are milliseconds in pg_stat_statements; ids are no quantities.
+    """
+    if name in ("queryid", "userid"):
+        return formatting.identifier(value)
+    if name == "stats_since":
+        return timestamp_html(value) if value is not None else None
+    for suffix, kind in (("_ms", "duration"), ("_bytes", "size")):
+        if name.endswith(suffix):
+            shown, exact = formatting.readable(value, kind)
+            if exact:
+                return format_html('<span title="{}">{}</span>', exact, shown)
+            return shown or None
+    return display_number(value)
+
+
 def display_number(value):
     """Return numbers with separators and two decimals; others unchanged."""
     if isinstance(value, bool) or value is None:
@@ -136,7 +157,7 @@ def query_detail_page(model_admin, request, object_id, *, explain=False):
     if stat is None:
         raise Http404("This statement is no longer in pg_stat_statements.")
     counters = [
-        (field.verbose_name, display_number(getattr(stat, field.attname)))
+        (field.verbose_name, counter_html(field.name, getattr(stat, field.attname)))
         for field in QueryStat._meta.fields
         if field.name not in ("query", "id")
     ]

@@ -1,6 +1,7 @@
 """Tables of the statistics views: sortable, in the admin look (core.tables)."""
 
 from django.contrib.admin.utils import quote
+from django.db.models import F
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils.html import format_html
@@ -8,9 +9,10 @@ from django.utils.html import format_html
 from perfconsole.core.tables import (
     BytesColumn,
     ConsoleTable,
-    DateTimeColumn,
+    DurationColumn,
     NumberColumn,
     TextColumn,
+    TimestampColumn,
     YesNoColumn,
     status_span,
 )
@@ -19,10 +21,24 @@ QUERY_PREVIEW_CHARS = 160
 
 
 class StatsTable(ConsoleTable):
-    """A statistics view's table."""
+    """A statistics view's table.
+
+    main_columns are the ones a DBA reads first, shown by default so the
+    table fits a laptop screen; ?columns=all and the CSV export show all.
+    Empty: every column is a main one.
+    """
 
     class Meta(ConsoleTable.Meta):
         pass
+
+    main_columns: tuple[str, ...] = ()
+
+    @classmethod
+    def hidden_columns(cls):
+        """Return the names of the columns left out unless all are asked for."""
+        if not cls.main_columns:
+            return ()
+        return tuple(name for name in cls.base_columns if name not in cls.main_columns)
 
 
 class QueryTable(StatsTable):
@@ -32,13 +48,13 @@ class QueryTable(StatsTable):
     query = TextColumn(verbose_name="Query", orderable=False)
     user_name = TextColumn(verbose_name="User")
     calls = NumberColumn()
-    total_time_ms = NumberColumn(verbose_name="Total (ms)")
-    mean_time_ms = NumberColumn(verbose_name="Mean (ms)")
-    max_time_ms = NumberColumn(verbose_name="Max (ms)")
+    total_time_ms = DurationColumn(verbose_name="Total")
+    mean_time_ms = DurationColumn(verbose_name="Mean")
+    max_time_ms = DurationColumn(verbose_name="Max")
     share_of_total = NumberColumn(verbose_name="Share (%)")
     rows = NumberColumn()
     cache_hit_ratio = NumberColumn(verbose_name="Cache hit (%)")
-    io_time_ms = NumberColumn(verbose_name="I/O (ms)")
+    io_time_ms = DurationColumn(verbose_name="I/O")
 
     admin_site_name = "admin"
     detail_url_name = "monitoring_querystat_change"
@@ -104,7 +120,27 @@ class LockedSizesTable(StatsTable):
 
 class IndexTable(LockedSizesTable):
     class Meta(StatsTable.Meta):
-        pass
+        # Least scanned first, among equals the largest (order_idx_scan):
+        # unused large indexes lead.
+        order_by = ("idx_scan",)
+
+    main_columns = (
+        "schema_name",
+        "table_name",
+        "index_name",
+        "index_size_bytes",
+        "idx_scan",
+        "idx_tup_read",
+        "index_usage_ratio",
+        "is_unique",
+        "last_idx_scan",
+    )
+
+    def order_idx_scan(self, queryset, is_descending):
+        """Order by scans, then by size (largest first, unread sizes last)."""
+        scans = F("idx_scan").desc() if is_descending else F("idx_scan").asc()
+        size = F("index_size_bytes").desc(nulls_last=True)
+        return queryset.order_by(scans, size, "index_name"), True
 
     schema_name = TextColumn(verbose_name="Schema")
     table_name = TextColumn(verbose_name="Table")
@@ -117,13 +153,42 @@ class IndexTable(LockedSizesTable):
     is_unique = YesNoColumn(verbose_name="Unique")
     is_primary = YesNoColumn(verbose_name="Primary")
     is_valid = YesNoColumn(verbose_name="Valid")
-    last_idx_scan = DateTimeColumn(verbose_name="Last scan")
+    last_idx_scan = TimestampColumn(verbose_name="Last scan")
     definition = LockedTextColumn(orderable=False, what="definition")
 
 
 class TableTable(LockedSizesTable):
     class Meta(StatsTable.Meta):
-        pass
+        order_by = ("-total_size_bytes",)
+
+    main_columns = (
+        "schema_name",
+        "table_name",
+        "total_size_bytes",
+        "seq_scan",
+        "seq_tup_read",
+        "idx_scan",
+        "seq_scan_ratio",
+        "n_live_tup",
+        "n_dead_tup",
+        "dead_ratio",
+        "last_vacuumed",
+        "last_analyzed",
+    )
+    total_size_bytes = LockedBytesColumn(verbose_name="Size")
+    # The later of the manual and the automatic one (annotated by the page).
+    last_vacuumed = DateTimeColumn(verbose_name="Last (auto)vacuum")
+    last_analyzed = DateTimeColumn(verbose_name="Last (auto)analyze")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("sequence", (*self.main_columns, "..."))
+        super().__init__(*args, **kwargs)
+
+    def order_total_size_bytes(self, queryset, is_descending):
+        """Order by total size; sizes a lock left unread come last."""
+        size = F("total_size_bytes")
+        size = size.desc(nulls_last=True) if is_descending else size.asc()
+        return queryset.order_by(size, "table_name"), True
 
     schema_name = TextColumn(verbose_name="Schema")
     table_name = TextColumn(verbose_name="Table")
@@ -143,10 +208,10 @@ class TableTable(LockedSizesTable):
     table_size_bytes = LockedBytesColumn(verbose_name="Table")
     indexes_size_bytes = LockedBytesColumn(verbose_name="Indexes")
     toast_size_bytes = LockedBytesColumn(verbose_name="TOAST")
-    last_vacuum = DateTimeColumn(default="–")
-    last_autovacuum = DateTimeColumn(default="–")
-    last_analyze = DateTimeColumn(default="–")
-    last_autoanalyze = DateTimeColumn(default="–")
+    last_vacuum = TimestampColumn(default="–")
+    last_autovacuum = TimestampColumn(default="–")
+    last_analyze = TimestampColumn(default="–")
+    last_autoanalyze = TimestampColumn(default="–")
 
 
 class SlowQueryTable(QueryTable):
