@@ -95,10 +95,19 @@ class ReadableColumn(NumberColumn):
     kind = "duration"
 
     def render(self, value: Any) -> str:
-        shown, exact = formatting.readable(value, self.kind)
-        if not exact:
-            return shown
-        return format_html('<span title="{}">{}</span>', exact, shown)
+        return readable_html(value, self.kind)
+
+
+def readable_html(value: Any, kind: str) -> str:
+    """Return a value of a formatting kind readably, its exact form on hover.
+
+    600096.99 as "duration" gives
+    `<span title="600096.99 ms">10 min 0 s</span>`.
+    """
+    shown, exact = formatting.readable(value, kind)
+    if not exact:
+        return shown
+    return format_html('<span title="{}">{}</span>', exact, shown)
 
 
 class DurationColumn(ReadableColumn):

@@ -5,12 +5,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
-from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 
 from perfconsole.core.admin import ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
 from perfconsole.core.pages import PAGE_TEMPLATE, admin_page_context, render_admin_page
+from perfconsole.core.tables import readable_html
 
 from .models import MaterializedView, ViewRefresh
 from .services import (
@@ -45,7 +45,7 @@ class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "kind",
         "populated",
         "size",
-        "row_estimate",
+        "rows_estimate",
         "has_unique_index",
         "last_status",
         "last_finished_at",
@@ -61,13 +61,19 @@ class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     def size(self, view):
         if view.size_bytes is None:
             return "busy (plain refresh running)"
-        return filesizeformat(view.size_bytes)
+        return readable_html(view.size_bytes, "size")
+
+    @admin.display(description="row estimate", ordering="row_estimate")
+    def rows_estimate(self, view):
+        if view.row_estimate is None:
+            return "-"
+        return f"{view.row_estimate:,}"
 
     @admin.display(description="last duration", ordering="last_duration_ms")
     def last_duration(self, view):
         if view.last_duration_ms is None:
             return "-"
-        return f"{view.last_duration_ms} ms"
+        return readable_html(view.last_duration_ms, "duration")
 
     @admin.display(description="age", ordering="age")
     def age_display(self, view):
@@ -243,7 +249,9 @@ class ViewRefreshAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="duration", ordering="duration_ms")
     def duration(self, refresh):
-        return "-" if refresh.duration_ms is None else f"{refresh.duration_ms} ms"
+        if refresh.duration_ms is None:
+            return "-"
+        return readable_html(refresh.duration_ms, "duration")
 
     @admin.display(description="error")
     def short_error(self, refresh):

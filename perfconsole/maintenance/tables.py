@@ -2,7 +2,12 @@
 
 from django.template.defaultfilters import truncatechars
 
-from perfconsole.core.tables import ConsoleTable, DateTimeColumn, TextColumn
+from perfconsole.core.tables import (
+    ConsoleTable,
+    DurationColumn,
+    TextColumn,
+    TimestampColumn,
+)
 
 ERROR_PREVIEW_CHARS = 200
 
@@ -15,17 +20,14 @@ class RefreshHistoryTable(ConsoleTable):
         default = ""
         empty_text = "No refresh recorded yet."
 
-    requested_at = DateTimeColumn(verbose_name="Requested")
+    requested_at = TimestampColumn(verbose_name="Requested", relative=True)
     trigger = TextColumn(verbose_name="Trigger")
     triggered_by = TextColumn(verbose_name="By", default="")
     status = TextColumn(verbose_name="Status")
-    started_at = DateTimeColumn(verbose_name="Started", default="")
-    duration_ms = TextColumn(verbose_name="Duration", default="")
+    started_at = TimestampColumn(verbose_name="Started", default="")
+    duration_ms = DurationColumn(verbose_name="Duration", default="")
     concurrently = TextColumn(verbose_name="Mode", default="")
     error = TextColumn(verbose_name="Error", default="")
-
-    def render_duration_ms(self, value):
-        return f"{value} ms"
 
     def render_concurrently(self, value):
         return "concurrently" if value else "plain"

@@ -6,10 +6,10 @@ from django import template
 from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html
 
 from perfconsole.core import formatting
 from perfconsole.core.overview import open_alerts, server_overview
+from perfconsole.core.tables import readable_html
 
 register = template.Library()
 
@@ -73,7 +73,4 @@ def readable(value, kind):
     `<span title="600096.99 ms">10 min 0 s</span>`; kinds are duration,
     seconds, size, timestamp and ago.
     """
-    shown, exact = formatting.readable(value, kind)
-    if not exact:
-        return shown
-    return format_html('<span title="{}">{}</span>', exact, shown)
+    return readable_html(value, kind)
