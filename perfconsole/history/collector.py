@@ -240,14 +240,31 @@ def collect(database=None):
     A failure of the whole transaction (the server gone, a timeout on the
     lock) is recorded as a failed snapshot in a transaction of its own.
     """
-    database = database or console_database()
+    reconnect_if_broken()
     started = time.perf_counter()
     try:
+        database = database or console_database()
         return _collect(database, started)
     except DatabaseError as error:
         reason = explain_database_error(error)
         logger.warning("Statistics collection failed: %s", reason)
         return record_failure(database, reason, started)
+
+
+def reconnect_if_broken():
+    """Drop a connection an error broke (a restarted server, a killed backend).
+
+    A long-lived worker would otherwise fail every later collection on it.
+    """
+    # Not close_if_unusable_or_obsolete(): it also closes a healthy
+    # connection past CONN_MAX_AGE, which a command or a task may still use.
+    if (
+        connection.connection is not None
+        and not connection.in_atomic_block
+        and connection.errors_occurred
+        and not connection.is_usable()
+    ):
+        connection.close()
 
 
 def _collect(database, started):
@@ -349,6 +366,8 @@ def record_failure(database, reason, started):
 
     taken_at = timezone.now()
     try:
+        reconnect_if_broken()
+        database = database or console_database()
         with transaction.atomic(), connection.cursor() as cursor:
             # A lock on the history's tables must not hang the failure path.
             limit_writing_transaction(cursor)

@@ -266,3 +266,23 @@ def test_a_role_with_only_pg_monitor_collects(
         )
     )
     assert {"database", "table", "wal", "activity"} <= sources
+
+
+def test_a_killed_backend_is_a_failed_collection_and_the_next_carries_on(
+    history_db, probe, collected, second_connection
+):
+    _table, marker = probe
+    queryid = marker(1)
+    collected()
+    marker(3)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    second_connection().execute("SELECT pg_terminate_backend(%s)", [pid])
+    time.sleep(0.2)
+    failed = collect().snapshot
+    assert failed is not None and failed.status == Snapshot.FAILED
+    assert "could not be reached" in failed.error
+    after = collected().snapshot
+    assert after.status == Snapshot.OK, after.error
+    assert delta_of(queryid, after).calls == 3
