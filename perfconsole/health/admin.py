@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
 from perfconsole.core.admin import PageAdmin
@@ -12,10 +12,15 @@ from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.core.ownership import include_console_tables
 from perfconsole.core.tables import rows_table
 from perfconsole.health import activity
-from perfconsole.health.forms import ActivityFilterForm, HealthFilterForm, SignalForm
+from perfconsole.health.forms import (
+    ALL_DATABASES,
+    ActivityFilterForm,
+    HealthFilterForm,
+    SignalForm,
+)
 from perfconsole.health.models import Activity, HealthCheck
 from perfconsole.health.registry import overall_status, run_all_checks
-from perfconsole.health.tables import CheckSummaryTable, SessionTable
+from perfconsole.health.tables import CheckSummaryTable, ProgressTable, SessionTable
 
 
 @admin.register(HealthCheck)
@@ -43,12 +48,22 @@ class HealthCheckAdmin(PageAdmin):
         )
 
 
-def sessions_table(request, sessions):
+def sessions_table(request, sessions, *, all_databases=False):
     """Return the sessions' table with the buttons this user may press."""
-    table = SessionTable(sessions, actions=activity.allowed_actions(request.user))
+    table = SessionTable(
+        sessions,
+        actions=activity.allowed_actions(request.user),
+        all_databases=all_databases,
+    )
     # The buttons' template needs the request (CSRF token).
     RequestConfig(request, paginate=False).configure(table)
     return table
+
+
+def _bad_request(what, form):
+    return HttpResponseBadRequest(
+        f"Invalid {what}: " + form.errors.as_text(), content_type="text/plain"
+    )
 
 
 @admin.register(Activity)
@@ -59,48 +74,87 @@ class ActivityAdmin(PageAdmin):
         return [
             path(
                 "signal/",
-                self.admin_site.admin_view(require_POST(self.signal_view)),
+                self.admin_site.admin_view(
+                    require_http_methods(["GET", "POST"])(self.signal_view)
+                ),
                 name="health_activity_signal",
             )
         ]
 
     def page_view(self, request):
-        form = ActivityFilterForm(request.GET)
-        if not form.is_valid():
-            return HttpResponseBadRequest(
-                "Invalid filter: " + form.errors.as_text(), content_type="text/plain"
-            )
-        include_console = form.cleaned_data["console"]
-        error, sessions, pairs = "", [], []
+        error, databases = "", []
         try:
-            sessions = activity.sessions(include_console=include_console)
-            pairs = activity.blocking_pairs()
+            databases = activity.databases()
         except StatisticsUnavailable as unavailable:
             error = str(unavailable)
+        form = ActivityFilterForm(request.GET, databases=databases)
+        if not form.is_valid():
+            return _bad_request("filter", form)
+        filters = form.cleaned_data
+        sessions, pairs, progress = [], [], []
+        if not error:
+            try:
+                sessions = activity.sessions(
+                    include_console=filters["console"],
+                    state=filters["state"],
+                    user=filters["user"],
+                    application=filters["application"],
+                    database=filters["database"],
+                    min_seconds=filters["min_seconds"],
+                )
+                pairs = activity.blocking_pairs(name_locks=True)
+                progress = activity.progress()
+            except StatisticsUnavailable as unavailable:
+                error = str(unavailable)
         return self.render_page(
             request,
             "admin/health/activity.html",
             "Live activity and locks",
             error=error,
-            sessions=sessions_table(request, sessions),
+            form=form,
+            sessions=sessions_table(
+                request, sessions, all_databases=filters["database"] == ALL_DATABASES
+            ),
             pairs=rows_table(pairs),
-            include_console=include_console,
+            progress=ProgressTable(progress),
+            include_console=filters["console"],
+            refresh=filters["refresh"],
             actions_enabled=activity.actions_enabled(),
         )
 
     def signal_view(self, request):
-        form = SignalForm(request.POST)
+        """Show the session and ask to confirm (GET); cancel or terminate (POST)."""
+        data = request.POST if request.method == "POST" else request.GET
+        form = SignalForm(data)
         if not form.is_valid():
-            return HttpResponseBadRequest(
-                "Invalid request: " + form.errors.as_text(), content_type="text/plain"
-            )
+            return _bad_request("request", form)
         pid, action = form.cleaned_data["pid"], form.cleaned_data["action"]
         if action not in activity.allowed_actions(request.user):
             raise PermissionDenied
+        if request.method == "POST" and form.cleaned_data["confirm"]:
+            try:
+                messages.success(
+                    request, activity.signal_backend(request.user, pid, action)
+                )
+            except (activity.ActionRefused, StatisticsUnavailable) as refused:
+                messages.error(request, str(refused))
+            return HttpResponseRedirect(reverse("admin:health_activity_changelist"))
+        return self.confirm_page(request, pid, action)
+
+    def confirm_page(self, request, pid, action):
+        """Render what the action would reach, and a button to confirm it."""
+        session, refusal = None, ""
         try:
-            messages.success(
-                request, activity.signal_backend(request.user, pid, action)
-            )
+            session = activity.signal_target(request.user, pid, action)
         except (activity.ActionRefused, StatisticsUnavailable) as refused:
-            messages.error(request, str(refused))
-        return HttpResponseRedirect(reverse("admin:health_activity_changelist"))
+            refusal = str(refused)
+        verb = "Cancel the query of" if action == "cancel" else "Terminate"
+        return self.render_page(
+            request,
+            "admin/health/confirm_signal.html",
+            f"{verb} pid {pid}?",
+            pid=pid,
+            action=action,
+            session=session,
+            refusal=refusal,
+        )

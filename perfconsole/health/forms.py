@@ -7,9 +7,41 @@ from perfconsole.health.activity import ACTIONS
 PG_MAX_PID = 2**31 - 1
 
 
-class ActivityFilterForm(forms.Form):
-    """Filters of the activity page."""
+STATE_CHOICES = [
+    ("", "all, idle included"),
+    ("not_idle", "all but idle"),
+    ("active", "active"),
+    ("waiting", "waiting for a lock"),
+    ("in_transaction", "idle in transaction"),
+    ("idle", "idle"),
+]
+THIS_DATABASE, ALL_DATABASES = "", "*"
+# Seconds between reloads of the sessions; 0 stops them.
+REFRESH_CHOICES = [(5, "5 s"), (10, "10 s"), (30, "30 s"), (60, "1 min"), (0, "off")]
+DEFAULT_REFRESH = 10
 
+
+class ActivityFilterForm(forms.Form):
+    """Filters of the activity page; databases are the server's to choose from."""
+
+    state = forms.ChoiceField(choices=STATE_CHOICES, required=False)
+    user = forms.CharField(max_length=63, required=False)
+    application = forms.CharField(max_length=200, required=False)
+    database = forms.ChoiceField(required=False)
+    min_seconds = forms.DecimalField(
+        label="In state at least (s)",
+        min_value=0,
+        max_value=10**8,
+        decimal_places=1,
+        required=False,
+    )
+    refresh = forms.TypedChoiceField(
+        label="Reload every",
+        choices=REFRESH_CHOICES,
+        coerce=int,
+        required=False,
+        empty_value=DEFAULT_REFRESH,
+    )
     console = forms.TypedChoiceField(
         choices=[("0", "hide"), ("1", "show")],
         coerce=lambda value: value == "1",
@@ -17,6 +49,14 @@ class ActivityFilterForm(forms.Form):
         empty_value=False,
         help_text="Show the console's own sessions.",
     )
+
+    def __init__(self, data=None, *, databases=()):
+        super().__init__(data)
+        self.fields["database"].choices = [
+            (THIS_DATABASE, "this database"),
+            (ALL_DATABASES, "all databases"),
+            *((name, name) for name in databases),
+        ]
 
 
 class HealthFilterForm(forms.Form):
@@ -32,7 +72,8 @@ class HealthFilterForm(forms.Form):
 
 
 class SignalForm(forms.Form):
-    """A cancel or terminate request for one pid."""
+    """A cancel or terminate request for one pid; sent only once confirmed."""
 
     pid = forms.IntegerField(min_value=1, max_value=PG_MAX_PID)
     action = forms.ChoiceField(choices=[(name, name) for name in ACTIONS])
+    confirm = forms.BooleanField(required=False)

@@ -126,17 +126,38 @@ def test_cancel_a_running_query(dba, background):  # noqa: F811
     sleeper = background("SELECT pg_sleep(30) /* browser sleeper */")
     wait_until_active(sleeper.pid)
 
-    dba.open(reverse("admin:health_activity_changelist"))
+    dba.open(reverse("admin:health_activity_changelist") + "?refresh=0")
     row = dba.driver.find_element(
-        "xpath", f"//tr[.//input[@name='pid'][@value='{sleeper.pid}']]"
+        "xpath", f"//tr[.//a[contains(@href, '?pid={sleeper.pid}&action=cancel')]]"
     )
     assert "browser sleeper" in row.text
-    dba.click(row.find_element("css selector", "input[type=submit][value=cancel]"))
+    dba.click(row.find_element("link text", "cancel"))
+
+    # A confirmation first, showing the session and its query.
+    assert f"Cancel the query of pid {sleeper.pid}?" in dba.text
+    assert "browser sleeper" in dba.find("pre.pc-sql").text
+    assert sleeper.thread.is_alive()
+    dba.screenshot("activity-confirm-cancel")
+    dba.click(dba.find("input[type=submit][value='Yes, cancel']"))
 
     sleeper.thread.join(timeout=10)
     assert isinstance(sleeper.error, psycopg.errors.QueryCanceled)
     assert f"Cancelled the query of pid {sleeper.pid}." in dba.text
     dba.screenshot("activity-after-cancel")
+
+
+def test_live_activity_reloads_itself_and_pauses(dba, background):  # noqa: F811
+    dba.open(reverse("admin:health_activity_changelist") + "?refresh=5")
+    sleeper = background("SELECT pg_sleep(30) /* arrived later */")
+    wait_until_active(sleeper.pid)
+
+    # The static script reloads the sessions in place, CSP-clean.
+    dba.wait_for_text("arrived later", timeout=20)
+    assert "last at" in dba.find("#activity-refresh-status").text
+    dba.find("#activity-refresh-toggle").click()
+    assert dba.find("#activity-refresh-status").text == "Paused."
+    dba.assert_no_csp_violation()
+    dba.screenshot("activity-live")
 
 
 def test_health_checks(dba):

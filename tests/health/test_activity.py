@@ -132,3 +132,135 @@ def test_activity_page_shows_the_pair(admin_client, blocked_pair):
     assert f'<td class="num">{blocked_pid}</td>' in content
     assert f'<td class="num">{blocking_pid}</td>' in content
     assert "No session is waiting for a lock." not in content
+
+
+def test_idle_sessions_are_listed_after_running_ones(sleeper, session_factory):
+    idle = session_factory()
+    idle.execute("SELECT 1 /* now idle */")
+    rows = activity.sessions()
+    pids = [row["pid"] for row in rows]
+
+    assert idle.info.backend_pid in pids and sleeper.pid in pids
+    assert pids.index(sleeper.pid) < pids.index(idle.info.backend_pid)
+    states = [row["state"] for row in rows]
+    assert states.index("active") < states.index("idle")
+
+
+def test_sessions_filter_by_state_user_application_and_duration(
+    sleeper, idle_session, session_factory
+):
+    idle = session_factory()
+    idle.execute("SELECT 1")
+    idle_pid, busy_pid = idle.info.backend_pid, sleeper.pid
+
+    assert _pids(activity.sessions(state="active")) >= {busy_pid}
+    assert idle_pid not in _pids(activity.sessions(state="active"))
+    assert idle_pid in _pids(activity.sessions(state="idle"))
+    assert busy_pid not in _pids(activity.sessions(state="not_idle")) - {busy_pid}
+    assert idle_pid not in _pids(activity.sessions(state="not_idle"))
+    assert _pids(activity.sessions(state="in_transaction")) & {
+        idle_session.info.backend_pid
+    }
+    assert busy_pid in _pids(activity.sessions(application="HEALTH-TE"))
+    assert not _pids(activity.sessions(application="no-such-application"))
+    assert not _pids(activity.sessions(user="no_such_role"))
+    user = activity.sessions(state="active", application="health-test")[0]
+    assert busy_pid in _pids(activity.sessions(user=user["user_name"]))
+    assert busy_pid not in _pids(activity.sessions(min_seconds=3600))
+    wait_for(lambda: busy_pid in _pids(activity.sessions(min_seconds=0.5)))
+
+
+def test_sessions_of_every_database(session_factory):
+    idle = session_factory()
+    idle.execute("SELECT 1")
+    everywhere = activity.sessions(database="*")
+
+    assert idle.info.backend_pid in _pids(everywhere)
+    assert not activity.sessions(database="template1")
+    assert "template1" in activity.databases()
+
+
+def test_a_lock_wait_names_mode_relation_and_blocker(
+    problem_schema, session_factory, background
+):
+    holder = session_factory(autocommit=False)
+    holder.execute("LOCK TABLE health_fixture.unused IN SHARE MODE")
+    waiter = background("UPDATE health_fixture.unused SET payload = '' WHERE id = 1")
+    row = wait_for(
+        lambda: [
+            r for r in activity.sessions() if r["pid"] == waiter.pid and r["lock_mode"]
+        ]
+    )[0]
+    holder.rollback()
+
+    assert activity.lock_description(row) == (
+        "RowExclusiveLock on health_fixture.unused"
+    )
+    assert row["blocked_by"] == [holder.info.backend_pid]
+
+
+def test_a_row_lock_wait_names_the_table(blocked_pair):
+    blocking_pid, blocked_pid = blocked_pair
+    row = {r["pid"]: r for r in activity.sessions()}[blocked_pid]
+
+    assert activity.lock_description(row) == "ShareLock on a row of health_fixture.dup"
+    pair = activity.blocking_pairs(name_locks=True)[0]
+    assert pair["waiting_for"] == "ShareLock on a row of health_fixture.dup"
+
+
+@pytest.fixture
+def progress_table(second_connection):
+    conn = second_connection()
+    conn.execute("DROP SCHEMA IF EXISTS live_progress CASCADE")
+    conn.execute("CREATE SCHEMA live_progress")
+    conn.execute(
+        "CREATE TABLE live_progress.t WITH (autovacuum_enabled = false)"
+        " AS SELECT g AS id FROM generate_series(1, 20000) g"
+    )
+    yield "live_progress.t"
+    conn.execute("DROP SCHEMA live_progress CASCADE")
+
+
+def _progress_of(pid):
+    return [row for row in activity.progress() if row["pid"] == pid]
+
+
+def test_progress_of_an_index_build_waiting_for_writers(
+    progress_table, session_factory, background
+):
+    writer = session_factory(autocommit=False)
+    writer.execute(f"INSERT INTO {progress_table} VALUES (0)")
+    build = background(f"CREATE INDEX CONCURRENTLY t_id_idx ON {progress_table} (id)")
+    row = wait_for(
+        lambda: [r for r in _progress_of(build.pid) if r["phase"] != "initializing"]
+    )[0]
+    writer.rollback()
+
+    assert row["command"] == "CREATE INDEX CONCURRENTLY"
+    assert row["relation"] == progress_table
+    assert row["phase"].startswith("waiting for writers")
+    assert (row["done"], row["total"], row["unit"]) == (0, 1, "lockers")
+    assert row["percent"] == 0
+    assert "CREATE INDEX CONCURRENTLY" in row["query"]
+
+
+def test_progress_of_a_vacuum_waiting_for_a_pinned_page(
+    progress_table, session_factory, background
+):
+    reader = session_factory(autocommit=False)
+    reader.execute(f"DECLARE pin CURSOR FOR SELECT * FROM {progress_table}")
+    reader.execute("FETCH 1 FROM pin")
+    vacuum = background(f"VACUUM (FREEZE) {progress_table}")
+    row = wait_for(lambda: _progress_of(vacuum.pid))[0]
+    reader.rollback()
+
+    assert row["command"] == "VACUUM"
+    assert row["relation"] == progress_table
+    assert row["unit"] == "heap blocks" and row["total"] > 0
+    assert 0 <= row["percent"] <= 100
+
+
+def test_progress_reads_every_view_when_nothing_runs():
+    assert activity.progress() == [] or all(
+        row["command"] for row in activity.progress()
+    )

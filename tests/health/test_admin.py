@@ -80,7 +80,9 @@ def test_activity_filter_with_a_bad_value_is_a_400(admin_client):
 
 
 def test_superuser_cancels_a_query_and_it_is_logged(admin_client, sleeper, superuser):
-    response = admin_client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+    response = admin_client.post(
+        SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel", "confirm": "yes"}
+    )
 
     assert response.status_code == 302
     sleeper.thread.join(timeout=10)
@@ -101,7 +103,9 @@ def test_terminate_ends_the_session(admin_client, session_factory):
     idle.execute("SELECT 1 /* to be terminated */")
     pid = idle.info.backend_pid
 
-    response = admin_client.post(SIGNAL_URL, {"pid": pid, "action": "terminate"})
+    response = admin_client.post(
+        SIGNAL_URL, {"pid": pid, "action": "terminate", "confirm": "yes"}
+    )
 
     assert response.status_code == 302
     wait_for(lambda: pid not in {r["pid"] for r in activity.sessions()})
@@ -117,14 +121,18 @@ def test_each_action_needs_its_own_permission(client, staff_user, sleeper):
     client.force_login(staff_user)
 
     page = client.get(ACTIVITY_URL).content.decode()
-    assert 'value="cancel"' in page and 'value="terminate"' not in page
+    assert "action=cancel" in page and "action=terminate" not in page
 
-    response = client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "terminate"})
+    response = client.post(
+        SIGNAL_URL, {"pid": sleeper.pid, "action": "terminate", "confirm": "yes"}
+    )
     assert response.status_code == 403
     assert sleeper.thread.is_alive()
     assert not LogEntry.objects.exists()
 
-    response = client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+    response = client.post(
+        SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel", "confirm": "yes"}
+    )
     assert response.status_code == 302
     sleeper.thread.join(timeout=10)
     assert isinstance(sleeper.error, psycopg.errors.QueryCanceled)
@@ -135,8 +143,10 @@ def test_actions_can_be_turned_off(admin_client, sleeper, settings):
     settings.ACTIVITY_ACTIONS_ENABLED = False
 
     page = admin_client.get(ACTIVITY_URL).content.decode()
-    assert 'value="cancel"' not in page and "ACTIVITY_ACTIONS_ENABLED" in page
-    response = admin_client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+    assert "action=cancel" not in page and "ACTIVITY_ACTIONS_ENABLED" in page
+    response = admin_client.post(
+        SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel", "confirm": "yes"}
+    )
     assert response.status_code == 403
     assert sleeper.thread.is_alive()
     assert not LogEntry.objects.exists()
@@ -156,8 +166,8 @@ def test_bad_signal_requests_are_a_400(admin_client, data):
     assert admin_client.post(SIGNAL_URL, data).status_code == 400
 
 
-def test_signal_needs_post(admin_client):
-    assert admin_client.get(SIGNAL_URL).status_code == 405
+def test_signal_refuses_other_methods(admin_client):
+    assert admin_client.put(SIGNAL_URL).status_code == 405
 
 
 def _messages(response):
@@ -169,7 +179,9 @@ def test_the_consoles_own_session_is_refused(admin_client):
     own_pid = connection.connection.info.backend_pid
 
     response = admin_client.post(
-        SIGNAL_URL, {"pid": own_pid, "action": "terminate"}, follow=True
+        SIGNAL_URL,
+        {"pid": own_pid, "action": "terminate", "confirm": "yes"},
+        follow=True,
     )
 
     assert "console's own session" in " ".join(_messages(response))
@@ -178,7 +190,9 @@ def test_the_consoles_own_session_is_refused(admin_client):
 
 def test_an_unknown_pid_is_refused(admin_client):
     response = admin_client.post(
-        SIGNAL_URL, {"pid": 2**31 - 1, "action": "cancel"}, follow=True
+        SIGNAL_URL,
+        {"pid": 2**31 - 1, "action": "cancel", "confirm": "yes"},
+        follow=True,
     )
     assert "No client session with pid" in " ".join(_messages(response))
 
@@ -187,7 +201,9 @@ def test_a_role_without_pg_signal_backend_is_told_what_to_grant(
     admin_client, sleeper, monitor_role
 ):
     response = admin_client.post(
-        SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"}, follow=True
+        SIGNAL_URL,
+        {"pid": sleeper.pid, "action": "cancel", "confirm": "yes"},
+        follow=True,
     )
 
     assert "GRANT pg_signal_backend TO" in " ".join(_messages(response))
@@ -226,7 +242,7 @@ def test_the_consoles_pooled_connections_are_refused(
     pid = pooled.info.backend_pid
 
     response = admin_client.post(
-        SIGNAL_URL, {"pid": pid, "action": action}, follow=True
+        SIGNAL_URL, {"pid": pid, "action": action, "confirm": "yes"}, follow=True
     )
 
     assert "one of the console's own connections" in " ".join(_messages(response))
@@ -259,7 +275,75 @@ def test_the_page_offers_no_button_for_the_consoles_connections(
     page = admin_client.get(ACTIVITY_URL + "?console=1").content.decode()
 
     assert f'<td class="num">{pooled.info.backend_pid}</td>' in page
-    assert f'name="pid" value="{pooled.info.backend_pid}"' not in page
-    assert f'name="pid" value="{other.info.backend_pid}"' in page
+    assert f"?pid={pooled.info.backend_pid}&amp;" not in page
+    assert f"?pid={other.info.backend_pid}&amp;" in page
     assert "the console's own connection" in page
     assert "would break its pages" in page
+
+
+def test_the_confirmation_shows_the_session_and_its_query(admin_client, sleeper):
+    response = admin_client.get(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert f"Cancel the query of pid {sleeper.pid}?" in content
+    assert "health-test" in content and "active" in content
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in content
+    assert "<script>alert(" not in content
+    assert 'name="confirm" value="yes"' in content
+    assert sleeper.thread.is_alive()
+    assert not LogEntry.objects.exists()
+
+
+def test_a_post_without_confirmation_does_nothing(admin_client, sleeper):
+    response = admin_client.post(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+
+    assert response.status_code == 200
+    assert 'name="confirm" value="yes"' in response.content.decode()
+    assert sleeper.thread.is_alive()
+    assert not LogEntry.objects.exists()
+
+
+def test_the_confirmation_says_why_it_would_be_refused(admin_client):
+    response = admin_client.get(SIGNAL_URL, {"pid": 2**31 - 1, "action": "terminate"})
+
+    content = response.content.decode()
+    assert "No client session with pid" in content
+    assert 'name="confirm"' not in content
+
+
+def test_the_activity_page_filters_and_names_the_lock(
+    admin_client, problem_schema, session_factory, background
+):
+    holder = session_factory(autocommit=False)
+    holder.execute("LOCK TABLE health_fixture.dup IN EXCLUSIVE MODE")
+    waiter = background("SELECT count(*) FROM health_fixture.dup FOR UPDATE")
+    wait_for(lambda: activity.blocking_pairs())
+    idle = session_factory()
+    idle.execute("SELECT 1 /* idle one */")
+
+    page = admin_client.get(ACTIVITY_URL).content.decode()
+    waiting = admin_client.get(ACTIVITY_URL, {"state": "waiting"}).content.decode()
+    holder.rollback()
+
+    assert "RowShareLock on health_fixture.dup" in page
+    assert "idle one" in page
+    assert f"?pid={waiter.pid}&amp;action=cancel" in waiting
+    assert "idle one" not in waiting
+    assert 'data-refresh-seconds="10"' in page
+    assert "perfconsole/health/activity.js" in page
+    assert 'id="activity-progress"' in page
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"state": "sleeping"},
+        {"min_seconds": "-1"},
+        {"database": "nope"},
+        {"refresh": "3"},
+        {"user": "x" * 64},
+    ],
+)
+def test_bad_activity_filters_are_a_400(admin_client, query):
+    assert admin_client.get(ACTIVITY_URL, query).status_code == 400
