@@ -107,10 +107,19 @@ stored AS (
     RETURNING 1
 ),
 kept AS (
+    UPDATE history_baseline b
+    SET reset_at = d.reset_at, counters = d.counters
+    FROM diff d
+    WHERE b.database_id = %(database)s AND b.source = 'statement'
+      AND b.key = d.key AND NOT d.new
+      AND (d.restarted OR d.counters IS DISTINCT FROM d.prev_counters)
+    RETURNING 1
+),
+added_baseline AS (
     INSERT INTO history_baseline (database_id, source, key, reset_at, counters)
     SELECT %(database)s, 'statement', d.key, d.reset_at, d.counters
     FROM diff d
-    WHERE d.new OR d.restarted OR d.counters IS DISTINCT FROM d.prev_counters
+    WHERE d.new
     ON CONFLICT (database_id, source, key) DO UPDATE
         SET reset_at = excluded.reset_at, counters = excluded.counters
     RETURNING 1
@@ -122,5 +131,6 @@ gone AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM stored) AS stored,
-       (SELECT count(*) FROM kept) AS kept,
+       (SELECT count(*) FROM kept)
+           + (SELECT count(*) FROM added_baseline) AS kept,
        (SELECT count(*) FROM gone) AS gone
