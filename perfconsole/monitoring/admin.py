@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models.functions import Greatest
 from django.urls import path
 
 from perfconsole.core.admin import PageAdmin
@@ -25,8 +26,12 @@ class StatsTableAdmin(PageAdmin):
 
     def page_view(self, request):
         return pages.stats_table_page(
-            self, request, queryset=self.model.objects.all(), notice=self.notice
+            self, request, queryset=self.get_table_queryset(), notice=self.notice
         )
+
+    def get_table_queryset(self):
+        """Return the rows of the table, before the filters."""
+        return self.model.objects.all()
 
     notice = None
 
@@ -77,8 +82,9 @@ class SlowQueryAdmin(QueryStatAdmin):
 class IndexUsageAdmin(StatsTableAdmin):
     title = "Index usage"
     description = (
-        "Scans per index since the last statistics reset. 'Table index use' "
-        "is the share of the table's scans that used any index."
+        "Scans per index since the last statistics reset, least scanned first "
+        "and among those the largest: unused large indexes lead. 'Table index "
+        "use' is the share of the table's scans that used any index."
     )
     filter_form_class = forms.IndexFilterForm
     table_class = tables.IndexTable
@@ -93,6 +99,13 @@ class TablePerformanceAdmin(StatsTableAdmin):
     )
     filter_form_class = forms.TableFilterForm
     table_class = tables.TableTable
+
+    def get_table_queryset(self):
+        # GREATEST ignores NULLs: the later of the manual and automatic runs.
+        return self.model.objects.annotate(
+            last_vacuumed=Greatest("last_vacuum", "last_autovacuum"),
+            last_analyzed=Greatest("last_analyze", "last_autoanalyze"),
+        )
 
 
 @admin.register(SettingsReview)

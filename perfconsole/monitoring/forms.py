@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 
+from perfconsole.core.ownership import console_tables
+
 MAX_PAGE = 100_000
 
 
@@ -14,9 +16,12 @@ class StatsFilterForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
     _export = forms.ChoiceField(required=False, choices=[("", "page"), ("csv", "CSV")])
     per_page = forms.IntegerField(required=False, min_value=1, max_value=500)
+    columns = forms.ChoiceField(
+        required=False, choices=[("", "main"), ("all", "all")], label="Columns"
+    )
 
     search_fields = ()
-    paging_fields = ("page", "per_page", "_export")
+    paging_fields = ("page", "per_page", "_export", "columns")
 
     def filter_fields(self):
         """Return the bound fields shown in the filter bar."""
@@ -74,12 +79,19 @@ class RelationFilterForm(StatsFilterForm):
     min_size_mb = forms.FloatField(
         required=False, min_value=0, max_value=1e9, label="Min size (MB)"
     )
+    console = forms.BooleanField(
+        required=False,
+        label="Show the console's own tables",
+        help_text="The console's, Django's and django-q2's tables.",
+    )
 
     size_field = ""
 
     def filter(self, queryset):
         queryset = super().filter(queryset)
         data = self.cleaned_data
+        if not data.get("console"):
+            queryset = queryset.exclude(table_name__in=console_tables())
         if data.get("schema"):
             queryset = queryset.filter(schema_name=data["schema"])
         if data.get("table"):

@@ -97,9 +97,18 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
     try:
         with reading_statistics():
             context["notice"] = notice() if notice else None
-            table = model_admin.table_class(form.filter(queryset))
+            export = form.cleaned_data.get("_export") == "csv"
+            all_columns = export or form.cleaned_data.get("columns") == "all"
+            table_class = model_admin.table_class
+            hidden = () if all_columns else table_class.hidden_columns()
+            table = table_class(form.filter(queryset), exclude=hidden)
+            context.update(
+                hidden_columns=len(hidden),
+                all_columns=all_columns,
+                has_main_columns=bool(table_class.main_columns),
+            )
             RequestConfig(request, paginate=False).configure(table)
-            if form.cleaned_data.get("_export") == "csv":
+            if export:
                 return csv_response(table, model_admin.model._meta.db_table)
             table.paginate_lazily(
                 per_page=form.cleaned_data.get("per_page") or PER_PAGE,

@@ -177,8 +177,8 @@ class TableTable(LockedSizesTable):
     )
     total_size_bytes = LockedBytesColumn(verbose_name="Size")
     # The later of the manual and the automatic one (annotated by the page).
-    last_vacuumed = DateTimeColumn(verbose_name="Last (auto)vacuum")
-    last_analyzed = DateTimeColumn(verbose_name="Last (auto)analyze")
+    last_vacuumed = TimestampColumn(verbose_name="Last (auto)vacuum")
+    last_analyzed = TimestampColumn(verbose_name="Last (auto)analyze")
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("sequence", (*self.main_columns, "..."))
