@@ -28,6 +28,7 @@ from psycopg import sql
 
 from perfconsole.collaboration.models import ROLLUP_TABLES
 from perfconsole.core.db import generic_plan, raw_connection, tag_sql
+from perfconsole.monitoring.plantree import PlanNode, plan_tree
 
 # pg_stat_statements replaces constants with $1, $2, ...
 PARAMETER = re.compile(r"\$\d+\b")
@@ -58,11 +59,12 @@ class ExplainUnavailable(Exception):
 
 @dataclass
 class Plan:
-    """A plan's text, or the reason there is none."""
+    """A plan's text and tree (plantree.PlanNode), or the reason there is none."""
 
     text: str = ""
     message: str = ""
     generic: bool = False
+    tree: PlanNode | None = None
 
 
 def single_statement(text):
@@ -352,12 +354,18 @@ def explain_statement(text):
     try:
         with explain_session() as session:
             rows = generic_plan(session, statement, parameters)
+            # The same plan again as JSON, drawn as a tree on the page.
+            explained = generic_plan(session, statement, parameters, "JSON")
     except ExplainUnavailable as error:
         return Plan(message=str(error), generic=generic)
     except psycopg.Error as error:
         stopped = session is not None and session.stopped
         return Plan(message=explain_failure(error, stopped), generic=generic)
-    return Plan(text="\n".join(row[0] for row in rows), generic=generic)
+    return Plan(
+        text="\n".join(row[0] for row in rows),
+        generic=generic,
+        tree=plan_tree(explained[0][0]),
+    )
 
 
 def explain_failure(error, stopped=False):

@@ -118,7 +118,12 @@ def test_a_query_page_with_its_plan(dba, scratch):  # noqa: F811
     assert f"SELECT name FROM {schema}.items WHERE id = $1" in dba.text
 
     dba.click(dba.driver.find_element("xpath", "//button[starts-with(., 'Explain')]"))
-    assert "Index Scan using items_pkey on items" in dba.text
+    tree = dba.find("#plan-tree")
+    assert "Index Scan using items_pkey on items" in tree.text
+    assert "costliest node" in tree.text
+    # The text plan is one click away.
+    dba.find("#plan-text summary").click()
+    assert "Index Scan using items_pkey on items" in dba.find("#plan-text pre").text
     dba.screenshot("query-plan")
 
 
