@@ -53,8 +53,10 @@ class QueryStat(QueryStatBase):
         db_table = "query_stats"
         verbose_name = "query statistic"
         # Planning runs functions any database user can write: its own right.
+        # Resetting clears what other tools read too: its own right as well.
         permissions = [
-            ("explain_querystat", "Can explain a monitored statement (plan only)")
+            ("explain_querystat", "Can explain a monitored statement (plan only)"),
+            ("reset_querystat", "Can reset this database's pg_stat_statements"),
         ]
 
 
@@ -150,6 +152,9 @@ class TablePerformance(models.Model):
         ordering = ["schema_name", "table_name"]
         verbose_name = "table performance"
         verbose_name_plural = "table performance"
+        permissions = [
+            ("reset_tablestat", "Can reset this database's table and index statistics")
+        ]
 
     def __str__(self):
         return f"{self.schema_name}.{self.table_name}"
