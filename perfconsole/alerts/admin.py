@@ -1,11 +1,18 @@
 """Admin pages: rules (editable), alerts (acknowledge), notifications (read-only)."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 
 from perfconsole.core.admin import ReadOnlyAdminMixin
+from perfconsole.core.db import StatisticsUnavailable, reading_statistics
+from perfconsole.monitoring.models import QueryStat
 
+from . import presentation
 from .evaluation import acknowledge
-from .models import Alert, AlertRule, Notification
+from .models import Alert, AlertRule, Metric, Notification
 
 
 @admin.register(AlertRule)
@@ -54,8 +61,8 @@ class NotificationInline(admin.TabularInline):
 class AlertAdmin(admin.ModelAdmin):
     list_display = [
         "rule",
-        "subject",
-        "value",
+        "subject_link",
+        "value_display",
         "state",
         "severity",
         "first_seen",
@@ -70,9 +77,10 @@ class AlertAdmin(admin.ModelAdmin):
     inlines = [NotificationInline]
     readonly_fields = [
         "rule",
-        "subject",
+        "subject_link",
         "detail",
-        "value",
+        "value_display",
+        "threshold",
         "state",
         "first_seen",
         "last_seen",
@@ -84,6 +92,51 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="severity", ordering="rule__severity")
     def severity(self, alert):
         return alert.rule.get_severity_display()
+
+    @admin.display(description="subject", ordering="subject")
+    def subject_link(self, alert):
+        return presentation.subject_link(alert)
+
+    @admin.display(description="value", ordering="value")
+    def value_display(self, alert):
+        return presentation.value_with_threshold(alert)
+
+    @admin.display(description="threshold")
+    def threshold(self, alert):
+        return presentation.threshold(alert.rule) or "-"
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.query_view)
+        return [
+            path("<int:pk>/query/", view, name="{}_{}_query".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def query_view(self, request, pk):
+        """Open the page of the statement a query alert is about.
+
+        The alert keeps the query id; the statement's page needs its row of
+        pg_stat_statements (per user), looked up now: the busiest one.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        alert = get_object_or_404(Alert, pk=pk, rule__metric=Metric.QUERY_MEAN_TIME_MS)
+        try:
+            with reading_statistics():
+                stat = busiest_statement(alert.subject)
+        except StatisticsUnavailable as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return redirect(reverse("admin:alerts_alert_change", args=[alert.pk]))
+        if stat is None:
+            self.message_user(
+                request,
+                f"Query {alert.subject} is no longer in pg_stat_statements.",
+                messages.WARNING,
+            )
+            return redirect(reverse("admin:alerts_alert_change", args=[alert.pk]))
+        url = reverse("admin:monitoring_querystat_change", args=[quote(stat)])
+        return redirect(url)
 
     def has_add_permission(self, request):
         return False
@@ -105,6 +158,18 @@ class AlertAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{len(changed)} alert(s) acknowledged.", messages.SUCCESS
         )
+
+
+def busiest_statement(query_id):
+    """Return the pk of the busiest pg_stat_statements row of a query id, or None."""
+    if not query_id.lstrip("-").isdigit():
+        return None
+    return (
+        QueryStat.objects.filter(queryid=int(query_id))
+        .order_by("-total_time_ms")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 @admin.register(Notification)

@@ -133,7 +133,9 @@ class Alert(models.Model):
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
     subject = models.CharField(max_length=300)
     detail = models.TextField(
-        blank=True, help_text="Context, e.g. the query text (shown escaped)."
+        blank=True,
+        help_text="What the rule saw besides the value: the statement's text, "
+        "the table's row count, the refresh's error.",
     )
     value = models.FloatField()
     state = models.CharField(

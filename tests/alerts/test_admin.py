@@ -2,12 +2,14 @@
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from perfconsole.alerts.models import Alert, AlertRule, AlertState, Notification
+from perfconsole.monitoring.models import QueryStat
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +173,121 @@ def test_notifications_are_read_only(admin_client, firing):
     response = admin_client.get(url)
     assert b"HTTP Error 500" in response.content
     assert b'name="error"' not in response.content
+
+
+def open_alert(metric, subject, value, detail=""):
+    """Open an alert of the seeded rule on one metric, as evaluation would."""
+    now = timezone.now()
+    return Alert.objects.create(
+        rule=AlertRule.objects.get(metric=metric),
+        subject=subject,
+        detail=detail,
+        value=value,
+        first_seen=now,
+        last_seen=now,
+    )
+
+
+def test_an_alert_shows_its_value_with_the_unit_and_the_threshold(admin_client, seeded):
+    open_alert("query_mean_time_ms", "-8885596911298899480", 612.34)
+    open_alert("dead_tuples", "public.orders", 8653)
+    open_alert("cache_hit_pct", "perfconsole", 91.5)
+
+    body = admin_client.get(CHANGELIST).content.decode()
+
+    assert "612 ms (threshold &gt; 100 ms)" in body
+    assert "8,653 dead tuples (threshold &gt; 1,000 dead tuples)" in body
+    assert "91.5 % (threshold &lt; 95 %)" in body
+    assert "-8885596911298899480" in body  # a query id without separators
+
+
+def test_an_alert_links_to_the_table_index_or_view_it_concerns(admin_client, seeded):
+    table = open_alert("dead_tuples", "public.orders", 8653)
+    usage = open_alert("index_usage_pct", "public.orders", 12)
+    index = open_alert("invalid_index", "public.orders_kind", 1)
+    view = open_alert("matview_stale_hours", "team_productivity", 3.5)
+
+    body = admin_client.get(CHANGELIST).content.decode()
+
+    tables_page = reverse("admin:monitoring_tableperformance_changelist")
+    indexes_page = reverse("admin:monitoring_indexusage_changelist")
+    view_page = reverse(
+        "admin:maintenance_materializedview_change", args=[quote(view.subject)]
+    )
+    assert f'href="{tables_page}?schema=public&amp;table=orders&amp;console=on"' in body
+    assert (
+        f'href="{indexes_page}?schema=public&amp;table=orders&amp;console=on"' in body
+    )
+    assert (
+        f'href="{indexes_page}?schema=public&amp;q=orders_kind&amp;console=on"' in body
+    )
+    assert f'href="{view_page}"' in body
+    assert "3.5 h (business hours) (threshold &gt; 2 h)" in body
+    detail = admin_client.get(reverse("admin:alerts_alert_change", args=[index.pk]))
+    assert "yes" in detail.content.decode()
+    for alert in (table, usage):
+        page = admin_client.get(reverse("admin:alerts_alert_change", args=[alert.pk]))
+        assert f"{tables_page}?" in page.content.decode() or indexes_page in (
+            page.content.decode()
+        )
+
+
+def test_the_alert_page_shows_the_threshold_and_no_developer_help(admin_client, seeded):
+    alert = open_alert("seq_scan_pct", "public.orders", 64.2, detail="5,000 rows")
+
+    body = admin_client.get(reverse("admin:alerts_alert_change", args=[alert.pk]))
+
+    text = body.content.decode()
+    assert "64.2 % (threshold &gt; 20 %)" in text
+    assert "&gt; 20 %" in text
+    assert "shown escaped" not in text
+    assert "the statement's text" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_query_alert_opens_the_statements_page(
+    admin_client, rules, second_connection
+):
+    conn = second_connection()
+    conn.execute("SELECT pg_sleep(0.01) AS alerts_link_marker")
+    stat = QueryStat.objects.get(query__contains="alerts_link_marker")
+    alert = open_alert("query_mean_time_ms", str(stat.queryid), stat.mean_time_ms)
+    link = reverse("admin:alerts_alert_query", args=[alert.pk])
+    assert f'href="{link}"' in admin_client.get(CHANGELIST).content.decode()
+
+    response = admin_client.get(link)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "admin:monitoring_querystat_change", args=[quote(stat.pk)]
+    )
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+    assert "alerts_link_marker" in page.content.decode()
+
+
+def test_a_query_gone_from_the_statistics_says_so(admin_client, seeded):
+    alert = open_alert("query_mean_time_ms", "12345", 500)
+
+    response = admin_client.get(
+        reverse("admin:alerts_alert_query", args=[alert.pk]), follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:alerts_alert_change", args=[alert.pk]
+    )
+    assert "Query 12345 is no longer in pg_stat_statements." in (
+        response.content.decode()
+    )
+
+
+def test_only_a_query_alert_has_a_query_page(admin_client, seeded):
+    alert = open_alert("dead_tuples", "public.orders", 8653)
+    response = admin_client.get(reverse("admin:alerts_alert_query", args=[alert.pk]))
+    assert response.status_code == 404
+
+
+def test_alert_times_show_seconds(admin_client, seeded):
+    alert = open_alert("dead_tuples", "public.orders", 8653)
+    body = admin_client.get(CHANGELIST).content.decode()
+    assert f"{timezone.localtime(alert.first_seen):%Y-%m-%d %H:%M:%S}" in body
