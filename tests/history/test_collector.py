@@ -36,7 +36,8 @@ def counters_of(source, key, snapshot):
 def test_first_collection_stores_no_lifetime_totals(history_db, probe, collected):
     _table, marker = probe
     marker(3)
-    first = collected().snapshot
+    outcome = collected()
+    first = outcome.snapshot
     assert first.status == Snapshot.OK, first.error
     assert first.interval_seconds is None
     assert not StatementDelta.objects.exists()
@@ -44,6 +45,9 @@ def test_first_collection_stores_no_lifetime_totals(history_db, probe, collected
         source__in=["activity", "collection"]
     ).exists()
     assert Baseline.objects.filter(source="statement").exists()
+    # Sizes are read at most every STATS_SIZES_INTERVAL_SECONDS.
+    assert "size" in outcome.stored
+    assert "size" not in collected().stored
 
 
 def test_deltas_equal_the_views_differences(history_db, probe, collected):
