@@ -36,6 +36,24 @@ EXPECTED = {
         "30 3 * * *",
         None,
     ),
+    "collect-statistics": (
+        "perfconsole.history.tasks.collect_statistics",
+        Schedule.MINUTES,
+        None,
+        1,
+    ),
+    "rollup-statistics": (
+        "perfconsole.history.tasks.rollup_statistics",
+        Schedule.HOURLY,
+        None,
+        None,
+    ),
+    "prune-statistics": (
+        "perfconsole.history.tasks.prune_statistics",
+        Schedule.HOURLY,
+        None,
+        None,
+    ),
 }
 
 
