@@ -3,13 +3,11 @@
 
 def collect_statistics():
     """Take one snapshot of every monitored database's statistics."""
-    from .collector import collect
-    from .models import MonitoredDatabase
+    from .collector import collect, console_database
 
-    return "; ".join(
-        f"{database.name}: {collect(database).describe()}"
-        for database in MonitoredDatabase.objects.filter(is_console_database=True)
-    )
+    # Today only the console's own database; more servers add rows here.
+    database = console_database()
+    return f"{database.name}: {collect(database).describe()}"
 
 
 def rollup_statistics():
