@@ -147,3 +147,9 @@ def test_a_pretty_size_beside_its_bytes_is_left_out():
     table = rows_table([{"subject": "i", "size_bytes": 16384, "size": "16 kB"}])
     assert table.columns.names() == ["subject", "size_bytes"]
     assert str(table.columns["size_bytes"].header) == "size"
+
+
+def test_zero_needs_no_exact_value_on_hover():
+    shown = cells({**ROW, "mean_ms": 0.0, "size_bytes": 0})
+    assert shown["mean_ms"] == "0 ms"
+    assert shown["size_bytes"] == "0 bytes"

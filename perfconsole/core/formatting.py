@@ -206,7 +206,7 @@ READABLE = {
 def readable(value: object, kind: str) -> tuple[str, str]:
     """Return (readable form, exact form) of a value of one KIND above."""
     shown = READABLE[kind](value)  # type: ignore[operator]
-    if not shown or shown == str(value):
+    if not shown or shown == str(value) or _number(value) == 0:
         return shown, ""
     if isinstance(value, timedelta):
         return shown, f"{value.total_seconds()} s"

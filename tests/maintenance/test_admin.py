@@ -7,6 +7,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from perfconsole.maintenance.models import ViewRefresh
@@ -272,3 +273,43 @@ def test_the_activity_rollup_is_listed_and_rebuilt_with_the_button(operator):
     assert LogEntry.objects.get(object_id=rollup).user == operator
     assert refresh_view_task(rollup, "user", refresh_id=refresh.pk) == "succeeded"
     assert "done in" in client.get(page_url(rollup)).text
+
+
+@transactional
+def test_refresh_times_sizes_and_counts_read_as_a_person_reads_them(
+    make_view, admin_client
+):
+    from perfconsole.maintenance.services import refresh_view
+
+    from .conftest import execute
+
+    make_view(
+        "mt_counted", query="SELECT g AS id, 1 AS v FROM generate_series(1, 13570) g"
+    )
+    execute("ANALYZE mt_counted")
+    refresh_view("mt_counted", "command")
+    refresh = ViewRefresh.objects.get(view_name="mt_counted")
+    seconds = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+
+    page = admin_client.get(page_url("mt_counted")).text
+
+    history = page[page.index("<h2>History</h2>") :]
+    started = timezone.localtime(refresh.requested_at)
+    assert f"{started:%Y-%m-%d %H:%M:%S}" in history
+    # How long ago, beside the moment.
+    assert re.search(r'<span class="help">\((just now|\d+ s ago)\)</span>', history)
+    assert f'title="{refresh.duration_ms} ms"' in history or (
+        f">{refresh.duration_ms} ms<" in history
+    )
+    assert "13,570" in page  # the row estimate, with a separator
+    assert re.search(r'<span title="[\d,]+ bytes">\d+ (kB|bytes)</span>', page)
+    assert seconds.search(page[: page.index("<h2>History</h2>")])  # last success
+
+    listing = admin_client.get(
+        reverse("admin:maintenance_materializedview_changelist")
+    ).text
+    assert "13,570" in listing and "13570" not in listing
+    changelist = admin_client.get(
+        reverse("admin:maintenance_viewrefresh_changelist")
+    ).text
+    assert f"{started:%Y-%m-%d %H:%M:%S}" in changelist
