@@ -11,6 +11,7 @@ through `perfconsole.core.db.fetch_dicts` (tagged, read-only, with timeouts);
 database objects are those of the current database.
 """
 
+from perfconsole.core import formatting
 from perfconsole.core.db import CacheHits, cache_hits, fetch_dicts
 from perfconsole.health import activity
 from perfconsole.health.registry import (
@@ -208,17 +209,17 @@ def check_unused_indexes():
     )
     reset = stats_reset_time()
     since = (
-        f"since statistics were reset at {reset:%Y-%m-%d %H:%M %Z}"
+        f"since statistics were reset at {formatting.timestamp(reset)}"
         if reset
         else "since statistics began (never reset)"
     )
     fix = [f"DROP INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
-    floor = limits["unused_index_min_bytes"] // 1024
+    floor = formatting.size(limits["unused_index_min_bytes"])
     return _found(
         rows,
         fix,
-        ok=f"Every index of {floor:,} kB or more has been scanned {since}.",
-        problem=f"{_plural(len(rows), 'index', 'indexes')} of {floor:,} kB or more not "
+        ok=f"Every index of {floor} or more has been scanned {since}.",
+        problem=f"{_plural(len(rows), 'index', 'indexes')} of {floor} or more not "
         f"scanned {since}. Check replicas before dropping: they keep their own "
         "counts.",
     )
@@ -491,8 +492,8 @@ def check_table_bloat():
         rows,
         fix,
         ok="No table is estimated to waste "
-        f"{limits['table_bloat_pct']} % and {limits['table_bloat_min_bytes']:,} "
-        "bytes or more.",
+        f"{limits['table_bloat_pct']} % and "
+        f"{formatting.size(limits['table_bloat_min_bytes'])} or more.",
         problem=f"{_plural(len(rows), 'table')} estimated to waste "
         f"{limits['table_bloat_pct']} % or more of their pages (an estimate "
         "from the planner statistics).",
@@ -573,7 +574,7 @@ def check_index_bloat():
         rows,
         fix,
         ok="No btree index is estimated to waste "
-        f"{limits['index_bloat_min_bytes']:,} bytes or more.",
+        f"{formatting.size(limits['index_bloat_min_bytes'])} or more.",
         problem=f"{_plural(len(rows), 'btree index', 'btree indexes')} estimated "
         f"to waste {limits['index_bloat_pct']} % or more of their pages.",
     )
