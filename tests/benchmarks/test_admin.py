@@ -186,3 +186,36 @@ def test_runs_cannot_be_added_or_changed_in_the_admin(admin_client):
     )
     assert response.status_code == 403
     assert BenchmarkRun.objects.filter(pk=run.pk).exists()
+
+
+def test_run_pages_read_settings_times_and_moments_as_a_person_reads_them(
+    admin_client,
+):
+    run = make_run(1, 600.0969)
+    run.settings = {
+        "shared_buffers": "32768 8kB",
+        "work_mem": "4096 kB",
+        "random_page_cost": "1.1",
+        "jit": "off",
+    }
+    run.save()
+    other = make_run(2, 1.5)
+
+    page = admin_client.get(
+        reverse("admin:benchmarks_benchmarkrun_change", args=[run.pk])
+    ).content.decode()
+
+    assert "<th>shared_buffers</th><td>256MB</td>" in page
+    assert "<th>work_mem</th><td>4MB</td>" in page
+    assert "<th>random_page_cost</th><td>1.1</td>" in page
+    assert "32768" not in page
+    assert '<span title="600.0969 ms">600 ms</span>' in page
+    assert "2026-11-01 00:00:00 UTC" in page
+    assert '<td class="num">20,000</td>' in page  # row counts with separators
+
+    compare = admin_client.get(
+        reverse("admin:benchmarks_benchmarkrun_compare", args=[run.pk, other.pk])
+    ).content.decode()
+    assert "2026-11-01 00:00:00 UTC" in compare
+    assert "2026-11-02 00:00:00 UTC" in compare
+    assert '<span title="600.0969 ms">600 ms</span>' in compare
