@@ -1,12 +1,15 @@
 """Read-only admin pages over the statistics views and the settings review."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models.functions import Greatest
-from django.urls import path
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_http_methods
 
 from perfconsole.core.admin import PageAdmin
-from perfconsole.monitoring import forms, pages, tables
+from perfconsole.monitoring import forms, pages, resets, tables
 from perfconsole.monitoring.models import (
     IndexUsage,
     QueryStat,
@@ -34,6 +37,49 @@ class StatsTableAdmin(PageAdmin):
         return self.model.objects.all()
 
     notice = None
+    # A key of resets.RESETS: the page offers that reset to those allowed.
+    reset_kind = ""
+
+    def page_urls(self):
+        if not self.reset_kind:
+            return []
+        view = self.admin_site.admin_view(
+            require_http_methods(["GET", "POST"])(self.reset_view)
+        )
+        return [path("reset/", view, name=self.url_name("reset"))]
+
+    def may_reset(self, request):
+        """Return True if this page has a reset and the user may run it."""
+        reset = resets.RESETS.get(self.reset_kind)
+        return bool(reset) and request.user.has_perm(reset.permission)
+
+    def reset_url(self, request):
+        """Return the reset's confirmation page for those allowed, else None."""
+        if not self.may_reset(request):
+            return None
+        return reverse(f"admin:{self.url_name('reset')}")
+
+    def reset_view(self, request):
+        """Say what a reset clears and ask to confirm (GET); reset (POST)."""
+        if not (self.has_view_permission(request) and self.may_reset(request)):
+            raise PermissionDenied
+        changelist = reverse(f"admin:{self.url_name('changelist')}")
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            try:
+                done = resets.reset_statistics(request.user, self.reset_kind)
+                messages.success(request, done)
+            except resets.ResetRefused as refused:
+                messages.error(request, str(refused))
+            return HttpResponseRedirect(changelist)
+        reset = resets.RESETS[self.reset_kind]
+        return self.render_page(
+            request,
+            "admin/monitoring/confirm_reset.html",
+            f"{reset.title}?",
+            reset=reset,
+            database=connection.settings_dict["NAME"],
+            changelist=changelist,
+        )
 
 
 @admin.register(QueryStat)
@@ -45,6 +91,7 @@ class QueryStatAdmin(StatsTableAdmin):
     )
     filter_form_class = forms.QueryFilterForm
     table_class = tables.QueryTable
+    reset_kind = "querystat"
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -99,6 +146,7 @@ class TablePerformanceAdmin(StatsTableAdmin):
     )
     filter_form_class = forms.TableFilterForm
     table_class = tables.TableTable
+    reset_kind = "tablestat"
 
     def get_table_queryset(self):
         # GREATEST ignores NULLs: the later of the manual and automatic runs.

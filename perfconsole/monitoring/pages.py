@@ -91,6 +91,7 @@ def stats_table_page(model_admin, request, *, queryset, notice=None):
         form=form,
         description=model_admin.description,
         export_query=export_querystring(request),
+        reset_url=model_admin.reset_url(request),
     )
     if not form.is_valid():
         return render_admin_page(request, TABLE_TEMPLATE, context, status=400)
