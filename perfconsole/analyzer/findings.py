@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from perfconsole.core import formatting
+
 CRITICAL = "critical"
 WARNING = "warning"
 INFO = "info"
@@ -40,6 +42,39 @@ class Finding:
         data.pop("weight")
         data.pop("detail_url")
         return data
+
+    def evidence_items(self):
+        """Return (key, text) of the evidence as a person reads it.
+
+        Values that are missing (None, empty lists) are left out rather than
+        shown as "None"; an empty string reads "empty".
+        """
+        return [
+            (key, readable(value))
+            for key, value in self.evidence.items()
+            if value is not None and value != [] and value != {}
+        ]
+
+
+def readable(value):
+    """Return an evidence value as text: no Python repr, no "None"."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value if value != "" else "empty"
+    if isinstance(value, datetime):
+        return formatting.timestamp(value)
+    if isinstance(value, dict):
+        if "subject" in value:
+            others = [readable(v) for k, v in value.items() if k != "subject"]
+            details = "; ".join(text for text in others if text)
+            return f"{value['subject']} ({details})" if details else value["subject"]
+        return ", ".join(f"{k} {readable(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(item) for item in value) or "none"
+    return str(value)
 
 
 @dataclass

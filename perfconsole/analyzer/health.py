@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from perfconsole.health.checks import KEEP
 from perfconsole.health.registry import get_check, run_all_checks
 from perfconsole.monitoring.settings_review import review_settings
 
@@ -14,22 +15,30 @@ def health_findings(notes):
     A check that pairs one fix statement with each row gives one finding per
     row (per index, table, session); any other gives one finding for the
     check. Impact, recommendation and the weighing field are the check's
-    own (see perfconsole.health.registry). A check that could not read its
-    statistics adds a note.
+    own (see perfconsole.health.registry). Rows a check lists with a reason
+    to keep their object (`keep_because`: an unused index that serves a
+    foreign key) give one info finding that says why, never "drop this",
+    whatever the check's status. A check that could not read its statistics
+    adds a note.
     """
     findings = []
     for result in run_all_checks():
         if result.error:
             notes.append(f"{result.title}: {result.error}")
             continue
+        check = get_check(result.key)
+        kept = [row for row in result.rows if row.get(KEEP)]
+        if kept:
+            findings.append(_kept_finding(result, kept))
         if result.status == "ok":
             continue
-        check = get_check(result.key)
         severity = CRITICAL if result.status == "critical" else WARNING
         per_row = result.rows and len(result.fix_sql) == len(result.rows)
         if per_row and all("subject" in row for row in result.rows):
             for row, fix in zip(result.rows, result.fix_sql, strict=True):
-                evidence = {k: v for k, v in row.items() if k != "subject"}
+                if row.get(KEEP):
+                    continue
+                evidence = {k: v for k, v in row.items() if k not in ("subject", KEEP)}
                 findings.append(
                     Finding(
                         check=result.key,
@@ -44,7 +53,8 @@ def health_findings(notes):
                     )
                 )
         else:
-            subjects = [row["subject"] for row in result.rows if "subject" in row]
+            rows = [row for row in result.rows if not row.get(KEEP)]
+            subjects = [row["subject"] for row in rows if "subject" in row]
             if check.database_wide or not subjects:
                 subject = "database"
             else:
@@ -55,14 +65,50 @@ def health_findings(notes):
                     severity=severity,
                     subject=subject,
                     title=f"{result.title}: {result.summary}",
-                    evidence={"summary": result.summary, "rows": result.rows[:10]},
+                    evidence={"summary": result.summary, "rows": rows[:10]},
                     impact=check.impact,
                     recommendation=check.recommendation,
                     fix_sql="\n".join(result.fix_sql),
-                    weight=sum(check.row_weight(row) for row in result.rows),
+                    weight=sum(check.row_weight(row) for row in rows),
                 )
             )
     return findings
+
+
+def _kept_finding(result, kept):
+    """Return the info finding that says why the kept rows' objects stay."""
+    subjects = [str(row.get("subject", "?")) for row in kept]
+    if len(kept) == 1:
+        title = f"{result.title}: {subjects[0]} is kept: it {kept[0][KEEP]}"
+    else:
+        title = (
+            f"{result.title}: {len(kept)} kept, each for the reason given "
+            "(a foreign key, a constraint or a replica)"
+        )
+    return Finding(
+        check=result.key,
+        severity=INFO,
+        subject=", ".join(subjects[:5])
+        + (f" and {len(subjects) - 5} more" if len(subjects) > 5 else ""),
+        title=title,
+        evidence={
+            "kept": [
+                {k: v for k, v in row.items() if k in ("subject", KEEP, "size")}
+                for row in kept
+            ]
+        },
+        impact="Each costs its writes and cache, but what it serves needs it.",
+        recommendation=_keep_sentence(kept),
+    )
+
+
+def _keep_sentence(kept, shown=10):
+    """Return "Keep a: it serves ...; b: it backs ...." for the first rows."""
+    reasons = [f"{row.get('subject', '?')}: it {row[KEEP]}" for row in kept[:shown]]
+    more = len(kept) - shown
+    if more > 0:
+        reasons.append(f"and {more} more (the health checks page lists them)")
+    return "Keep " + "; ".join(reasons) + "."
 
 
 def settings_findings():
@@ -93,7 +139,8 @@ def settings_findings():
                     check="setting",
                     severity=INFO,
                     subject=row.name,
-                    title=f"{row.name} is {row.current}, recommended {wanted}",
+                    title=f"{row.name} is {row.current or 'empty'}, "
+                    f"recommended {wanted}",
                     evidence={
                         "current": row.current,
                         "recommended": wanted,

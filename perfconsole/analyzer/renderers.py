@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import textwrap
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.template.loader import render_to_string
 
@@ -14,7 +17,32 @@ WIDTH = 88
 
 def render_json(report):
     """Return the report as a JSON document (one entry per finding)."""
-    return json.dumps(report.as_dict(), indent=2, default=str) + "\n"
+    return json.dumps(plain_data(report.as_dict()), indent=2) + "\n"
+
+
+def plain_data(value):
+    """Return value in JSON's own types, so no value arrives as a Python repr.
+
+    Objects stay objects and numbers stay numbers (a Decimal too); moments
+    are ISO 8601 text, durations seconds, anything else its text.
+    """
+    if isinstance(value, dict):
+        return {str(key): plain_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain_data(item) for item in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        return int(value) if value.as_tuple().exponent >= 0 else float(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return str(value)
 
 
 def render_html(report):
@@ -58,12 +86,9 @@ def render_text(report):
     for number, finding in enumerate(report.findings, start=1):
         lines.append(f"{number}. [{finding.severity.upper()}] {finding.title}")
         lines.append(f"   check: {finding.check}   subject: {finding.subject}")
-        evidence = ", ".join(
-            f"{key}={_short(_plain(key, value))}"
-            for key, value in finding.evidence.items()
-            if key not in ("query", "summary")
-        )
-        lines.extend(_wrap(f"evidence: {evidence}", "   "))
+        evidence = _evidence_line(finding)
+        if evidence:
+            lines.extend(_wrap(f"evidence: {evidence}", "   "))
         if "query" in finding.evidence:
             lines.extend(
                 _wrap(f"query: {_short(finding.evidence['query'], 300)}", "   ")
@@ -80,13 +105,19 @@ def render_text(report):
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _plain(key, value):
-    """Return rows behind a check as their subjects, other values unchanged."""
-    if key == "rows" and isinstance(value, list):
-        return f"{len(value)}: " + ", ".join(
-            str(row.get("subject", "?")) for row in value
-        )
-    return value
+def _evidence_line(finding):
+    """Return the evidence as key=value pairs, rows as their subjects."""
+    pairs = []
+    for key, text in finding.evidence_items():
+        if key in ("query", "summary"):
+            continue  # the query has its own line, the summary is the title
+        rows = finding.evidence[key]
+        if key == "rows" and isinstance(rows, list):
+            text = f"{len(rows)}: " + ", ".join(
+                str(row.get("subject", "?")) for row in rows
+            )
+        pairs.append(f"{key}={_short(text)}")
+    return ", ".join(pairs)
 
 
 def _short(value, limit=80):

@@ -11,6 +11,8 @@ through `perfconsole.core.db.fetch_dicts` (tagged, read-only, with timeouts);
 database objects are those of the current database.
 """
 
+from django.conf import settings
+
 from perfconsole.core import formatting
 from perfconsole.core.db import CacheHits, cache_hits, fetch_dicts
 from perfconsole.health import activity
@@ -27,6 +29,13 @@ from perfconsole.health.thresholds import thresholds
 USER_SCHEMAS = (
     "n.nspname NOT IN ('pg_catalog', 'information_schema')"
     " AND n.nspname !~ '^pg_(toast|temp)'"
+)
+# The row field of a listed object that needs no action, and why (unused
+# indexes that serve a foreign key, a constraint or a replica).
+KEEP = "keep_because"
+REPLICA_COUNTS = (
+    "may be scanned on the replica (REPLICA_DATABASE_URL): the scans counted "
+    "here are this server's only; check pg_stat_user_indexes there first"
 )
 # The largest value a transaction or multixact ID age can reach.
 WRAPAROUND_LIMIT = 2_146_483_648
@@ -182,30 +191,106 @@ def stats_reset_time():
     "serving a single read.",
     recommendation="Check replicas (each keeps its own scan counts) and rare "
     "jobs, then drop it.",
-    fields=("subject", "table_name", "idx_scan", "size_bytes", "size"),
+    fields=("subject", "table_name", "idx_scan", "size_bytes", "size", KEEP),
     weight="size_bytes",
 )
 def check_unused_indexes():
-    """Find indexes without scans since the last statistics reset."""
+    """Find indexes without scans since the last statistics reset.
+
+    An unused index that backs a constraint (primary key, unique, exclusion),
+    is the table's replica identity or is the one index left for a foreign
+    key's lookups (no other index leading with its columns stays; of several
+    unused ones, the smallest) is listed with the reason to keep it
+    (`keep_because`) and no DROP: dropping it would break the constraint or
+    make every delete of a referenced row scan the table. With a replica
+    configured
+    (REPLICA_DATABASE_URL) no index is recommended for dropping: the scans
+    counted here are this server's only.
+    """
     limits = thresholds()
     rows = fetch_dicts(
-        f"""SELECT format('%%s.%%s', s.schemaname, s.indexrelname) AS subject,
+        f"""SELECT * FROM (
+            SELECT format('%%s.%%s', s.schemaname, s.indexrelname) AS subject,
                    format('%%I.%%I', s.schemaname, s.indexrelname) AS qualified,
                    format('%%s.%%s', s.schemaname, s.relname) AS table_name,
                    s.idx_scan, pg_relation_size(s.indexrelid) AS size_bytes,
-                   pg_size_pretty(pg_relation_size(s.indexrelid)) AS size
+                   pg_size_pretty(pg_relation_size(s.indexrelid)) AS size,
+                   CASE
+                     WHEN backing.name IS NOT NULL
+                       THEN format('backs the %%s constraint %%s',
+                                   backing.kind, backing.name)
+                     WHEN i.indisunique THEN 'enforces uniqueness'
+                     WHEN i.indisreplident
+                       THEN 'is the table''s replica identity (logical replication)'
+                     WHEN serves.names IS NOT NULL
+                       THEN format('serves the foreign key %%s: without it, '
+                                   'deleting or changing a referenced row scans '
+                                   '%%s', serves.names, s.relname)
+                     ELSE ''
+                   END AS keep_because
               FROM pg_stat_user_indexes s
               JOIN pg_index i ON i.indexrelid = s.indexrelid
               JOIN pg_class c ON c.oid = s.indexrelid
               JOIN pg_namespace n ON n.oid = c.relnamespace
+              LEFT JOIN LATERAL (
+                   SELECT format('%%s.%%s', n.nspname, con.conname) AS name,
+                          CASE con.contype WHEN 'p' THEN 'primary key'
+                               WHEN 'u' THEN 'unique' ELSE 'exclusion' END AS kind
+                     FROM pg_constraint con
+                    WHERE con.conindid = s.indexrelid
+                      AND con.conrelid = i.indrelid
+                      AND con.contype IN ('p', 'u', 'x')
+                    ORDER BY con.conname
+                    LIMIT 1) AS backing ON true
+              -- The foreign keys whose lookups this index serves: it leads
+              -- with their columns (in any order, as the foreign-key check
+              -- counts it) and no other index that stays does.
+              LEFT JOIN LATERAL (
+                   SELECT string_agg(format('%%s.%%s (on delete %%s)',
+                                            n.nspname, fk.conname,
+                                            CASE fk.confdeltype
+                                              WHEN 'c' THEN 'cascade'
+                                              WHEN 'n' THEN 'set null'
+                                              WHEN 'd' THEN 'set default'
+                                              WHEN 'r' THEN 'restrict'
+                                              ELSE 'no action' END),
+                                     ', ' ORDER BY fk.conname) AS names
+                     FROM pg_constraint fk
+                    WHERE fk.contype = 'f' AND fk.conrelid = i.indrelid
+                      AND i.indnkeyatts >= cardinality(fk.conkey)
+                      AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1]
+                          @> fk.conkey
+                      AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1]
+                          <@ fk.conkey
+                      AND NOT EXISTS (
+                          SELECT 1
+                            FROM pg_index j
+                            JOIN pg_stat_user_indexes sj
+                              ON sj.indexrelid = j.indexrelid
+                           WHERE j.indrelid = fk.conrelid AND j.indisvalid
+                             AND j.indexrelid <> i.indexrelid
+                             AND j.indnkeyatts >= cardinality(fk.conkey)
+                             AND (j.indkey::int2[])[0:cardinality(fk.conkey) - 1]
+                                 @> fk.conkey
+                             AND (j.indkey::int2[])[0:cardinality(fk.conkey) - 1]
+                                 <@ fk.conkey
+                             -- j stays (used, small or a constraint's), or
+                             -- of two unused ones j is the smaller, kept.
+                             AND (sj.idx_scan > %s
+                                  OR pg_relation_size(j.indexrelid) < %s
+                                  OR j.indisunique OR j.indisreplident
+                                  OR (pg_relation_size(j.indexrelid), j.indexrelid)
+                                     < (pg_relation_size(i.indexrelid),
+                                        i.indexrelid)))
+                   ) AS serves ON true
              WHERE {USER_SCHEMAS}
                AND s.idx_scan <= %s AND i.indisvalid
-               AND NOT (i.indisunique OR i.indisprimary OR i.indisexclusion
-                        OR i.indisreplident)
                AND pg_relation_size(s.indexrelid) >= %s
-             ORDER BY size_bytes DESC
+            ) unused
+             -- What may be dropped first, then what is kept and why.
+             ORDER BY keep_because <> '', size_bytes DESC
              LIMIT 100""",
-        [limits["unused_index_max_scans"], limits["unused_index_min_bytes"]],
+        [limits["unused_index_max_scans"], limits["unused_index_min_bytes"]] * 2,
     )
     reset = stats_reset_time()
     since = (
@@ -213,16 +298,52 @@ def check_unused_indexes():
         if reset
         else "since statistics began (never reset)"
     )
-    fix = [f"DROP INDEX CONCURRENTLY {row.pop('qualified')};" for row in rows]
+    if settings.REPLICA_DATABASE_URL:
+        for row in rows:
+            row[KEEP] = row[KEEP] or REPLICA_COUNTS
+    fix = [
+        f"-- keep {row['subject']}: it {row[KEEP]}"
+        if row[KEEP]
+        else f"DROP INDEX CONCURRENTLY {row['qualified']};"
+        for row in rows
+    ]
+    for row in rows:
+        del row["qualified"]
     floor = formatting.size(limits["unused_index_min_bytes"])
-    return _found(
+    return Outcome(
+        WARNING if any(not row[KEEP] for row in rows) else OK,
+        _unused_summary(rows, floor, since),
         rows,
         fix,
-        ok=f"Every index of {floor} or more has been scanned {since}.",
-        problem=f"{_plural(len(rows), 'index', 'indexes')} of {floor} or more not "
-        f"scanned {since}. Check replicas before dropping: they keep their own "
-        "counts.",
     )
+
+
+def _unused_summary(rows, floor, since):
+    """Say how many unused indexes may be dropped and how many are kept."""
+    drop = sum(1 for row in rows if not row[KEEP])
+    kept = len(rows) - drop
+    if not rows:
+        return f"Every index of {floor} or more has been scanned {since}."
+    if drop:
+        summary = (
+            f"{_plural(drop, 'index', 'indexes')} of {floor} or more not scanned "
+            f"{since}. Check replicas before dropping: they keep their own counts."
+        )
+    elif settings.REPLICA_DATABASE_URL:
+        return (
+            f"{_plural(kept, 'index', 'indexes')} of {floor} or more not scanned "
+            f"{since} on this server; none is recommended for dropping: "
+            "the replica (REPLICA_DATABASE_URL) keeps its own scan counts."
+        )
+    else:
+        summary = f"No index of {floor} or more to drop."
+    if kept:
+        summary += (
+            f" {_plural(kept, 'unused index', 'unused indexes')} kept: each "
+            "serves a foreign key, a constraint or a replica (the reason is "
+            "in its row)."
+        )
+    return summary
 
 
 @health_check(
@@ -585,33 +706,141 @@ def check_index_bloat():
     title="Dead tuples",
     impact="Dead rows slow down scans and index visibility checks until vacuumed.",
     recommendation="Vacuum it, and let autovacuum visit it more often.",
-    fields=("subject", "live_rows", "dead_rows", "dead_pct", "last_vacuum"),
+    fields=(
+        "subject",
+        "live_rows",
+        "dead_rows",
+        "dead_pct",
+        "autovacuum_trigger",
+        "last_vacuum",
+        "reason",
+    ),
     weight="dead_rows",
 )
 def check_dead_tuples():
-    """Find tables holding more dead tuples than the threshold."""
+    """Find tables whose dead rows matter: a large share, or autovacuum behind.
+
+    Above the absolute floor (the seed's alert level), a table is reported
+    when its dead rows are a large share of its rows, or when they passed the
+    point where autovacuum should have started (autovacuum_vacuum_threshold
+    + autovacuum_vacuum_scale_factor x rows, the table's own settings first)
+    and autovacuum is off for it or has not vacuumed it for a while. 8 000
+    dead rows in a 5-million-row table that autovacuum keeps up with are not.
+    """
     limits = thresholds()
     rows = fetch_dicts(
-        """SELECT format('%%s.%%s', schemaname, relname) AS subject,
-                  format('%%I.%%I', schemaname, relname) AS qualified,
-                  n_live_tup AS live_rows, n_dead_tup AS dead_rows,
-                  round(100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0), 1)
-                    AS dead_pct,
-                  greatest(last_vacuum, last_autovacuum) AS last_vacuum
-             FROM pg_stat_user_tables
-            WHERE n_dead_tup > %s
-            ORDER BY n_dead_tup DESC
-            LIMIT 50""",
-        [limits["dead_tuples"]],
+        DEAD_TUPLES_SQL,
+        [
+            limits["dead_tuples"],
+            limits["dead_tuples_pct"],
+            limits["autovacuum_lag_minutes"],
+        ],
     )
-    fix = [f"VACUUM (ANALYZE) {row.pop('qualified')};" for row in rows]
-    return _found(
-        rows,
-        fix,
-        ok=f"No table holds more than {limits['dead_tuples']:,} dead tuples.",
-        problem=f"{_plural(len(rows), 'table')} with more than "
-        f"{limits['dead_tuples']:,} dead tuples.",
+    problems, fix = [], []
+    for row in rows:
+        qualified = row.pop("qualified")
+        reasons = _dead_tuple_reasons(row, limits)
+        if reasons:
+            row["reason"] = "; ".join(reasons)
+            problems.append(row)
+            fix.append(f"VACUUM (ANALYZE) {qualified};")
+    floor = f"{limits['dead_tuples']:,}"
+    fine = len(rows) - len(problems)
+    keeping_up = (
+        f"{_plural(fine, 'table')} with more than {floor} dead tuples "
+        f"{'is' if fine == 1 else 'are'} fine: under {limits['dead_tuples_pct']} % "
+        "of their rows, and autovacuum keeps up."
     )
+    if not problems:
+        summary = (
+            keeping_up if fine else f"No table holds more than {floor} dead tuples."
+        )
+        return Outcome(OK, summary)
+    summary = (
+        f"{_plural(len(problems), 'table')} with more than {floor} dead tuples "
+        f"that are {limits['dead_tuples_pct']} % or more of their rows, or that "
+        "autovacuum is not keeping up with."
+    )
+    if fine:
+        summary += f" ({keeping_up})"
+    return Outcome(WARNING, summary, problems, fix)
+
+
+# Tables above the dead-row floor, with autovacuum's trigger for each: its
+# threshold plus scale factor x reltuples (as autovacuum computes it, capped by
+# autovacuum_vacuum_max_threshold on PostgreSQL 18), the table's reloptions
+# winning over the server's settings.
+DEAD_TUPLES_SQL = """
+WITH tables AS (
+  SELECT s.relid, s.schemaname, s.relname, s.n_live_tup, s.n_dead_tup,
+         greatest(s.last_vacuum, s.last_autovacuum) AS last_vacuum,
+         greatest(c.reltuples, 0) AS reltuples,
+         coalesce(
+           (SELECT option_value::float8 FROM pg_options_to_table(c.reloptions)
+             WHERE option_name = 'autovacuum_vacuum_threshold'),
+           current_setting('autovacuum_vacuum_threshold')::float8) AS base,
+         coalesce(
+           (SELECT option_value::float8 FROM pg_options_to_table(c.reloptions)
+             WHERE option_name = 'autovacuum_vacuum_scale_factor'),
+           current_setting('autovacuum_vacuum_scale_factor')::float8) AS scale,
+         coalesce(
+           (SELECT option_value::float8 FROM pg_options_to_table(c.reloptions)
+             WHERE option_name = 'autovacuum_vacuum_max_threshold'),
+           current_setting('autovacuum_vacuum_max_threshold', true)::float8,
+           -1) AS cap,
+         current_setting('autovacuum')::bool
+           AND coalesce(
+             (SELECT option_value::bool FROM pg_options_to_table(c.reloptions)
+               WHERE option_name = 'autovacuum_enabled'), true) AS autovacuum_on,
+         EXISTS (SELECT 1 FROM pg_stat_progress_vacuum p WHERE p.relid = s.relid)
+           AS vacuuming
+    FROM pg_stat_user_tables s
+    JOIN pg_class c ON c.oid = s.relid
+   WHERE s.n_dead_tup > %s
+), judged AS (
+  SELECT *,
+         round((CASE WHEN cap >= 0 THEN least(base + scale * reltuples, cap)
+                     ELSE base + scale * reltuples END)::numeric)::bigint
+           AS autovacuum_trigger,
+         round(100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0), 1)
+           AS dead_pct
+    FROM tables
+)
+SELECT format('%%s.%%s', schemaname, relname) AS subject,
+       format('%%I.%%I', schemaname, relname) AS qualified,
+       n_live_tup AS live_rows, n_dead_tup AS dead_rows, dead_pct,
+       autovacuum_trigger, last_vacuum, autovacuum_on,
+       dead_pct >= %s AS large_share,
+       n_dead_tup > autovacuum_trigger AND NOT vacuuming
+         AND (NOT autovacuum_on
+              OR coalesce(last_vacuum < now() - make_interval(mins => %s), true))
+         AS behind
+  FROM judged
+ ORDER BY n_dead_tup DESC
+ LIMIT 100
+"""
+
+
+def _dead_tuple_reasons(row, limits):
+    """Return why a table's dead rows need a vacuum (empty: they do not)."""
+    large_share, behind = row.pop("large_share"), row.pop("behind")
+    autovacuum_on = row.pop("autovacuum_on")
+    reasons = []
+    if large_share:
+        reasons.append(f"{row['dead_pct']} % of its rows are dead")
+    if behind:
+        trigger = f"{row['autovacuum_trigger']:,}"
+        if not autovacuum_on:
+            reasons.append(
+                f"past autovacuum's trigger ({trigger} dead rows) with "
+                "autovacuum off for it"
+            )
+        else:
+            reasons.append(
+                f"past autovacuum's trigger ({trigger} dead rows), not vacuumed "
+                f"in the last {limits['autovacuum_lag_minutes']} minutes"
+            )
+    return reasons
 
 
 @health_check(

@@ -28,8 +28,13 @@ DEFAULT_THRESHOLDS = {
     "table_bloat_min_bytes": 10 * MB,
     "index_bloat_pct": 50.0,
     "index_bloat_min_bytes": 100 * MB,
-    # Seed: "Dead tuple count > 1000 for any table".
+    # Seed: "Dead tuple count > 1000 for any table": the floor. Above it a
+    # table is reported when its dead rows are this share of its rows, or
+    # when they passed autovacuum's trigger and no vacuum came for this long
+    # (or autovacuum is off for it). The seed's alert rule keeps the bare count.
     "dead_tuples": ALERT_DEAD_TUPLES,
+    "dead_tuples_pct": 10.0,
+    "autovacuum_lag_minutes": 60,
     # Vacuum and analyze recency: changed tables this large whose last
     # (auto)vacuum or (auto)analyze is older than this (or never happened).
     "maintenance_min_rows": 10_000,
