@@ -183,3 +183,21 @@ class Baseline(models.Model):
 
     def __str__(self):
         return f"{self.source} {self.key}"
+
+
+class WindowCompare(models.Model):
+    """Hold the permission to compare two windows of the history in the admin.
+
+    The comparison is computed from the stored deltas on every request, so no
+    table backs this model.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("view_window_compare", "Can compare two windows")]
+        verbose_name = "window comparison"
+        verbose_name_plural = "compare two windows"
+
+    def __str__(self):
+        return "compare two windows"
