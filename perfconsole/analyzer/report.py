@@ -10,6 +10,7 @@ from django.utils import timezone
 from perfconsole.benchmarks.models import BenchmarkRun
 from perfconsole.benchmarks.results import query_verdicts
 from perfconsole.collaboration.models import COLLABORATION_TABLES
+from perfconsole.core import formatting
 from perfconsole.core.db import StatisticsUnavailable, fetch_dicts, reading_statistics
 from perfconsole.core.targets import (
     CACHE_HIT,
@@ -182,7 +183,7 @@ def _slow_query_finding(query, suggestions, no_suggestion_because):
         check="slow_query",
         severity=CRITICAL if mean >= CRITICAL_QUERY_MS else WARNING,
         subject=subject,
-        title=f"Query {query['queryid']} takes {mean:.1f} ms on average",
+        title=f"Query {query['queryid']} takes {formatting.duration(mean)} on average",
         evidence={
             "query": query["query"][:1000],
             "statement_id": query["id"],
@@ -196,7 +197,7 @@ def _slow_query_finding(query, suggestions, no_suggestion_because):
             or f"none: {no_suggestion_because or 'not analyzed'}",
         },
         impact=(
-            f"{query['total_time_ms'] / 1000:.1f} s of database time over "
+            f"{formatting.duration(query['total_time_ms'])} of database time over "
             f"{query['calls']:,} calls"
             + (
                 f" ({query['share_of_total']:.1f} % of this database's total)."
@@ -318,7 +319,8 @@ def _seq_scan_reduction(run):
         )
     result = run.result()
     scans = result.seq_scan_reduction()
-    where = f"benchmark --compare of {run.started_at:%Y-%m-%d %H:%M %Z}, {run.scale}"
+    when = formatting.timestamp(run.started_at)
+    where = f"benchmark --compare of {when}, {run.scale}"
     if scans is None or scans.met is None:
         return TargetCheck(
             name,
@@ -351,7 +353,7 @@ def latest_benchmark():
             return "", []
         result = run.result()
     description = (
-        f"{run.started_at:%Y-%m-%d %H:%M %Z}, scale {run.scale}, PostgreSQL "
+        f"{formatting.timestamp(run.started_at)}, scale {run.scale}, PostgreSQL "
         f"{run.server_version}, {run.iterations} iterations"
         + (" with --compare" if run.compare else "")
     )
@@ -361,11 +363,13 @@ def latest_benchmark():
         first, *others = query_verdicts(entry)
         detail = (
             f"seed target < {entry.goal.seed_ms:g} ms: "
-            f"{'pass' if entry.passed else 'FAIL'}; p50 {figures.p50_ms:.3f} ms, "
-            f"p99 {figures.p99_ms:.3f} ms"
+            f"{'pass' if entry.passed else 'FAIL'}; "
+            f"p50 {formatting.duration(figures.p50_ms)}, "
+            f"p99 {formatting.duration(figures.p99_ms)}"
         )
         if entry.without is not None:
-            detail += f"; without the indexes p95 {entry.without.p95_ms:.3f} ms"
+            without = formatting.duration(entry.without.p95_ms)
+            detail += f"; without the indexes p95 {without}"
         detail += "".join(
             f"; {verdict.goal}: {verdict.value} ({_status(verdict.met)})"
             for verdict in others
@@ -376,7 +380,7 @@ def latest_benchmark():
             TargetCheck(
                 name=entry.label,
                 target=f"p95 ≤ {entry.goal.goal_p95_ms:g} ms",
-                measured=f"p95 {figures.p95_ms:.3f} ms",
+                measured=f"p95 {formatting.duration(figures.p95_ms)}",
                 met=first.met,
                 detail=detail,
             )
@@ -417,7 +421,7 @@ def _collaboration_index_usage():
     # Index builds and bulk loads count as sequential scans too, so the ratio
     # speaks of the workload only when counted from a reset after them.
     since = (
-        f"counted since the statistics reset of {reset:%Y-%m-%d %H:%M %Z}"
+        f"counted since the statistics reset of {formatting.timestamp(reset)}"
         if reset
         else "counted since statistics began (index builds and loads included; "
         "SELECT pg_stat_reset() before a workload to measure it alone)"

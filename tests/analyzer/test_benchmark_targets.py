@@ -106,3 +106,16 @@ def test_it_judges_each_query_on_its_design_goal():
     assert "with --compare" in report.benchmark_run
     document = report.as_dict()
     assert [g["status"] for g in document["benchmark"]["goals"]] == ["met", "missed"]
+
+
+def test_it_reads_latencies_in_their_unit_and_runs_with_seconds():
+    started = datetime(2026, 11, 30, 10, 46, 7, tzinfo=UTC)
+    _run(started, True, [_result("feed", 600.0969, 2.5, 25, [], ["studies"])])
+
+    report = build_report(Options.from_settings(trial_indexes=False))
+
+    feed = report.benchmark[0]
+    assert feed.measured == "p95 600 ms"
+    assert "p50 300 ms, p99 720 ms" in feed.detail
+    assert "without the indexes p95 24 s" in feed.detail
+    assert report.benchmark_run.startswith("2026-11-30 10:46:07 UTC")
