@@ -6,6 +6,10 @@ class HistoryConfig(AppConfig):
     label = "history"
     verbose_name = "Statistics history"
 
+    def ready(self):
+        # The dashboard's admin lives in its own module (not admin.py).
+        from . import dashboard_admin  # noqa: F401
+
     def schedules(self):
         """Return this app's schedules (see maintenance.schedules).
 

@@ -1,0 +1,441 @@
+"""The dashboard's charts: every series of a window in a few queries.
+
+Each source (pg_stat_database, the statements, pg_stat_activity, pg_stat_io,
+WAL, checkpoints, sizes) is read by one query that sums all its wanted
+counters per period; the collections are read once. A period in which no
+collection read a source is None in its series (a gap), never 0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+
+from .models import Level
+from .windows import (
+    STATEMENT_COLUMNS,
+    UNITS,
+    bucket_sql,
+    fetch,
+    grid,
+    segment_filter,
+    segments,
+)
+
+DATABASE_COUNTERS = [
+    "xact_commit",
+    "xact_rollback",
+    "blks_hit",
+    "blks_read",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+    "temp_bytes",
+    "blk_read_time",
+    "blk_write_time",
+]
+# Checkpoints: pg_stat_checkpointer (17+), else pg_stat_bgwriter.
+CHECKPOINT_COUNTERS = {
+    "checkpointer": ["num_timed", "num_requested"],
+    "bgwriter": ["checkpoints_timed", "checkpoints_req"],
+}
+TOP_WAITS = 5
+SIZE_GAUGES = ("table_bytes", "index_bytes", "toast_bytes")
+
+
+class Periods:
+    """The periods of a window and, per source, where collections read it."""
+
+    def __init__(self, database, start, end):
+        self.database = database
+        self.level, self.parts = segments(database, start, end)
+        self.where, self.params = segment_filter(database, self.parts)
+        self.bucket = bucket_sql(self.level)
+        rows = fetch(
+            f"SELECT {self.bucket} AS bucket, d.counters FROM history_counterdelta d"
+            f" WHERE ({self.where}) AND d.source = 'collection'",
+            self.params,
+        )
+        # Per period: collections that stored (ok), seconds covered, and
+        # how many of them missed each source.
+        self.ok: dict[datetime, int] = defaultdict(int)
+        self.seconds: dict[datetime, float] = defaultdict(float)
+        self.missing: dict[datetime, dict[str, int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
+        for row in rows:
+            counters = as_dict(row["counters"])
+            bucket = row["bucket"]
+            self.ok[bucket] += int(counters.get("ok", 0))
+            self.seconds[bucket] += float(counters.get("seconds", 0))
+            for name, count in counters.items():
+                if name.startswith("missing:"):
+                    self.missing[bucket][name[8:]] += int(count)
+        if self.level == Level.RAW:
+            self.starts = sorted({row["bucket"] for row in rows})
+        else:
+            self.starts = grid(start, end, UNITS[self.level])
+
+    def read(self, period, source):
+        """Return how many collections of the period read the source."""
+        return self.ok.get(period, 0) - self.missing.get(period, {}).get(source, 0)
+
+    def sums(self, source, counters):
+        """Return {period: {counter: sum}} of a JSON source, in one query."""
+        rows = fetch(
+            f"SELECT {self.bucket} AS bucket, e.key AS counter,"
+            " sum(e.value::numeric) AS total"
+            " FROM history_counterdelta d, jsonb_each(d.counters) e"
+            f" WHERE ({self.where}) AND d.source = %s"
+            " AND (%s::text[] IS NULL OR e.key = ANY(%s::text[]))"
+            " GROUP BY 1, 2",
+            [*self.params, source, counters, counters],
+        )
+        sums: dict[datetime, dict[str, float]] = defaultdict(dict)
+        for row in rows:
+            sums[row["bucket"]][row["counter"]] = float(row["total"])
+        return sums
+
+    def statement_sums(self, statement_id=None):
+        """Return {period: {column: sum}} of the statements, or of one."""
+        where, params = self.where, list(self.params)
+        if statement_id is not None:
+            where += " AND d.statement_id = %s"
+            params.append(statement_id)
+        columns = ", ".join(f"sum(d.{name}) AS {name}" for name in STATEMENT_COLUMNS)
+        rows = fetch(
+            f"SELECT {self.bucket} AS bucket, {columns}"
+            f" FROM history_statementdelta d WHERE ({where}) GROUP BY 1",
+            params,
+        )
+        return {
+            row.pop("bucket"): {k: float(v or 0) for k, v in row.items()}
+            for row in rows
+        }
+
+    def series(self, source, sums, value):
+        """Return one value per period: value(sums of the period, seconds).
+
+        None where no collection read the source, or where value says so.
+        """
+        points = []
+        for period in self.starts:
+            if self.read(period, source) <= 0:
+                points.append(None)
+                continue
+            result = value(sums.get(period, {}), self.seconds.get(period, 0.0))
+            points.append(None if result is None else round(result, 3))
+        return points
+
+    def sessions(self, period, total):
+        """Return the mean number of sessions of a period's activity samples."""
+        count = self.read(period, "activity")
+        return total / count if count > 0 else None
+
+
+def as_dict(value):
+    """Return a jsonb value read by Django's cursor (text) as a dict."""
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+def per_second(*names):
+    """Return a value function: the counters' sum per second."""
+
+    def value(sums, seconds):
+        if not seconds:
+            return None
+        return sum(sums.get(name, 0.0) for name in names) / seconds
+
+    return value
+
+
+def per_hour(*names):
+    """Return a value function: the counters' sum per hour."""
+    rate = per_second(*names)
+
+    def value(sums, seconds):
+        result = rate(sums, seconds)
+        return None if result is None else result * 3600
+
+    return value
+
+
+def hit_rate(sums, _seconds):
+    """Return the share of blocks found in shared buffers, in percent."""
+    hit, read = sums.get("blks_hit", 0.0), sums.get("blks_read", 0.0)
+    return 100.0 * hit / (hit + read) if hit + read else None
+
+
+def mean_time(sums, _seconds):
+    """Return the mean statement time (planning and execution), in ms."""
+    calls = sums.get("calls", 0.0)
+    if not calls:
+        return None
+    return (sums.get("total_exec_time", 0.0) + sums.get("total_plan_time", 0.0)) / (
+        calls
+    )
+
+
+def chart_data(periods, charts):
+    """Return what charts.js reads: times (epoch seconds), zone, charts."""
+    return {
+        "times": [int(period.timestamp()) for period in periods.starts],
+        "tz": settings.TIME_ZONE,
+        "charts": charts,
+    }
+
+
+def chart(key, title, unit, series, note=""):
+    """Return one chart's description: series is [(label, values)]."""
+    return {
+        "id": key,
+        "title": title,
+        "unit": unit,
+        "note": note,
+        "series": [{"label": label, "values": values} for label, values in series],
+    }
+
+
+def dashboard_charts(database, start, end):
+    """Return {"times": [epoch seconds], "charts": [...]} of a window."""
+    periods = Periods(database, start, end)
+    database_sums = periods.sums("database", DATABASE_COUNTERS)
+
+    def db(label, value):
+        return (label, periods.series("database", database_sums, value))
+
+    charts = [
+        chart(
+            "tps",
+            "Transactions per second",
+            "/s",
+            [
+                db("commits", per_second("xact_commit")),
+                db("rollbacks", per_second("xact_rollback")),
+            ],
+        ),
+        *statement_charts(periods),
+        chart("cache", "Cache hit rate", "%", [db("hit rate", hit_rate)]),
+        chart(
+            "io_time",
+            "I/O time (read and write, ms of I/O per second)",
+            "ms/s",
+            [
+                db("read", per_second("blk_read_time")),
+                db("write", per_second("blk_write_time")),
+            ],
+            note="Zero unless track_io_timing is on.",
+        ),
+        evictions_chart(periods),
+        activity_chart(periods, "connections", "Connections by state", "state:"),
+        activity_chart(periods, "waits", "Top wait events", "wait:", TOP_WAITS),
+        chart(
+            "rows",
+            "Rows written per second",
+            "/s",
+            [
+                db("inserted", per_second("tup_inserted")),
+                db("updated", per_second("tup_updated")),
+                db("deleted", per_second("tup_deleted")),
+            ],
+        ),
+        chart(
+            "temp",
+            "Temporary files written",
+            "B/s",
+            [db("temp bytes", per_second("temp_bytes"))],
+        ),
+        wal_chart(periods),
+        checkpoints_chart(periods),
+        size_chart(periods),
+    ]
+    return chart_data(periods, charts)
+
+
+def statement_charts(periods):
+    """Return the statement throughput and mean time charts."""
+    sums = periods.statement_sums()
+    return [
+        chart(
+            "calls",
+            "Statement throughput",
+            "/s",
+            [("calls", periods.series("statement", sums, per_second("calls")))],
+        ),
+        chart(
+            "mean_time",
+            "Mean statement time",
+            "ms",
+            [("mean", periods.series("statement", sums, mean_time))],
+        ),
+    ]
+
+
+def evictions_chart(periods):
+    """Return buffer evictions per second from pg_stat_io (16+)."""
+    if connection.pg_version < 160000:
+        return chart(
+            "evictions",
+            "Buffer evictions",
+            "/s",
+            [],
+            note="Not available before PostgreSQL 16 (pg_stat_io).",
+        )
+    sums = periods.sums("io", ["evictions"])
+    return chart(
+        "evictions",
+        "Buffer evictions",
+        "/s",
+        [("evictions", periods.series("io", sums, per_second("evictions")))],
+    )
+
+
+def wal_chart(periods):
+    """Return WAL bytes per second (pg_stat_wal, 14+)."""
+    sums = periods.sums("wal", ["wal_bytes"])
+    return chart(
+        "wal",
+        "WAL written",
+        "B/s",
+        [("WAL bytes", periods.series("wal", sums, per_second("wal_bytes")))],
+    )
+
+
+def checkpoints_chart(periods):
+    """Return checkpoints per hour, timed and requested."""
+    source = "checkpointer" if connection.pg_version >= 170000 else "bgwriter"
+    timed, requested = CHECKPOINT_COUNTERS[source]
+    sums = periods.sums(source, [timed, requested])
+    return chart(
+        "checkpoints",
+        "Checkpoints per hour",
+        "/h",
+        [
+            ("timed", periods.series(source, sums, per_hour(timed))),
+            ("requested", periods.series(source, sums, per_hour(requested))),
+        ],
+    )
+
+
+def activity_chart(periods, key, title, prefix, limit=None):
+    """Return the mean sessions per state (or wait event) of each period.
+
+    With limit, only the states or events with the most samples in the
+    window, biggest first.
+    """
+    sums = periods.sums("activity", None)
+    totals: dict[str, float] = defaultdict(float)
+    for counters in sums.values():
+        for name, total in counters.items():
+            if name.startswith(prefix):
+                totals[name] += total
+    names = sorted(totals, key=lambda name: -totals[name])[:limit]
+    series = []
+    for name in names:
+        values = []
+        for period in periods.starts:
+            if periods.read(period, "activity") <= 0:
+                values.append(None)
+                continue
+            mean = periods.sessions(period, sums.get(period, {}).get(name, 0.0))
+            values.append(None if mean is None else round(mean, 3))
+        series.append((name[len(prefix) :], values))
+    note = "" if series else "No session seen in the window."
+    return chart(key, title, "sessions", series, note=note)
+
+
+def size_chart(periods):
+    """Return the size of the user tables with their indexes and TOAST.
+
+    Sizes are read at most every STATS_SIZES_INTERVAL_SECONDS and stored
+    only for tables whose size changed: each point adds, per table, the last
+    size known at that time (before the first change recorded in history,
+    the table's current size).
+    """
+    database = periods.database
+    rows = fetch(
+        f"SELECT {periods.bucket} AS bucket, d.key, d.gauges"
+        f" FROM history_counterdelta d WHERE ({periods.where})"
+        " AND d.source = 'size' AND d.gauges IS NOT NULL ORDER BY 1",
+        periods.params,
+    )
+    known = {
+        row["key"]: size_of(row["gauges"])
+        for row in fetch(
+            "SELECT DISTINCT ON (d.key) d.key, d.gauges FROM history_counterdelta d"
+            " WHERE d.database_id = %s AND d.source = 'size'"
+            " AND d.gauges IS NOT NULL AND d.period_start < %s"
+            " ORDER BY d.key, d.period_start DESC",
+            [database.id, periods.parts[0].start if periods.parts else None],
+        )
+    }
+    current = {
+        row["key"]: size_of(row["gauges"])
+        for row in fetch(
+            "SELECT b.key, b.gauges FROM history_baseline b"
+            " WHERE b.database_id = %s AND b.source = 'size'",
+            [database.id],
+        )
+    }
+    changes: dict[datetime, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        changes[row["bucket"]][row["key"]] = size_of(row["gauges"])
+    state = {**current, **known}
+    for period_changes in changes.values():
+        for key, size in period_changes.items():
+            state.setdefault(key, size)
+    by_period = {}
+    for period in sorted(changes):
+        state.update(changes[period])
+        by_period[period] = sum(state.values())
+    values = [by_period.get(period) for period in periods.starts]
+    note = (
+        "Read at most every STATS_SIZES_INTERVAL_SECONDS; a point where sizes"
+        " were read."
+    )
+    return chart(
+        "size", "Size of tables, indexes and TOAST", "B", [("size", values)], note
+    )
+
+
+def size_of(gauges):
+    """Return the bytes of one table's size gauges."""
+    gauges = as_dict(gauges)
+    return sum(int(gauges.get(name, 0)) for name in SIZE_GAUGES)
+
+
+def statement_chart_data(database, statement_id, start, end):
+    """Return the query page's charts of one statement over a window."""
+    periods = Periods(database, start, end)
+    sums = periods.statement_sums(statement_id)
+
+    def series(label, value):
+        return (label, periods.series("statement", sums, value))
+
+    def total(name):
+        return lambda period_sums, _seconds: period_sums.get(name, 0.0)
+
+    def total_time(period_sums, _seconds):
+        return period_sums.get("total_exec_time", 0.0) + period_sums.get(
+            "total_plan_time", 0.0
+        )
+
+    charts = [
+        chart(
+            "q_calls", "Calls per second", "/s", [series("calls", per_second("calls"))]
+        ),
+        chart("q_mean", "Mean time", "ms", [series("mean", mean_time)]),
+        chart("q_total", "Total time", "ms", [series("total", total_time)]),
+        chart("q_rows", "Rows", "rows", [series("rows", total("rows"))]),
+        chart(
+            "q_blocks",
+            "Blocks read (from disk or the OS cache)",
+            "blocks",
+            [series("shared blocks read", total("shared_blks_read"))],
+        ),
+    ]
+    return chart_data(periods, charts)

@@ -1,0 +1,135 @@
+"""The dashboard, and the list of collections it is drawn from.
+
+Registered from HistoryConfig.ready(). The dashboard opens with the view
+permission of snapshots (history.view_snapshot): whoever may see the
+collections may see what they collected.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+
+from perfconsole.core.admin import ReadOnlyAdminMixin
+from perfconsole.core.db import StatisticsUnavailable, reading_statistics
+from perfconsole.core.overview import open_alerts
+from perfconsole.core.pages import admin_page_context, render_admin_page
+
+from .collector import console_database
+from .dashboard import dashboard_charts
+from .models import Snapshot
+from .window_form import WindowForm
+from .windows import statement_totals
+
+DASHBOARD_TEMPLATE = "admin/history/dashboard.html"
+# Running every health check takes longer than the rest of the page: the
+# dashboard shows their result cached this many seconds.
+HEALTH_CACHE_SECONDS = 60
+HEALTH_CACHE_KEY = "history:dashboard:health"
+TOP_QUERIES = 5
+LATEST_REFRESHES = 5
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every collection: when, how it went, what it could not read."""
+
+    list_display = (
+        "taken_at",
+        "status",
+        "interval_seconds",
+        "rows_stored",
+        "server_ms",
+        "missing",
+    )
+    list_filter = ("status",)
+    date_hierarchy = "taken_at"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.dashboard_view)
+        return [path("dashboard/", view, name="history_dashboard"), *super().get_urls()]
+
+    def dashboard_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = WindowForm(request.GET)
+        context = admin_page_context(self, request, "Dashboard", form=form)
+        if not form.is_valid():
+            context["error"] = "Please correct the window: " + " ".join(
+                error for errors in form.errors.values() for error in errors
+            )
+            return render_admin_page(request, DASHBOARD_TEMPLATE, context, 400)
+        start, end = form.bounds()
+        database = console_database()
+        context.update(
+            window_label=form.label(),
+            start=start,
+            end=end,
+            health=health_summary(),
+            alerts=open_alerts(),
+            alerts_url=safe_reverse("admin:alerts_alert_changelist"),
+            snapshots_url=reverse("admin:history_snapshot_changelist"),
+            last_snapshot=Snapshot.objects.filter(database=database)
+            .order_by("-taken_at")
+            .first(),
+        )
+        try:
+            with reading_statistics():
+                context.update(
+                    charts=dashboard_charts(database, start, end),
+                    top_queries=top_queries(database, start, end),
+                    refreshes=latest_refreshes(),
+                )
+        except StatisticsUnavailable as error:
+            context["error"] = str(error)
+            return render_admin_page(request, DASHBOARD_TEMPLATE, context, 503)
+        return render_admin_page(request, DASHBOARD_TEMPLATE, context)
+
+
+def safe_reverse(name, *args):
+    """Return the URL of an admin page, or "" when it is not installed."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def health_summary():
+    """Return the health checks' worst status and counts, cached a minute."""
+    summary = cache.get(HEALTH_CACHE_KEY)
+    if summary is None:
+        from perfconsole.health.registry import overall_status, run_all_checks
+
+        results = run_all_checks()
+        summary = {
+            "status": overall_status(results),
+            "warning": sum(result.status == "warning" for result in results),
+            "critical": sum(result.status == "critical" for result in results),
+            "checks": len(results),
+            "checked_at": timezone.now(),
+        }
+        cache.set(HEALTH_CACHE_KEY, summary, HEALTH_CACHE_SECONDS)
+    summary["url"] = safe_reverse("admin:health_healthcheck_changelist")
+    return summary
+
+
+def top_queries(database, start, end):
+    """Return the window's five statements with the most total time."""
+    rows = statement_totals(database, start, end, limit=TOP_QUERIES)
+    for row in rows:
+        # The query page's id: queryid.userid.toplevel (monitoring.QueryStat).
+        row["url"] = safe_reverse(
+            "admin:monitoring_querystat_change",
+            f"{row['queryid']}.{row['userid']}.{int(row['toplevel'])}",
+        )
+    return rows
+
+
+def latest_refreshes():
+    """Return the latest materialized view refreshes, newest first."""
+    from perfconsole.maintenance.models import ViewRefresh
+
+    return list(ViewRefresh.objects.order_by("-requested_at")[:LATEST_REFRESHES])

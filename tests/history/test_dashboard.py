@@ -1,0 +1,108 @@
+"""The dashboard and a query's charts, from real collections."""
+
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from perfconsole.history.models import Snapshot, StatementText
+
+DASHBOARD = "admin:history_dashboard"
+
+
+def chart_json(response, element_id):
+    """Return the JSON a page rendered with json_script under element_id."""
+    html = response.content.decode()
+    match = re.search(
+        rf'<script id="{element_id}" type="application/json">(.*?)</script>',
+        html,
+        re.DOTALL,
+    )
+    assert match, f"no {element_id} in the page"
+    return json.loads(match.group(1))
+
+
+def series(data, chart_id, label=None):
+    """Return the values of one series of one chart."""
+    chart = next(c for c in data["charts"] if c["id"] == chart_id)
+    return next(
+        s["values"] for s in chart["series"] if label is None or s["label"] == label
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        (
+            "window=custom&start=2026-01-02 10:00&end=2026-01-01 10:00",
+            "To must be after From",
+        ),
+        ("window=custom&start=2026-13-45 10:00&end=2026-01-01", "valid date"),
+        ("window=custom&start=2016-01-01&end=2026-01-01", "at most two years"),
+        ("window=custom&start=2026-01-01", "needs both From and To"),
+        ("window=10y", "Select a valid choice"),
+    ],
+)
+def test_a_bad_window_is_a_400_with_the_reason(admin_client, query, message):
+    response = admin_client.get(reverse(DASHBOARD) + "?" + query)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_dashboard_charts_real_collections_with_a_gap(
+    history_db, probe, collected, second_connection, admin_client
+):
+    _table, marker = probe
+    queryid = marker(1)
+    collected()
+    marker(5)
+    collected()
+    blocker = second_connection(autocommit=False)
+    blocker.execute("LOCK TABLE history_baseline IN ACCESS EXCLUSIVE MODE")
+    marker(4)
+    blocked = collected().snapshot
+    blocker.rollback()
+    assert "database" in blocked.missing and "statement" in blocked.missing
+    marker(2)
+    collected()
+
+    response = admin_client.get(reverse(DASHBOARD))
+
+    assert response.status_code == 200
+    data = chart_json(response, "dashboard-data")
+    taken = [int(s.taken_at.timestamp()) for s in Snapshot.objects.order_by("taken_at")]
+    assert data["times"] == taken
+    commits = series(data, "tps", "commits")
+    # The first collection has no interval yet; the locked one is a gap.
+    assert commits[0] is None and commits[2] is None
+    assert commits[1] > 0 and commits[3] > 0
+    calls = series(data, "calls")
+    assert calls[2] is None and calls[1] > 0 and calls[3] > 0
+    hit_rate = series(data, "cache")
+    assert all(v is None or 0 <= v <= 100 for v in hit_rate)
+    assert hit_rate[2] is None
+    assert "Health:" in response.content.decode()
+    assert "top-queries" in response.content.decode()
+
+    statement = StatementText.objects.get(queryid=queryid)
+    page = reverse(
+        "admin:monitoring_querystat_change",
+        args=[f"{queryid}.{statement.userid}.{int(statement.toplevel)}"],
+    )
+    response = admin_client.get(page + "?window=6h")
+    assert response.status_code == 200
+    data = chart_json(response, "query-chart-data")
+    # Rows of the probe's count(*): one per call; the locked interval's four
+    # calls come with the next collection.
+    assert series(data, "q_rows")[1:] == [5.0, None, 6.0]
+    assert series(data, "q_calls")[2] is None
+
+
+@pytest.mark.django_db
+def test_the_index_leads_to_the_dashboard(admin_client):
+    response = admin_client.get(reverse("admin:index"))
+
+    assert reverse(DASHBOARD) in response.content.decode()
