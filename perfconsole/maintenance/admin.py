@@ -17,6 +17,7 @@ from .services import (
     RefreshRefused,
     UnknownView,
     cluster_status,
+    data_file_written_at,
     get_materialized_view,
     request_refresh,
     settle_refreshes,
@@ -175,11 +176,17 @@ class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
             )[:HISTORY_ON_PAGE]
         )
         latest = history[0] if history else None
+        try:
+            written_at, written_unknown = data_file_written_at(view)
+        except StatisticsUnavailable as error:
+            written_at, written_unknown = None, f"unknown: {error}"
         return self.render_page(
             request,
             f"Materialized view {view.name}",
             template="admin/maintenance/materializedview_detail.html",
             view=view,
+            written_at=written_at,
+            written_unknown=written_unknown,
             history_table=RefreshHistoryTable(history),
             latest=latest,
             polling=latest is not None and latest.in_progress,

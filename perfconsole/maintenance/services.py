@@ -29,6 +29,7 @@ from psycopg import sql
 
 from perfconsole.core.db import (
     console_connection_params,
+    fetch_dicts,
     monitoring_cursor,
     raw_connection,
     tag_sql,
@@ -91,6 +92,40 @@ def get_materialized_view(name):
     if not found:
         raise UnknownView(f"There is no materialized view named {name!r}.")
     return found[0]
+
+
+# PostgreSQL records no refresh time. A refresh, by anyone, writes the view's
+# data file (a plain REFRESH makes a new one), so the file's modification time
+# is an upper bound of the latest refresh. pg_stat_file is for superusers and
+# roles granted EXECUTE on it; for others the time stays unknown. Its
+# privilege is checked before the call: a query that names a function it may
+# not execute fails even in a branch that never runs.
+STAT_FILE = "pg_catalog.pg_stat_file(text, boolean)"
+DATA_FILE_SQL = """
+SELECT (pg_stat_file(pg_relation_filepath(c.oid), true)).modification
+         AS written_at
+  FROM pg_class c
+ WHERE c.oid = to_regclass(format('%%I.%%I', %s::text, %s::text))
+"""
+
+
+def data_file_written_at(view):
+    """Return (moment, reason) of the last write of the view's data file.
+
+    The moment is None when it cannot be read; the reason then says why.
+    """
+    allowed = fetch_dicts(
+        "SELECT has_function_privilege(%s, 'EXECUTE') AS allowed", [STAT_FILE]
+    )[0]["allowed"]
+    if not allowed:
+        return None, (
+            "unknown: reading the data file's time needs superuser or EXECUTE "
+            "on pg_stat_file"
+        )
+    rows = fetch_dicts(DATA_FILE_SQL, [view.schema_name, view.view_name])
+    if not rows or rows[0]["written_at"] is None:
+        return None, "unknown: the view has no data file"
+    return rows[0]["written_at"], ""
 
 
 def get_managed_view(name):
