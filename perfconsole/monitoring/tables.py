@@ -11,6 +11,7 @@ from perfconsole.core.tables import (
     ConsoleTable,
     DurationColumn,
     NumberColumn,
+    SettingColumn,
     TextColumn,
     TimestampColumn,
     YesNoColumn,
@@ -235,11 +236,16 @@ class SettingsTable(ConsoleTable):
     category = TextColumn(verbose_name="Category")
     name = TextColumn(verbose_name="Setting")
     current = TextColumn(verbose_name="Current", default="(empty)")
-    seed_recommended = TextColumn(
-        verbose_name="Seed", attrs={"td": {"class": warn_if("differs_from_seed")}}
+    # Recommendations without a unit are in the setting's own (pg_settings.unit).
+    seed_recommended = SettingColumn(
+        verbose_name="Seed",
+        unit_field="unit",
+        attrs={"td": {"class": warn_if("differs_from_seed")}},
     )
-    computed = TextColumn(
-        verbose_name="PGTune", attrs={"td": {"class": warn_if("differs_from_computed")}}
+    computed = SettingColumn(
+        verbose_name="PGTune",
+        unit_field="unit",
+        attrs={"td": {"class": warn_if("differs_from_computed")}},
     )
     differs = TextColumn(verbose_name="Differs", empty_values=())
     pending_restart = TextColumn(verbose_name="Pending restart", empty_values=())

@@ -118,3 +118,16 @@ def test_it_rounds_large_values_to_megabytes():
     tuned = pgtune(23 * GB + 512 * MB, 2)
     assert tuned["shared_buffers"] == "6016MB"
     assert tuned["effective_cache_size"] == "18048MB"
+
+
+@pytest.mark.django_db
+def test_recommendations_read_as_show_prints_them(admin_client):
+    body = admin_client.get(
+        reverse("admin:monitoring_settingsreview_changelist")
+    ).content.decode()
+
+    row = body[body.index("<code>log_min_duration_statement</code>") :]
+    row = row[: row.index("</tr>")]
+    # The seed's 1000 (in the setting's unit, ms) reads as SHOW prints it.
+    assert ">1s</td>" in row
+    assert ">1000</td>" not in row
