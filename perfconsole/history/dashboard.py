@@ -52,6 +52,7 @@ class Periods:
 
     def __init__(self, database, start, end):
         self.database = database
+        self.start, self.end = start, end
         self.level, self.parts = segments(database, start, end)
         self.where, self.params = segment_filter(database, self.parts)
         self.bucket = bucket_sql(self.level)
@@ -185,6 +186,8 @@ def chart_data(periods, charts):
     return {
         "times": [int(period.timestamp()) for period in periods.starts],
         "tz": settings.TIME_ZONE,
+        "start": int(periods.start.timestamp()),
+        "end": int(periods.end.timestamp()),
         "charts": charts,
     }
 
@@ -345,7 +348,7 @@ def activity_chart(periods, key, title, prefix, limit=None):
             values.append(None if mean is None else round(mean, 3))
         series.append((name[len(prefix) :], values))
     note = "" if series else "No session seen in the window."
-    return chart(key, title, "sessions", series, note=note)
+    return chart(key, title + " (mean sessions)", "sessions", series, note=note)
 
 
 def size_chart(periods):

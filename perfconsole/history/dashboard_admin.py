@@ -78,15 +78,20 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         try:
             with reading_statistics():
-                context.update(
-                    charts=dashboard_charts(database, start, end),
-                    top_queries=top_queries(database, start, end),
-                    refreshes=latest_refreshes(),
-                )
+                context.update(window_data(database, start, end))
         except StatisticsUnavailable as error:
             context["error"] = str(error)
             return render_admin_page(request, DASHBOARD_TEMPLATE, context, 503)
         return render_admin_page(request, DASHBOARD_TEMPLATE, context)
+
+
+def window_data(database, start, end):
+    """Return the dashboard's charts, top queries and latest refreshes."""
+    return {
+        "charts": dashboard_charts(database, start, end),
+        "top_queries": top_queries(database, start, end),
+        "refreshes": latest_refreshes(),
+    }
 
 
 def safe_reverse(name, *args):

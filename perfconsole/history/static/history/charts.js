@@ -47,13 +47,17 @@
     if (unit === "ms" && Math.abs(value) >= 1000) {
       return trim(value / 1000) + " s";
     }
+    if (unit === "ms") {
+      return trim(value) + " ms";
+    }
     if (unit === "%") {
       return trim(value) + " %";
     }
-    if (unit === "/s" || unit === "/h") {
+    if (unit === "/s" || unit === "/h" || unit === "ms/s") {
       return trim(value) + " " + unit;
     }
-    return trim(value) + " " + unit;
+    // Counts (sessions, rows, blocks): the unit is in the chart's title.
+    return trim(value);
   }
 
   function options(chart, data, width) {
@@ -88,7 +92,11 @@
           }
         })
       ],
-      scales: chart.unit === "%" ? { y: { range: [0, 100] } } : {}
+      scales: {
+        // The whole window, so a chart filling in shows where it stands.
+        x: { time: true, auto: false, range: [data.start, data.end] },
+        y: chart.unit === "%" ? { range: [0, 100] } : {}
+      }
     };
   }
 
@@ -109,7 +117,7 @@
     container.setAttribute("data-points", String(points));
     if (!data.times.length || !chart.series.length) {
       container.classList.add("pc-chart-empty");
-      container.textContent = chart.note || "No collection in this window yet.";
+      container.textContent = data.times.length ? "No data in this window." : "No collection in this window yet.";
       return null;
     }
     var columns = [data.times].concat(chart.series.map(function (s) { return s.values; }));
