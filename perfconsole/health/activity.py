@@ -306,11 +306,15 @@ ACTIONS = {
         "function": "pg_cancel_backend",
         "permission": "health.cancel_backend",
         "done": "Cancelled the query of",
+        # What must not have changed since the confirmation: the query.
+        "key": "query_key",
     },
     "terminate": {
         "function": "pg_terminate_backend",
         "permission": "health.terminate_backend",
         "done": "Terminated",
+        # The session: a pid is reused by a later connection.
+        "key": "session_key",
     },
 }
 
@@ -338,6 +342,9 @@ def target_session(pid):
                    coalesce(host(client_addr), 'local socket') AS client,
                    state, {STATE_SINCE.replace("a.", "")} AS since,
                    left(query, {QUERY_CHARS}) AS query,
+                   backend_start::text AS session_key,
+                   backend_start::text || ' ' || coalesce(query_start::text, '')
+                     AS query_key,
                    pid = pg_backend_pid() AS is_own,
                    {CONSOLE_SESSION} AS is_console
               FROM pg_stat_activity
@@ -370,12 +377,14 @@ def _send_signal(function, pid):
         raise ActionRefused(f"Could not signal pid {pid}: {error}") from error
 
 
-def signal_target(user, pid, action):
+def signal_target(user, pid, action, expected=""):
     """Return the session a cancel or terminate would reach, or refuse.
 
     Refuses (ActionRefused) when actions are turned off, the user lacks the
-    permission, the pid is not a client session of this database, or it is
-    one of the console's own connections (CONSOLE_SESSION).
+    permission, the pid is not a client session of this database, it is one
+    of the console's own connections (CONSOLE_SESSION), or, given expected
+    (the key shown on the confirmation), it runs another query or is
+    another session now.
     """
     spec = ACTIONS.get(action)
     if spec is None:
@@ -397,15 +406,21 @@ def signal_target(user, pid, action):
             f"{session['application_name']!r}); ending it would break the "
             "console's pages or tasks mid-work, so it is not signalled."
         )
+    if expected and session[spec["key"]] != expected:
+        now = "runs another query" if action == "cancel" else "is another connection"
+        raise ActionRefused(
+            f"pid {pid} has moved on since the confirmation: it {now} now. "
+            "Nothing was sent; look at it again."
+        )
     return session
 
 
-def signal_backend(user, pid, action):
+def signal_backend(user, pid, action, expected=""):
     """Cancel or terminate one session of this database and log it.
 
     Refuses as signal_target() does. Returns a sentence saying what was done.
     """
-    session = signal_target(user, pid, action)
+    session = signal_target(user, pid, action, expected)
     spec = ACTIONS[action]
     if not _send_signal(spec["function"], pid):
         raise ActionRefused(f"pid {pid} had already ended.")

@@ -133,9 +133,10 @@ class ActivityAdmin(PageAdmin):
             raise PermissionDenied
         if request.method == "POST" and form.cleaned_data["confirm"]:
             try:
-                messages.success(
-                    request, activity.signal_backend(request.user, pid, action)
+                done = activity.signal_backend(
+                    request.user, pid, action, form.cleaned_data["expected"]
                 )
+                messages.success(request, done)
             except (activity.ActionRefused, StatisticsUnavailable) as refused:
                 messages.error(request, str(refused))
             return HttpResponseRedirect(reverse("admin:health_activity_changelist"))
@@ -156,5 +157,6 @@ class ActivityAdmin(PageAdmin):
             pid=pid,
             action=action,
             session=session,
+            expected=session[activity.ACTIONS[action]["key"]] if session else "",
             refusal=refusal,
         )

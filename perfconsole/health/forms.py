@@ -29,7 +29,7 @@ class ActivityFilterForm(forms.Form):
     application = forms.CharField(max_length=200, required=False)
     database = forms.ChoiceField(required=False)
     min_seconds = forms.DecimalField(
-        label="In state at least (s)",
+        label="Min. time in state (s)",
         min_value=0,
         max_value=10**8,
         decimal_places=1,
@@ -77,3 +77,5 @@ class SignalForm(forms.Form):
     pid = forms.IntegerField(min_value=1, max_value=PG_MAX_PID)
     action = forms.ChoiceField(choices=[(name, name) for name in ACTIONS])
     confirm = forms.BooleanField(required=False)
+    # The session (or query) the confirmation showed: see activity.ACTIONS.
+    expected = forms.CharField(max_length=200, required=False)

@@ -1,5 +1,7 @@
 """The admin pages: access, escaping, filters, cancel / terminate and the audit log."""
 
+import re
+
 import psycopg
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -347,3 +349,37 @@ def test_the_activity_page_filters_and_names_the_lock(
 )
 def test_bad_activity_filters_are_a_400(admin_client, query):
     assert admin_client.get(ACTIVITY_URL, query).status_code == 400
+
+
+def _expected(page):
+    return re.search(r'name="expected" value="([^"]*)"', page).group(1)
+
+
+def test_a_cancel_confirmed_for_another_query_sends_nothing(
+    admin_client, sleeper, background
+):
+    page = admin_client.get(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+    expected = _expected(page.content.decode())
+    conn = sleeper.conn
+    sleeper.stop()
+    later = background("SELECT pg_sleep(30) /* a later query */", conn=conn)
+    wait_for(lambda: later.pid in {r["pid"] for r in activity.sessions(state="active")})
+
+    response = admin_client.post(
+        SIGNAL_URL,
+        {"pid": later.pid, "action": "cancel", "confirm": "yes", "expected": expected},
+        follow=True,
+    )
+
+    assert "has moved on since the confirmation" in " ".join(_messages(response))
+    assert later.thread.is_alive()
+    assert not LogEntry.objects.exists()
+
+    page = admin_client.get(SIGNAL_URL, {"pid": later.pid, "action": "cancel"})
+    fresh = _expected(page.content.decode())
+    admin_client.post(
+        SIGNAL_URL,
+        {"pid": later.pid, "action": "cancel", "confirm": "yes", "expected": fresh},
+    )
+    later.thread.join(timeout=10)
+    assert isinstance(later.error, psycopg.errors.QueryCanceled)
