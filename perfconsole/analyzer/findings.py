@@ -50,16 +50,36 @@ class Finding:
         shown as "None"; an empty string reads "empty".
         """
         return [
-            (key, readable(value))
+            (key, readable(value, key))
             for key, value in self.evidence.items()
             if value is not None and value != [] and value != {}
         ]
 
 
-def readable(value):
-    """Return an evidence value as text: no Python repr, no "None"."""
+# Evidence keys whose numbers carry a unit, and how each reads.
+UNIT_SUFFIXES = (
+    ("_ms", formatting.duration),
+    ("_bytes", formatting.size),
+    ("_sec", formatting.seconds),
+)
+# Counts read with separators; ids (queryid, pid, oid) and ratios as given.
+COUNT_KEYS = ("calls", "rows", "dead_rows", "live_rows", "idx_scan", "seq_scan")
+
+
+def readable(value, key=""):
+    """Return an evidence value as text: no Python repr, no "None".
+
+    The key names the unit of a number: "mean_ms" 600.097 reads "600 ms",
+    "size_bytes" 16384 reads "16 kB"; counts get separators, ids none.
+    """
     if value is None:
         return "–"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        for suffix, shown in UNIT_SUFFIXES:
+            if key.endswith(suffix):
+                return shown(value)
+        if key in COUNT_KEYS and value == int(value):
+            return f"{int(value):,}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, str):
@@ -68,10 +88,10 @@ def readable(value):
         return formatting.timestamp(value)
     if isinstance(value, dict):
         if "subject" in value:
-            others = [readable(v) for k, v in value.items() if k != "subject"]
+            others = [readable(v, k) for k, v in value.items() if k != "subject"]
             details = "; ".join(text for text in others if text)
             return f"{value['subject']} ({details})" if details else value["subject"]
-        return ", ".join(f"{k} {readable(v)}" for k, v in value.items())
+        return ", ".join(f"{k} {readable(v, k)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(readable(item) for item in value) or "none"
     return str(value)

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from django.template.loader import render_to_string
 
+from perfconsole.core import formatting
+
 from .tables import report_tables
 
 WIDTH = 88
@@ -56,7 +58,7 @@ def render_text(report):
     counts = report.counts()
     lines = [
         f"Analyzer report for {report.database} (PostgreSQL "
-        f"{report.server_version}), {report.generated_at:%Y-%m-%d %H:%M %Z}",
+        f"{report.server_version}), {formatting.timestamp(report.generated_at)}",
         f"{counts['critical']} critical, {counts['warning']} warning, "
         f"{counts['info']} info",
         "",
