@@ -14,7 +14,8 @@ class Migration(migrations.Migration):
             name="detail",
             field=models.TextField(
                 blank=True,
-                help_text="What the rule saw besides the value: the statement's text, the table's row count, the refresh's error.",
+                help_text="What the rule saw besides the value: the statement's "
+                "text, the table's row count, the refresh's error.",
             ),
         ),
     ]
