@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from perfconsole.health import checks
+from perfconsole.health.registry import Outcome, without_console_rows
 from tests.health.conftest import flush_stats
 
 SCHEMA = "health_weighed"
@@ -200,3 +201,29 @@ def test_dead_rows_past_autovacuum_trigger_without_autovacuum_warn(schema):
     assert row["reason"] == (
         "past autovacuum's trigger (352 dead rows) with autovacuum off for it"
     )
+
+
+def test_kept_rows_alone_are_no_warning_once_console_rows_are_hidden():
+    # The only index to drop is on a console table (hidden by default); the
+    # product's unused index serves a foreign key and stays.
+    outcome = Outcome(
+        "warning",
+        "1 index to drop.",
+        [
+            {"subject": "public.auth_permission_x", "table_name": "auth_permission"},
+            {
+                "subject": "public.idx_collaboration_activity_user",
+                "table_name": "public.collaboration_activity",
+                "keep_because": "serves the foreign key …",
+            },
+        ],
+        ["DROP INDEX CONCURRENTLY public.auth_permission_x;", "-- keep …"],
+    )
+
+    shown = without_console_rows(outcome)
+
+    assert [row["subject"] for row in shown.rows] == [
+        "public.idx_collaboration_activity_user"
+    ]
+    assert shown.fix_sql == ["-- keep …"]
+    assert shown.status == "ok"
