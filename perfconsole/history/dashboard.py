@@ -53,6 +53,7 @@ class Periods:
     def __init__(self, database, start, end):
         self.database = database
         self.start, self.end = start, end
+        self.memo: dict = {}
         self.level, self.parts = segments(database, start, end)
         self.where, self.params = segment_filter(database, self.parts)
         self.bucket = bucket_sql(self.level)
@@ -86,7 +87,16 @@ class Periods:
         return self.ok.get(period, 0) - self.missing.get(period, {}).get(source, 0)
 
     def sums(self, source, counters):
-        """Return {period: {counter: sum}} of a JSON source, in one query."""
+        """Return {period: {counter: sum}} of a JSON source, in one query.
+
+        counters None reads them all; a source read once is not read again.
+        """
+        memo = (source, tuple(counters) if counters else None)
+        if memo not in self.memo:
+            self.memo[memo] = self.read_sums(source, counters)
+        return self.memo[memo]
+
+    def read_sums(self, source, counters):
         rows = fetch(
             f"SELECT {self.bucket} AS bucket, e.key AS counter,"
             " sum(e.value::numeric) AS total"
