@@ -8,11 +8,12 @@ from django.urls import path, reverse
 
 from perfconsole.core.admin import ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
+from perfconsole.history import recent
 from perfconsole.monitoring.models import QueryStat
 
 from . import presentation
 from .evaluation import acknowledge
-from .models import Alert, AlertRule, Metric, Notification
+from .models import WINDOW_METRICS, Alert, AlertRule, Metric, Notification
 
 
 @admin.register(AlertRule)
@@ -22,6 +23,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "condition",
         "severity",
         "scope",
+        "window",
         "cooldown_minutes",
         "enabled",
     ]
@@ -29,10 +31,20 @@ class AlertRuleAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     fieldsets = [
         (None, {"fields": ["name", "enabled", "severity", "description"]}),
-        ("Condition", {"fields": ["metric", "comparison", "threshold"]}),
+        (
+            "Condition",
+            {"fields": ["metric", "comparison", "threshold", "window_minutes"]},
+        ),
         ("Scope", {"fields": ["tables", "query_ids", "min_rows"]}),
         ("Notifications", {"fields": ["cooldown_minutes"]}),
     ]
+
+    @admin.display(description="window", ordering="window_minutes")
+    def window(self, rule):
+        """Return the rule's window, for the metrics judged over one."""
+        if rule.metric not in WINDOW_METRICS:
+            return "-"
+        return recent.last(rule.window_minutes).removeprefix("over the ")
 
     @admin.display(description="scope")
     def scope(self, rule):

@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from perfconsole.core.db import QUERY_TAG, cache_hits, fetch_dicts
+from perfconsole.history import recent
 from perfconsole.monitoring.extension import statements_status
 
 from .models import Metric
@@ -32,6 +33,11 @@ class Observation:
     subject: str
     value: float
     detail: str = ""
+
+
+def rule_window(rule, now, source):
+    """Return the rule's window of the history (a recent.Window), or None."""
+    return recent.covering(rule.window_minutes, now, source)
 
 
 def table_scope_sql(rule):
@@ -59,22 +65,56 @@ def table_stats(rule, value_sql, extra_where=""):
     ]
 
 
+def scan_share(rule, now, column):
+    """Return each scanned table's share of scans of one kind (seq or idx), in %.
+
+    Over the rule's window when the statistics history covers it, else over
+    the lifetime counters; the detail says which.
+    """
+    window = rule_window(rule, now, "table")
+    if window is None:
+        return [
+            Observation(o.subject, o.value, f"{o.detail}; {recent.LIFETIME}")
+            for o in table_stats(
+                rule,
+                f"round(100.0 * coalesce({column}, 0)"
+                " / (seq_scan + coalesce(idx_scan, 0)), 2)",
+                "AND seq_scan + coalesce(idx_scan, 0) > 0",
+            )
+        ]
+    scope_sql, params = table_scope_sql(rule)
+    tables = fetch_dicts(
+        "SELECT schemaname || '.' || relname AS subject,"
+        " quote_ident(schemaname) || '.' || quote_ident(relname) AS key,"
+        f" n_live_tup FROM pg_stat_user_tables WHERE true {scope_sql}",
+        params,
+    )
+    scans = recent.table_scans(window)
+    observations = []
+    for table in tables:
+        counts = scans.get(table["key"], {})
+        seq, idx = counts.get("seq_scan", 0), counts.get("idx_scan", 0)
+        if seq + idx > 0:
+            share = (seq if column == "seq_scan" else idx) / (seq + idx)
+            observations.append(
+                Observation(
+                    table["subject"],
+                    round(100.0 * share, 2),
+                    f"{table['n_live_tup']} rows; {seq:,.0f} sequential and "
+                    f"{idx:,.0f} index scans {window.words}",
+                )
+            )
+    return observations
+
+
 def index_usage_pct(rule, now):
     """Return the share of scans that used an index, for tables scanned at all."""
-    return table_stats(
-        rule,
-        "round(100.0 * coalesce(idx_scan, 0) / (seq_scan + coalesce(idx_scan, 0)), 2)",
-        "AND seq_scan + coalesce(idx_scan, 0) > 0",
-    )
+    return scan_share(rule, now, "idx_scan")
 
 
 def seq_scan_pct(rule, now):
     """Return the share of scans that were sequential, for tables scanned at all."""
-    return table_stats(
-        rule,
-        "round(100.0 * seq_scan / (seq_scan + coalesce(idx_scan, 0)), 2)",
-        "AND seq_scan + coalesce(idx_scan, 0) > 0",
-    )
+    return scan_share(rule, now, "seq_scan")
 
 
 def dead_tuples(rule, now):
@@ -87,12 +127,44 @@ def query_mean_time_ms(rule, now):
 
     A statement is critical when it mentions one of the rule's tables (as a
     whole word) or its query id is listed; with neither, every statement is.
-    The console's own tagged statements are left out. No data while
+    The console's own tagged statements are left out. The mean is over the
+    rule's window when the statistics history covers it, else over the
+    lifetime counters (the detail says which). No data while
     pg_stat_statements is not usable here.
     """
     status = statements_status()
     if not status.usable:
         return None
+    scope_sql, params = statement_scope_sql(rule)
+    window = rule_window(rule, now, "statement")
+    if window is not None:
+        rows = recent.statement_means(window, scope_sql, params, QUERY_TAG)
+        over = f"mean {window.words}"
+    else:
+        rows = fetch_dicts(
+            "SELECT queryid::text AS subject, min(left(query, 500)) AS detail,"
+            " sum(total_exec_time) / nullif(sum(calls), 0) AS value,"
+            " sum(calls) AS calls"
+            f" FROM {status.qualified_view}"
+            " WHERE dbid = (SELECT oid FROM pg_database"
+            "               WHERE datname = current_database())"
+            f" AND strpos(query, %s) = 0 {scope_sql} GROUP BY queryid",
+            [QUERY_TAG, *params],
+        )
+        over = recent.LIFETIME
+    return [
+        Observation(
+            row["subject"],
+            round(float(row["value"]), 2),
+            f"{row['detail']}\n({over}, {int(row['calls']):,} calls)",
+        )
+        for row in rows
+        if row["value"] is not None
+    ]
+
+
+def statement_scope_sql(rule):
+    """Return a WHERE fragment on query and queryid for the rule's scope."""
     scope, params = [], []
     if rule.tables:
         scope.append("query ~* %s")
@@ -105,32 +177,28 @@ def query_mean_time_ms(rule, now):
     # maintenance, not a critical path, however long they take.
     scope_sql += " AND query ~* %s"
     params.append(APPLICATION_STATEMENT)
-    rows = fetch_dicts(
-        "SELECT queryid::text AS subject, min(left(query, 500)) AS detail,"
-        " sum(total_exec_time) / nullif(sum(calls), 0) AS value"
-        f" FROM {status.qualified_view}"
-        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        f" AND strpos(query, %s) = 0 {scope_sql} GROUP BY queryid",
-        [QUERY_TAG, *params],
-    )
-    return [
-        Observation(row["subject"], round(float(row["value"]), 2), row["detail"])
-        for row in rows
-        if row["value"] is not None
-    ]
+    return scope_sql, params
 
 
 def cache_hit_pct(rule, now):
-    """Return the buffer cache hit rate of the current database."""
+    """Return the buffer cache hit rate of the current database.
+
+    Over the rule's window when the statistics history covers it, else over
+    the lifetime counters.
+    """
     hits = cache_hits()
-    database = hits["database"]
+    window = rule_window(rule, now, "database")
+    if window is None:
+        database, over = hits["database"], recent.LIFETIME
+    else:
+        database, over = recent.database_hits(window), window.words
     if database.pct is None:
         return []
     return [
         Observation(
             hits["database_name"],
             database.pct,
-            f"{database.hit} hits, {database.read} reads",
+            f"{database.hit:,} hits, {database.read:,} reads {over}",
         )
     ]
 

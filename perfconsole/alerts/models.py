@@ -5,6 +5,7 @@ import operator
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -20,6 +21,15 @@ class Metric(models.TextChoices):
     INVALID_INDEX = "invalid_index", "Invalid index (1 = yes)"
 
 
+# Metrics judged over the rule's window when the statistics history covers it.
+WINDOW_METRICS = {
+    Metric.QUERY_MEAN_TIME_MS,
+    Metric.INDEX_USAGE_PCT,
+    Metric.SEQ_SCAN_PCT,
+    Metric.CACHE_HIT_PCT,
+}
+# A month of minutes: longer windows read hourly rows, not what alerts need.
+MAX_WINDOW_MINUTES = 30 * 24 * 60
 # Metrics that are percentages, and metrics that are yes/no flags (value 1).
 PERCENT_METRICS = {Metric.INDEX_USAGE_PCT, Metric.SEQ_SCAN_PCT, Metric.CACHE_HIT_PCT}
 FLAG_METRICS = {Metric.REFRESH_FAILED, Metric.INVALID_INDEX}
@@ -70,6 +80,13 @@ class AlertRule(models.Model):
     )
     min_rows = models.PositiveBigIntegerField(
         default=0, help_text="Table rules: only tables with this many rows."
+    )
+    window_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_WINDOW_MINUTES)],
+        help_text="Query, cache hit, index usage and sequential-scan rules judge "
+        "the last this many minutes of the statistics history (lifetime "
+        "counters while the history does not cover them yet).",
     )
     cooldown_minutes = models.PositiveIntegerField(
         default=60,

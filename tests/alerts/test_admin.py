@@ -125,6 +125,7 @@ def rule_form(rule, **changes):
         "query_ids": ",".join(map(str, rule.query_ids)),
         "min_rows": rule.min_rows,
         "cooldown_minutes": rule.cooldown_minutes,
+        "window_minutes": rule.window_minutes,
     }
     return {**data, **changes}
 
@@ -143,6 +144,8 @@ def test_rules_are_edited_with_validated_thresholds(client, staff_user, seeded):
         ({"comparison": "between"}, b"Select a valid choice"),
         ({"metric": "invalid_index", "comparison": "lt", "threshold": 1}, b"use"),
         ({"query_ids": "abc"}, b"Item 1 in the array did not validate"),
+        ({"window_minutes": 0}, b"greater than or equal to 1"),
+        ({"window_minutes": 10**9}, b"less than or equal to 43200"),
     ]:
         response = client.post(url, rule_form(rule, **bad))
         assert response.status_code == 200, bad
@@ -150,10 +153,12 @@ def test_rules_are_edited_with_validated_thresholds(client, staff_user, seeded):
     rule.refresh_from_db()
     assert rule.threshold == 20
 
-    response = client.post(url, rule_form(rule, threshold=30, min_rows=50000))
+    response = client.post(
+        url, rule_form(rule, threshold=30, min_rows=50000, window_minutes=120)
+    )
     assert response.status_code == 302
     rule.refresh_from_db()
-    assert (rule.threshold, rule.min_rows) == (30, 50000)
+    assert (rule.threshold, rule.min_rows, rule.window_minutes) == (30, 50000, 120)
 
 
 def test_notifications_are_read_only(admin_client, firing):
