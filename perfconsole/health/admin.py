@@ -129,6 +129,9 @@ class ActivityAdmin(PageAdmin):
         if not form.is_valid():
             return _bad_request("request", form)
         pid, action = form.cleaned_data["pid"], form.cleaned_data["action"]
+        # The confirmation shows the session: viewing activity is needed too.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         if action not in activity.allowed_actions(request.user):
             raise PermissionDenied
         if request.method == "POST" and form.cleaned_data["confirm"]:

@@ -383,3 +383,13 @@ def test_a_cancel_confirmed_for_another_query_sends_nothing(
     )
     later.thread.join(timeout=10)
     assert isinstance(later.error, psycopg.errors.QueryCanceled)
+
+
+def test_the_confirmation_needs_the_view_permission_too(client, staff_user, sleeper):
+    _grant(staff_user, "cancel_backend")
+    client.force_login(staff_user)
+
+    response = client.get(SIGNAL_URL, {"pid": sleeper.pid, "action": "cancel"})
+
+    assert response.status_code == 403
+    assert "pg_sleep" not in response.content.decode()
