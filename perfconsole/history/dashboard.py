@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
@@ -20,8 +19,10 @@ from .windows import (
     STATEMENT_COLUMNS,
     UNITS,
     bucket_sql,
+    change,
     fetch,
     grid,
+    previous_window,
     segment_filter,
     segments,
 )
@@ -56,7 +57,9 @@ class Periods:
         self.memo: dict = {}
         self.level, self.parts = segments(database, start, end)
         self.where, self.params = segment_filter(database, self.parts)
-        self.bucket = bucket_sql(self.level)
+        # Periods as epoch seconds: cheaper to read than timestamps, and what
+        # the charts take.
+        self.bucket = f"extract(epoch FROM {bucket_sql(self.level)})::float8"
         rows = fetch(
             f"SELECT {self.bucket} AS bucket, d.counters FROM history_counterdelta d"
             f" WHERE ({self.where}) AND d.source = 'collection'",
@@ -64,9 +67,9 @@ class Periods:
         )
         # Per period: collections that stored (ok), seconds covered, and
         # how many of them missed each source.
-        self.ok: dict[datetime, int] = defaultdict(int)
-        self.seconds: dict[datetime, float] = defaultdict(float)
-        self.missing: dict[datetime, dict[str, int]] = defaultdict(
+        self.ok: dict[float, int] = defaultdict(int)
+        self.seconds: dict[float, float] = defaultdict(float)
+        self.missing: dict[float, dict[str, int]] = defaultdict(
             lambda: defaultdict(int)
         )
         for row in rows:
@@ -78,9 +81,11 @@ class Periods:
                 if name.startswith("missing:"):
                     self.missing[bucket][name[8:]] += int(count)
         if self.level == Level.RAW:
-            self.starts = sorted({row["bucket"] for row in rows})
+            self.starts = with_gaps(sorted({row["bucket"] for row in rows}))
         else:
-            self.starts = grid(start, end, UNITS[self.level])
+            self.starts = [
+                moment.timestamp() for moment in grid(start, end, UNITS[self.level])
+            ]
 
     def read(self, period, source):
         """Return how many collections of the period read the source."""
@@ -106,7 +111,7 @@ class Periods:
             " GROUP BY 1, 2",
             [*self.params, source, counters, counters],
         )
-        sums: dict[datetime, dict[str, float]] = defaultdict(dict)
+        sums: dict[float, dict[str, float]] = defaultdict(dict)
         for row in rows:
             sums[row["bucket"]][row["counter"]] = float(row["total"])
         return sums
@@ -146,6 +151,21 @@ class Periods:
         """Return the mean number of sessions of a period's activity samples."""
         count = self.read(period, "activity")
         return total / count if count > 0 else None
+
+
+def with_gaps(starts):
+    """Add a period without collection where collections stopped a while.
+
+    Its values are None, so the line breaks there instead of joining the
+    points on both sides of, say, an hour the server was down.
+    """
+    interval = settings.STATS_INTERVAL_SECONDS
+    result: list[float] = []
+    for moment in starts:
+        if result and moment - result[-1] > 2.5 * interval:
+            result.append(result[-1] + interval)
+        result.append(moment)
+    return result
 
 
 def as_dict(value):
@@ -194,7 +214,7 @@ def mean_time(sums, _seconds):
 def chart_data(periods, charts):
     """Return what charts.js reads: times (epoch seconds), zone, charts."""
     return {
-        "times": [int(period.timestamp()) for period in periods.starts],
+        "times": periods.starts,
         "tz": settings.TIME_ZONE,
         "start": int(periods.start.timestamp()),
         "end": int(periods.end.timestamp()),
@@ -365,50 +385,42 @@ def size_chart(periods):
     """Return the size of the user tables with their indexes and TOAST.
 
     Sizes are read at most every STATS_SIZES_INTERVAL_SECONDS and stored
-    only for tables whose size changed: each point adds, per table, the last
-    size known at that time (before the first change recorded in history,
-    the table's current size).
+    only for tables whose size changed, so each point (a period where sizes
+    changed) adds per table the last size known: a table that did not change
+    in the window counts with its latest size (the baseline), one that did
+    counts before its first change in the window with the size of that
+    change (its size before is in an older row, which would cost a scan of
+    the whole history to find).
     """
-    database = periods.database
     rows = fetch(
         f"SELECT {periods.bucket} AS bucket, d.key, d.gauges"
         f" FROM history_counterdelta d WHERE ({periods.where})"
         " AND d.source = 'size' AND d.gauges IS NOT NULL ORDER BY 1",
         periods.params,
     )
-    known = {
-        row["key"]: size_of(row["gauges"])
-        for row in fetch(
-            "SELECT DISTINCT ON (d.key) d.key, d.gauges FROM history_counterdelta d"
-            " WHERE d.database_id = %s AND d.source = 'size'"
-            " AND d.gauges IS NOT NULL AND d.period_start < %s"
-            " ORDER BY d.key, d.period_start DESC",
-            [database.id, periods.parts[0].start if periods.parts else None],
-        )
-    }
-    current = {
+    state = {
         row["key"]: size_of(row["gauges"])
         for row in fetch(
             "SELECT b.key, b.gauges FROM history_baseline b"
             " WHERE b.database_id = %s AND b.source = 'size'",
-            [database.id],
+            [periods.database.id],
         )
     }
-    changes: dict[datetime, dict[str, int]] = defaultdict(dict)
+    changes: dict[float, dict[str, int]] = defaultdict(dict)
+    first: dict[str, int] = {}
     for row in rows:
-        changes[row["bucket"]][row["key"]] = size_of(row["gauges"])
-    state = {**current, **known}
-    for period_changes in changes.values():
-        for key, size in period_changes.items():
-            state.setdefault(key, size)
+        size = size_of(row["gauges"])
+        changes[row["bucket"]][row["key"]] = size
+        first.setdefault(row["key"], size)
+    state.update(first)
     by_period = {}
     for period in sorted(changes):
         state.update(changes[period])
         by_period[period] = sum(state.values())
     values = [by_period.get(period) for period in periods.starts]
     note = (
-        "Read at most every STATS_SIZES_INTERVAL_SECONDS; a point where sizes"
-        " were read."
+        "Read at most every STATS_SIZES_INTERVAL_SECONDS (default hourly); a"
+        " point where a size changed."
     )
     return chart(
         "size", "Size of tables, indexes and TOAST", "B", [("size", values)], note
@@ -452,3 +464,45 @@ def statement_chart_data(database, statement_id, start, end):
         ),
     ]
     return chart_data(periods, charts)
+
+
+def top_statements(database, start, end, limit):
+    """Return the window's statements with the most total time, biggest first.
+
+    Like windows.statement_totals, with the previous window's total time and
+    the change, but summing only what the list shows: the top is found in
+    SQL, the previous window read for those statements only.
+    """
+    level, parts = segments(database, start, end)
+    where, params = segment_filter(database, parts)
+    rows = fetch(
+        "SELECT top.*, t.queryid, t.userid, t.toplevel, t.query FROM ("
+        " SELECT d.statement_id, sum(d.calls) AS calls,"
+        " sum(d.total_exec_time + d.total_plan_time) AS total_time"
+        f" FROM history_statementdelta d WHERE {where}"
+        " GROUP BY d.statement_id ORDER BY total_time DESC LIMIT %s) top"
+        " JOIN history_statementtext t ON t.id = top.statement_id"
+        " ORDER BY top.total_time DESC",
+        [*params, limit],
+    )
+    if not rows:
+        return []
+    _level, before = segments(database, *previous_window(start, end), level)
+    where, params = segment_filter(database, before)
+    previous = {
+        row["statement_id"]: float(row["total_time"] or 0)
+        for row in fetch(
+            "SELECT d.statement_id,"
+            " sum(d.total_exec_time + d.total_plan_time) AS total_time"
+            f" FROM history_statementdelta d WHERE {where}"
+            " AND d.statement_id = ANY(%s) GROUP BY 1",
+            [*params, [row["statement_id"] for row in rows]],
+        )
+    }
+    for row in rows:
+        row["calls"] = float(row["calls"] or 0)
+        row["total_time"] = float(row["total_time"] or 0)
+        row["mean_time"] = row["total_time"] / row["calls"] if row["calls"] else None
+        row["previous_total_time"] = previous.get(row["statement_id"], 0.0)
+        row["total_time_change"] = change(row["total_time"], row["previous_total_time"])
+    return rows

@@ -19,10 +19,9 @@ from perfconsole.core.overview import open_alerts
 from perfconsole.core.pages import admin_page_context, render_admin_page
 
 from .collector import console_database
-from .dashboard import dashboard_charts
+from .dashboard import dashboard_charts, top_statements
 from .models import Snapshot
 from .window_form import WindowForm
-from .windows import statement_totals
 
 DASHBOARD_TEMPLATE = "admin/history/dashboard.html"
 # Running every health check takes longer than the rest of the page: the
@@ -123,7 +122,7 @@ def health_summary():
 
 def top_queries(database, start, end):
     """Return the window's five statements with the most total time."""
-    rows = statement_totals(database, start, end, limit=TOP_QUERIES)
+    rows = top_statements(database, start, end, TOP_QUERIES)
     for row in rows:
         # The query page's id: queryid.userid.toplevel (monitoring.QueryStat).
         row["url"] = safe_reverse(

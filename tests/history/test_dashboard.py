@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from perfconsole.history.dashboard import with_gaps
 from perfconsole.history.models import Snapshot, StatementText
 
 DASHBOARD = "admin:history_dashboard"
@@ -73,8 +74,8 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
 
     assert response.status_code == 200
     data = chart_json(response, "dashboard-data")
-    taken = [int(s.taken_at.timestamp()) for s in Snapshot.objects.order_by("taken_at")]
-    assert data["times"] == taken
+    taken = [s.taken_at.timestamp() for s in Snapshot.objects.order_by("taken_at")]
+    assert data["times"] == pytest.approx(taken)
     commits = series(data, "tps", "commits")
     # The first collection has no interval yet; the locked one is a gap.
     assert commits[0] is None and commits[2] is None
@@ -99,6 +100,13 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     # calls come with the next collection.
     assert series(data, "q_rows")[1:] == [5.0, None, 6.0]
     assert series(data, "q_calls")[2] is None
+
+
+def test_collections_that_stopped_a_while_leave_a_gap(settings):
+    settings.STATS_INTERVAL_SECONDS = 60
+
+    # Collections at 0, 60, then nothing until 3600: a gap point after 60.
+    assert with_gaps([0.0, 60.0, 3600.0, 3660.0]) == [0.0, 60.0, 120.0, 3600.0, 3660.0]
 
 
 @pytest.mark.django_db
