@@ -72,6 +72,17 @@ def cache_hit():
     return tables.ratio, indexes.ratio, blocks
 
 
+def window_cache_hit(window):
+    """Return the database's CacheHits over a window of the statistics history.
+
+    The history keeps the database's block counters, not each table's: the
+    rate over a window is the whole database's.
+    """
+    from perfconsole.history.recent import database_hits
+
+    return database_hits(window)
+
+
 def table(name):
     """Return a table's oid, schema, name and size by (qualified) name, or None."""
     rows = fetch_dicts(TABLE_SQL, [name])

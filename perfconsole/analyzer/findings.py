@@ -136,6 +136,8 @@ class Report:
     # Our goals (perfconsole.core.targets) judged on the latest benchmark run.
     benchmark_run: str = ""
     benchmark: list[TargetCheck] = field(default_factory=list)
+    # Over which window the cache hit rate and the queries are judged.
+    window: str = ""
 
     def counts(self):
         """Return the number of findings per severity."""
@@ -150,6 +152,7 @@ class Report:
             "generated_at": self.generated_at.isoformat(),
             "database": self.database,
             "server_version": self.server_version,
+            "window": self.window,
             "summary": self.counts(),
             "findings": [finding.as_dict() for finding in self.findings],
             "targets": [target.as_dict() for target in self.targets],

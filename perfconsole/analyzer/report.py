@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -11,7 +12,12 @@ from perfconsole.benchmarks.models import BenchmarkRun
 from perfconsole.benchmarks.results import query_verdicts
 from perfconsole.collaboration.models import COLLABORATION_TABLES
 from perfconsole.core import formatting
-from perfconsole.core.db import StatisticsUnavailable, fetch_dicts, reading_statistics
+from perfconsole.core.db import (
+    QUERY_TAG,
+    StatisticsUnavailable,
+    fetch_dicts,
+    reading_statistics,
+)
 from perfconsole.core.targets import (
     CACHE_HIT,
     INDEX_USAGE,
@@ -20,6 +26,8 @@ from perfconsole.core.targets import (
 )
 from perfconsole.health.checks import stats_reset_time
 from perfconsole.health.thresholds import thresholds
+from perfconsole.history import recent
+from perfconsole.history.windows import statement_totals
 from perfconsole.monitoring.models import QueryStat, TablePerformance
 
 from . import catalog
@@ -29,6 +37,8 @@ from .suggestions import suggest_indexes
 
 # A slow statement is critical at the seed's definition of slow (core/targets.py).
 CRITICAL_QUERY_MS = SLOW_QUERY_MS
+# The analyzer judges the last day of the statistics history by default.
+DEFAULT_WINDOW_HOURS = 24
 
 
 @dataclass
@@ -44,6 +54,7 @@ class Options:
     min_table_rows: int
     max_queries: int
     trial_indexes: bool
+    window_hours: int = DEFAULT_WINDOW_HOURS
 
     @classmethod
     def from_settings(cls, **overrides):
@@ -54,6 +65,7 @@ class Options:
             "min_table_rows": thresholds()["missing_index_min_rows"],
             "max_queries": settings.ANALYZER_MAX_QUERIES,
             "trial_indexes": settings.ANALYZER_TRIAL_INDEXES,
+            "window_hours": DEFAULT_WINDOW_HOURS,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -75,12 +87,18 @@ def build_report(options=None):
         database=server["database"],
         server_version=server["version"],
     )
+    minutes = options.window_hours * 60
+    windows = {
+        source: recent.covering(minutes, report.generated_at, source)
+        for source in ("statement", "database")
+    }
+    report.window = window_words(windows, minutes)
     findings = []
     for part, analysis in (
         ("health checks", lambda: health_findings(report.notes)),
         (
             "slow queries and index suggestions",
-            lambda: _query_findings(options, report),
+            lambda: _query_findings(options, report, windows["statement"]),
         ),
         ("settings review", settings_findings),
     ):
@@ -88,10 +106,12 @@ def build_report(options=None):
             findings.extend(analysis())
         except StatisticsUnavailable as error:
             report.notes.append(f"{part}: {error}")
+    if windows["database"] is not None:
+        findings = judge_cache_over(windows["database"], findings)
     _point_missing_indexes_at_suggestions(findings)
     report.findings = prioritize(findings)
     try:
-        report.targets = index_efficiency_targets()
+        report.targets = index_efficiency_targets(windows["database"])
     except StatisticsUnavailable as error:
         report.notes.append(f"index efficiency targets: {error}")
     try:
@@ -107,8 +127,71 @@ def build_report(options=None):
 DML = r"^\s*(/\*([^*]|\*+[^*/])*\*+/\s*)*(select|insert|update|delete|with|merge)[\s(]"
 
 
-def slow_queries(options):
-    """Return the slowest top-level DML statements by total time, as dicts."""
+def window_words(windows, minutes):
+    """Return over which window the report reads statements and cache hits."""
+    if all(window is not None for window in windows.values()):
+        return recent.last(minutes)
+    if not any(windows.values()):
+        return "lifetime counters: no statistics history yet"
+    history = ", ".join(k for k, w in windows.items() if w is not None)
+    return f"{recent.last(minutes)} for {history}; lifetime counters for the rest"
+
+
+def judge_cache_over(window, findings):
+    """Judge the cache hit rate over the window, not the lifetime counters.
+
+    Lifetime counters keep the cold reads of a load or of a benchmark long
+    past: the health check's finding is replaced by the window's verdict on
+    the database's blocks (no finding when the window's rate is fine).
+    """
+    hits = catalog.window_cache_hit(window)
+    kept = [f for f in findings if f.check != "cache_hit_rate"]
+    if hits.pct is None:
+        return kept
+    limits = thresholds()
+    if hits.pct >= limits["cache_hit_rate_warning"]:
+        return kept
+    lifetime = next((f for f in findings if f.check == "cache_hit_rate"), None)
+    critical = hits.pct < limits["cache_hit_rate_critical"]
+    return [
+        *kept,
+        Finding(
+            check="cache_hit_rate",
+            severity=CRITICAL if critical else WARNING,
+            subject="database",
+            title=f"Cache hit rate {hits.pct} % {window.words}",
+            evidence={
+                "blks_hit": hits.hit,
+                "blks_read": hits.read,
+                "hit_rate_pct": hits.pct,
+                "window": window.words,
+            },
+            impact=lifetime.impact if lifetime else CACHE_IMPACT,
+            recommendation=lifetime.recommendation if lifetime else CACHE_ADVICE,
+            fix_sql=lifetime.fix_sql if lifetime else "",
+            weight=float(hits.read),
+        ),
+    ]
+
+
+CACHE_IMPACT = (
+    "Blocks missing from shared buffers come from the OS cache or disk, many "
+    "times slower."
+)
+CACHE_ADVICE = (
+    "Raise shared_buffers, or find the queries that read most from disk "
+    "(slow queries below)."
+)
+
+
+def slow_queries(options, window=None):
+    """Return the slowest top-level DML statements by total time, as dicts.
+
+    Over the window of the statistics history when given, else over the
+    lifetime counters of pg_stat_statements.
+    """
+    if window is not None:
+        return window_slow_queries(options, window)
     with reading_statistics():
         return list(
             QueryStat.objects.filter(
@@ -132,8 +215,49 @@ def slow_queries(options):
         )
 
 
-def _query_findings(options, report):
-    queries = slow_queries(options)
+def window_slow_queries(options, window):
+    """Return slow_queries()' rows from the statistics history of a window."""
+    dml = re.compile(DML, re.IGNORECASE)
+    rows = [
+        row
+        for row in statement_totals(window.database, window.start, window.end)
+        if QUERY_TAG not in row["query"]
+    ]
+    everything = sum(row["total_time"] for row in rows)
+    slow = [
+        row
+        for row in rows
+        if row["toplevel"]
+        and row["calls"] >= options.slow_query_calls
+        and (row["mean_time"] or 0) >= options.slow_query_ms
+        and dml.search(row["query"])
+    ]
+    return [
+        {
+            "id": f"{row['queryid']}.{row['userid']}.{int(row['toplevel'])}",
+            "queryid": row["queryid"],
+            "query": row["query"],
+            "calls": int(row["calls"]),
+            "rows": int(row["rows"]),
+            "total_time_ms": row["total_time"],
+            "mean_time_ms": row["mean_time"],
+            "cache_hit_ratio": hit_pct(row),
+            "share_of_total": round(100 * row["total_time"] / everything, 2)
+            if everything
+            else None,
+        }
+        for row in slow[: options.max_queries]
+    ]
+
+
+def hit_pct(row):
+    """Return a statement's share of blocks found in shared buffers, in %."""
+    hit, read = row["shared_blks_hit"], row["shared_blks_read"]
+    return round(100 * hit / (hit + read), 2) if hit + read else None
+
+
+def _query_findings(options, report, window=None):
+    queries = slow_queries(options, window)
     rows = [{**query, "mean_ms": query["mean_time_ms"]} for query in queries]
     suggestions, skipped = suggest_indexes(
         rows, min_rows=options.min_table_rows, trial_indexes=options.trial_indexes
@@ -264,15 +388,15 @@ def _point_missing_indexes_at_suggestions(findings):
             finding.recommendation = f"{suggestion.title}: {suggestion.impact}"
 
 
-def index_efficiency_targets():
+def index_efficiency_targets(window=None):
     """Return the seed's index efficiency targets as met, missed or unmeasured.
 
     The targets are perfconsole.core.targets' INDEX_USAGE, CACHE_HIT and
-    SEQ_SCAN_REDUCTION.
+    SEQ_SCAN_REDUCTION; the cache hit rate over the window when given.
     """
     return [
         _collaboration_index_usage(),
-        _cache_hit_target(),
+        _window_cache_hit_target(window) if window else _cache_hit_target(),
         _seq_scan_reduction_target(),
     ]
 
@@ -453,4 +577,22 @@ def _cache_hit_target():
         measured=", ".join(shown),
         met=all(CACHE_HIT.met(100 * rate) for rate in known),
         detail=f"over {blocks:,} block requests",
+    )
+
+
+def _window_cache_hit_target(window):
+    hits = catalog.window_cache_hit(window)
+    name = "Cache hit rate"
+    target = f"{CACHE_HIT} (the database's blocks, {window.words})"
+    if hits.pct is None:
+        return TargetCheck(
+            name, target, "not measured", None, f"No block read {window.words}."
+        )
+    return TargetCheck(
+        name=name,
+        target=target,
+        measured=f"database {hits.pct:.2f} %",
+        met=CACHE_HIT.met(hits.pct),
+        detail=f"over {hits.hit + hits.read:,} block requests {window.words} "
+        "(statistics history)",
     )

@@ -3,12 +3,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from perfconsole.analyzer.renderers import RENDERERS
-from perfconsole.analyzer.report import Options, build_report
+from perfconsole.analyzer.report import DEFAULT_WINDOW_HOURS, Options, build_report
 from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
 from perfconsole.core.db import StatisticsUnavailable
 
 # A day, the most the query page's filter accepts too.
 MAX_MEAN_MS = 86_400_000
+# Two years: the daily history's retention by default.
+MAX_WINDOW_HOURS = 731 * 24
 
 
 class Command(BaseCommand):
@@ -46,6 +48,13 @@ class Command(BaseCommand):
             help="... and this many calls (MONITORING_SLOW_QUERY_CALLS)",
         )
         parser.add_argument(
+            "--window-hours",
+            type=int,
+            help="judge statements and the cache hit rate over the last this "
+            f"many hours of the statistics history (default {DEFAULT_WINDOW_HOURS};"
+            " lifetime counters while no history covers them)",
+        )
+        parser.add_argument(
             "--min-table-rows",
             type=int,
             help="suggest indexes only on tables this large (default: the "
@@ -56,12 +65,14 @@ class Command(BaseCommand):
         check_range("--slow-query-ms", options["slow_query_ms"], 0, MAX_MEAN_MS)
         check_range("--slow-query-calls", options["slow_query_calls"], 0, BIGINT_MAX)
         check_range("--min-table-rows", options["min_table_rows"], 0, BIGINT_MAX)
+        check_range("--window-hours", options["window_hours"], 1, MAX_WINDOW_HOURS)
         check_output_file("--output", options["output"])
         analyzer_options = Options.from_settings(
             slow_query_ms=options["slow_query_ms"],
             slow_query_calls=options["slow_query_calls"],
             min_table_rows=options["min_table_rows"],
             trial_indexes=options["trial_indexes"],
+            window_hours=options["window_hours"],
         )
         try:
             report = build_report(analyzer_options)
