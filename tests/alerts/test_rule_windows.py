@@ -128,3 +128,31 @@ def test_cache_hit_rate_judges_the_window_not_the_cold_start(
     evaluate_alerts(now=last.taken_at + timedelta(seconds=1))
 
     assert firing(Metric.CACHE_HIT_PCT) == []
+
+
+def test_seq_scan_share_judges_the_window(rules, probe, second_connection):
+    table = create_large_table("studies")
+    app = second_connection()
+    # Sequential scans before the history starts, index lookups after.
+    app.execute("SET enable_indexscan = off; SET enable_bitmapscan = off")
+    for _ in range(5):
+        app.execute(f"SELECT count(*) FROM {table} WHERE title = 'x'")
+    app.execute("RESET enable_indexscan; RESET enable_bitmapscan")
+    publish(app)
+    collected()
+    for key in range(1, 11):
+        app.execute(f"SELECT title FROM {table} WHERE id = %s", [key])
+    publish(app)
+    last = collected()
+    seq, idx = run(
+        "SELECT seq_scan, idx_scan FROM pg_stat_user_tables"
+        " WHERE schemaname = %s AND relname = 'studies'",
+        [PROBE_SCHEMA],
+    )[0]
+    # Lifetime, a third of the scans were sequential: over the rule's 20 %.
+    assert 100 * seq / (seq + idx) > 20
+
+    evaluate_alerts(now=last.taken_at + timedelta(seconds=1))
+
+    subject = f"{PROBE_SCHEMA}.studies"
+    assert subject not in [a.subject for a in firing(Metric.SEQ_SCAN_PCT)]

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.urls import reverse
 
 from perfconsole.analyzer.report import Options, build_report
 from perfconsole.history.collector import collect
@@ -113,3 +114,15 @@ def test_slow_queries_are_those_of_the_window(app, settings):
 def test_analyzedb_window_hours_out_of_range_is_a_command_error(db):
     with pytest.raises(CommandError, match="--window-hours must be at least 1"):
         call_command("analyzedb", "--window-hours", "0")
+
+
+def test_the_admin_page_says_over_which_window(admin_client, app):
+    url = reverse("admin:analyzer_analyzerreport_changelist")
+    page = admin_client.get(url).content.decode()
+    assert "lifetime counters: no statistics history yet" in page
+
+    collected()
+    app.execute(f"SELECT title FROM {WARM} WHERE id = 5")
+    collected()
+    page = admin_client.get(url).content.decode()
+    assert "Statements and the cache hit rate: over the last 24 h." in page
