@@ -102,6 +102,20 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     assert series(data, "q_calls")[2] is None
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["window", "start", "end"])
+@pytest.mark.parametrize(
+    "value", ["", "a" * 10_000, "-1", "99999999999999999999", "\x00", "žluť ☃"]
+)
+def test_hostile_window_values_are_never_a_500(admin_client, field, value):
+    params = {"window": "custom", "start": "2026-01-01", "end": "2026-01-02"}
+    params[field] = value
+
+    response = admin_client.get(reverse(DASHBOARD), params)
+
+    assert response.status_code in (200, 400)
+
+
 def test_collections_that_stopped_a_while_leave_a_gap(settings):
     settings.STATS_INTERVAL_SECONDS = 60
 
