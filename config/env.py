@@ -94,6 +94,11 @@ def database_from_url(
     options = config.setdefault("OPTIONS", {})
     options.setdefault("application_name", f"perfconsole-{kind}")
     options.setdefault("connect_timeout", connect_timeout)
+    # Connect in UTC (Django's zone with USE_TZ): Django then sends no
+    # "SELECT set_config('TimeZone', ...)" on every new connection.
+    server_options = options.get("options", "")
+    if "TimeZone" not in server_options:
+        options["options"] = f"{server_options} -c TimeZone=UTC".strip()
     if pool:
         options["pool"] = pool
         config["CONN_MAX_AGE"] = 0

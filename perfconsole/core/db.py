@@ -130,6 +130,26 @@ def _tag_statement(execute, sql, params, many, context):
     return execute(tag_sql(sql), params, many, context)
 
 
+def _tag_every_statement(execute, sql, params, many, context):
+    # psycopg's composed SQL objects have no text to tag until executed.
+    if isinstance(sql, str):
+        sql = tag_sql(sql)
+    return execute(sql, params, many, context)
+
+
+def tag_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """Tag every statement a Django connection sends (on connection_created).
+
+    The admin, sessions, auth and django-q2's ORM broker all go through
+    Django's connections, so the query table can tell the console's own
+    statements from the product's. First in the list: a wrapper pushed
+    with execute_wrapper() before the connection opened is popped from the
+    end.
+    """
+    if _tag_every_statement not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, _tag_every_statement)
+
+
 @contextmanager
 def reading_statistics(
     using: str = "default", statement_timeout_ms: int | None = None

@@ -87,11 +87,16 @@ class QueryStatAdmin(StatsTableAdmin):
     title = "Query statistics"
     description = (
         "Statements of this database from pg_stat_statements, the console's "
-        "own left out. Times include planning. Click a query for its plan."
+        "own left out unless asked for. Times include planning. Click a query "
+        "for its plan."
     )
     filter_form_class = forms.QueryFilterForm
     table_class = tables.QueryTable
     reset_kind = "querystat"
+
+    def get_table_queryset(self):
+        # The filter form leaves the console's own out unless asked.
+        return self.model.objects.with_console()
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

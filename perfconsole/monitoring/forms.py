@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 
+from perfconsole.core.db import QUERY_TAG
 from perfconsole.core.ownership import console_tables
 
 MAX_PAGE = 100_000
@@ -51,12 +52,20 @@ class QueryFilterForm(StatsFilterForm):
         required=False, min_value=0, max_value=86_400_000, label="Min mean (ms)"
     )
     user = forms.CharField(required=False, max_length=63, label="User")
+    console = forms.BooleanField(
+        required=False,
+        label="Show the console's own statements",
+        help_text="Statements the console sends (its pages, task cluster, "
+        "statistics reads) carry its tag, " + QUERY_TAG + ".",
+    )
 
     search_fields = ("query",)
 
     def filter(self, queryset):
         queryset = super().filter(queryset)
         data = self.cleaned_data
+        if not data.get("console"):
+            queryset = queryset.filter(is_console=False)
         if data.get("slow"):
             queryset = queryset.filter(
                 mean_time_ms__gte=settings.MONITORING_SLOW_QUERY_MS,

@@ -7,8 +7,23 @@ are created by migrations from sql/views/ and re-created by syncstatviews.
 from django.db import models
 
 
+class ProductStatements(models.Manager):
+    """Statements without the console's tag: what the product runs."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(is_console=False)
+
+    def with_console(self):
+        """Return every statement, the console's own included."""
+        return super().get_queryset()
+
+
 class QueryStatBase(models.Model):
-    """Columns shared by query_stats and slow_queries."""
+    """Columns shared by query_stats and slow_queries.
+
+    `objects` leaves out the console's own statements (those with the
+    console's tag, core.db.QUERY_TAG); `objects.with_console()` keeps them.
+    """
 
     id = models.TextField(primary_key=True)
     queryid = models.BigIntegerField()
@@ -35,6 +50,10 @@ class QueryStatBase(models.Model):
     wal_bytes = models.DecimalField(max_digits=30, decimal_places=0)
     share_of_total = models.FloatField("share of total time (%)", null=True)
     stats_since = models.DateTimeField(null=True)
+    # NULL only in the placeholder view, which has no rows.
+    is_console = models.BooleanField("the console's own", null=True)
+
+    objects = ProductStatements()
 
     class Meta:
         abstract = True

@@ -160,7 +160,12 @@ def query_detail_page(model_admin, request, object_id, *, explain=False):
     context = admin_page_context(model_admin, request, "Query")
     try:
         with reading_statistics():
-            stat = model_admin.model.objects.filter(pk=unquote(object_id)).first()
+            # The switch on the list shows the console's own statements too.
+            stat = (
+                model_admin.model.objects.with_console()
+                .filter(pk=unquote(object_id))
+                .first()
+            )
     except StatisticsUnavailable as error:
         context["error"] = str(error)
         return render_admin_page(request, DETAIL_TEMPLATE, context, status=503)

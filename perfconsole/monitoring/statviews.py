@@ -15,9 +15,10 @@ from perfconsole.core.sqlfiles import SqlFolder
 from perfconsole.monitoring.extension import EXTENSION, statements_status
 
 load_sql = SqlFolder(__file__, "views").read
-LATEST_VERSION = 2
+LATEST_VERSION = 3
 # The file version of each view in each version of the set: in 2 the sizes
-# of a table or index another session locks exclusively are left out.
+# of a table or index another session locks exclusively are left out; in 3
+# query_stats keeps the console's own statements, marked by is_console.
 FILE_VERSIONS = {
     1: {
         "query_stats": 1,
@@ -28,6 +29,12 @@ FILE_VERSIONS = {
     2: {
         "query_stats": 1,
         "slow_queries": 1,
+        "index_usage_stats": 2,
+        "table_performance_stats": 2,
+    },
+    3: {
+        "query_stats": 2,
+        "slow_queries": 2,
         "index_usage_stats": 2,
         "table_performance_stats": 2,
     },

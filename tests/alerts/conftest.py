@@ -45,8 +45,13 @@ def probe(transactional_db):
 
 
 def run(sql, params=None):
-    """Run SQL on the test's connection and return its rows, if any."""
-    with connection.cursor() as cursor:
+    """Run SQL on the test's connection and return its rows, if any.
+
+    On the driver's cursor: the statements stand for the product's, which
+    carry no console tag (Django's connections tag every statement).
+    """
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else None
 

@@ -19,8 +19,9 @@ LOW_BARS = ["--slow-query-ms=0", "--slow-query-calls=1", "--min-table-rows=1000"
 @pytest.fixture
 def markup_query(problem_fixture):
     """Record a statement whose text (a column alias) holds markup."""
+    # On the driver's cursor, untagged: a statement of the monitored product.
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) AS "{MARKUP}" FROM {SCHEMA}.orders')
+        cursor.cursor.execute(f'SELECT count(*) AS "{MARKUP}" FROM {SCHEMA}.orders')
 
 
 def test_it_writes_valid_complete_json(problem_fixture, tmp_path):

@@ -72,7 +72,8 @@ def monitor_role(db):
         # A table the role may not read; its own name per test, because the
         # statement's queryid depends on the table's OID.
         cursor.execute(f"CREATE TABLE secret_{role} (id int)")
-        cursor.execute(f"SELECT count(*) FROM secret_{role}")
+        # On the driver's cursor: as the product would send it, untagged.
+        cursor.cursor.execute(f"SELECT count(*) FROM secret_{role}")
         cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER")
         cursor.execute(f"GRANT pg_monitor TO {role}")
         # The console's own tables (sessions, users), not the product's.
