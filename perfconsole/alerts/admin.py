@@ -79,7 +79,6 @@ class AlertAdmin(admin.ModelAdmin):
         "severity",
         "first_seen",
         "last_seen",
-        "resolved_at",
     ]
     list_filter = ["state", "rule__severity", "rule"]
     list_select_related = ["rule"]
@@ -109,7 +108,7 @@ class AlertAdmin(admin.ModelAdmin):
     def subject_link(self, alert):
         return presentation.subject_link(alert)
 
-    @admin.display(description="value", ordering="value")
+    @admin.display(description="value (threshold)", ordering="value")
     def value_display(self, alert):
         return presentation.value_with_threshold(alert)
 

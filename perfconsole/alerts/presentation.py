@@ -20,7 +20,10 @@ VIEW_METRICS = {Metric.MATVIEW_STALE_HOURS, Metric.REFRESH_FAILED}
 
 
 def reading(metric, value):
-    """Return a metric's value with its unit: "600 ms", "97.5 %", "8,653"."""
+    """Return a metric's value with its unit: "600 ms", "97.5 %", "8,653".
+
+    The rule's name says what is counted (dead tuples, business hours).
+    """
     if value is None:
         return ""
     if metric == Metric.QUERY_MEAN_TIME_MS:
@@ -30,10 +33,8 @@ def reading(metric, value):
     if metric in FLAG_METRICS:
         return "yes" if value >= 1 else "no"
     if metric == Metric.MATVIEW_STALE_HOURS:
-        return f"{value:g} h (business hours)"
-    if metric == Metric.DEAD_TUPLES:
-        return f"{value:,.0f} dead tuples"
-    return f"{value:g}"
+        return f"{value:g} h"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,g}"
 
 
 def threshold(rule):
@@ -43,15 +44,14 @@ def threshold(rule):
     """
     if rule.metric in FLAG_METRICS:
         return ""
-    shown = reading(rule.metric, rule.threshold).removesuffix(" (business hours)")
-    return f"{rule.get_comparison_display()} {shown}"
+    return f"{rule.get_comparison_display()} {reading(rule.metric, rule.threshold)}"
 
 
 def value_with_threshold(alert):
-    """Return the alert's value and, beside it, the rule's threshold."""
+    """Return the value and, beside it, the rule's threshold: "612 ms (> 100 ms)"."""
     limit = threshold(alert.rule)
     shown = reading(alert.rule.metric, alert.value)
-    return f"{shown} (threshold {limit})" if limit else shown
+    return f"{shown} ({limit})" if limit else shown
 
 
 def subject_url(alert):

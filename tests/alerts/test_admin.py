@@ -200,9 +200,9 @@ def test_an_alert_shows_its_value_with_the_unit_and_the_threshold(admin_client, 
 
     body = admin_client.get(CHANGELIST).content.decode()
 
-    assert "612 ms (threshold &gt; 100 ms)" in body
-    assert "8,653 dead tuples (threshold &gt; 1,000 dead tuples)" in body
-    assert "91.5 % (threshold &lt; 95 %)" in body
+    assert "612 ms (&gt; 100 ms)" in body
+    assert "8,653 (&gt; 1,000)" in body
+    assert "91.5 % (&lt; 95 %)" in body
     assert "-8885596911298899480" in body  # a query id without separators
 
 
@@ -227,7 +227,7 @@ def test_an_alert_links_to_the_table_index_or_view_it_concerns(admin_client, see
         f'href="{indexes_page}?schema=public&amp;q=orders_kind&amp;console=on"' in body
     )
     assert f'href="{view_page}"' in body
-    assert "3.5 h (business hours) (threshold &gt; 2 h)" in body
+    assert "3.5 h (&gt; 2 h)" in body
     detail = admin_client.get(reverse("admin:alerts_alert_change", args=[index.pk]))
     assert "yes" in detail.content.decode()
     for alert in (table, usage):
@@ -243,7 +243,7 @@ def test_the_alert_page_shows_the_threshold_and_no_developer_help(admin_client, 
     body = admin_client.get(reverse("admin:alerts_alert_change", args=[alert.pk]))
 
     text = body.content.decode()
-    assert "64.2 % (threshold &gt; 20 %)" in text
+    assert "64.2 % (&gt; 20 %)" in text
     assert "&gt; 20 %" in text
     assert "shown escaped" not in text
     assert "the statement's text" in text
