@@ -377,8 +377,7 @@ def activity_chart(periods, key, title, prefix, limit=None):
             mean = periods.sessions(period, sums.get(period, {}).get(name, 0.0))
             values.append(None if mean is None else round(mean, 3))
         series.append((name[len(prefix) :], values))
-    note = "" if series else "No session seen in the window."
-    return chart(key, title + " (mean sessions)", "sessions", series, note=note)
+    return chart(key, title + " (mean sessions)", "sessions", series)
 
 
 def size_chart(periods):

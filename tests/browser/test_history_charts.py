@@ -42,6 +42,13 @@ def test_dashboard_and_query_charts_are_drawn(
     assert "commits" in browser.find("#card-tps").text
     browser.assert_no_csp_violation()
     browser.screenshot("dashboard")
+    # The admin's dark theme: the charts take its colours when drawn.
+    browser.driver.execute_script("localStorage.setItem('theme', 'dark')")
+    browser.driver.refresh()
+    drawn_chart(browser, "tps")
+    browser.assert_no_csp_violation()
+    browser.screenshot("dashboard-dark")
+    browser.driver.execute_script("localStorage.removeItem('theme')")
 
     statement = StatementText.objects.get(queryid=queryid)
     browser.open(

@@ -20,6 +20,9 @@
 
   function trim(number) {
     var abs = Math.abs(number);
+    if (abs > 0 && abs < 1) {
+      return String(parseFloat(number.toPrecision(3)));
+    }
     var places = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
     return String(parseFloat(number.toFixed(places)));
   }
@@ -68,7 +71,13 @@
       grid: { stroke: grid, width: 1 },
       ticks: { stroke: grid, width: 1 }
     };
-    var series = [{}];
+    var zoned = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), data.tz); };
+    // 24-hour times as the console shows them; dates on windows over two days.
+    var tick = uPlot.fmtDate(data.end - data.start > 2 * 86400 ? "{MM}-{DD} {HH}:{mm}" : "{HH}:{mm}");
+    var full = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}");
+    var series = [{
+      value: function (u, ts) { return ts === null ? "–" : full(zoned(ts)); }
+    }];
     chart.series.forEach(function (item, index) {
       series.push({
         label: item.label,
@@ -81,12 +90,17 @@
     return {
       width: width,
       height: 200,
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), data.tz); },
+      tzDate: zoned,
       series: series,
       axes: [
-        Object.assign({}, axis),
         Object.assign({}, axis, {
-          size: 70,
+          space: 60,
+          values: function (u, splits) {
+            return splits.map(function (ts) { return tick(zoned(ts)); });
+          }
+        }),
+        Object.assign({}, axis, {
+          size: 90,
           values: function (u, splits) {
             return splits.map(function (v) { return format(chart.unit, v); });
           }
