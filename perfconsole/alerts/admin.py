@@ -5,7 +5,9 @@ from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 
+from perfconsole.core import formatting
 from perfconsole.core.admin import ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
 from perfconsole.history import recent
@@ -77,8 +79,7 @@ class AlertAdmin(admin.ModelAdmin):
         "value_display",
         "state",
         "severity",
-        "first_seen",
-        "last_seen",
+        "seen",
     ]
     list_filter = ["state", "rule__severity", "rule"]
     list_select_related = ["rule"]
@@ -111,6 +112,15 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="value (threshold)", ordering="value")
     def value_display(self, alert):
         return presentation.value_with_threshold(alert)
+
+    @admin.display(description="last seen", ordering="last_seen")
+    def seen(self, alert):
+        # How long ago fits the list; the moment, with seconds, on hover.
+        return format_html(
+            '<span title="{}">{}</span>',
+            formatting.timestamp(alert.last_seen),
+            formatting.ago(alert.last_seen),
+        )
 
     @admin.display(description="threshold")
     def threshold(self, alert):

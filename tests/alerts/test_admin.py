@@ -1,5 +1,7 @@
 """Admin pages for rules, alerts and notifications: permissions and audit."""
 
+import re
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import quote
@@ -294,5 +296,10 @@ def test_only_a_query_alert_has_a_query_page(admin_client, seeded):
 
 def test_alert_times_show_seconds(admin_client, seeded):
     alert = open_alert("dead_tuples", "public.orders", 8653)
+    moment = f"{timezone.localtime(alert.last_seen):%Y-%m-%d %H:%M:%S}"
+
     body = admin_client.get(CHANGELIST).content.decode()
-    assert f"{timezone.localtime(alert.first_seen):%Y-%m-%d %H:%M:%S}" in body
+    # The list says how long ago, the moment with seconds on hover.
+    assert re.search(rf'<span title="{moment} \S+">just now</span>', body)
+    page = admin_client.get(reverse("admin:alerts_alert_change", args=[alert.pk]))
+    assert moment in page.content.decode()
