@@ -112,8 +112,9 @@ def test_a_missing_value_shows_a_dash():
 def test_csv_keeps_the_raw_values():
     header, row = list(KindsTable([ROW]).export_rows())
     values = dict(zip(header, row, strict=True))
-    assert values["Mean ms"] == 600.09699
-    assert values["Size bytes"] == 10 * 1024 * 1024
+    assert values["Mean ms (ms)"] == 600.09699
+    assert values["Running (s)"] == 20.7
+    assert values["Size bytes (bytes)"] == 10 * 1024 * 1024
     assert values["Queryid"] == -8885596911298899480
     assert values["Shared buffers"] == 32768
     assert values["Seen"] == MOMENT.isoformat()

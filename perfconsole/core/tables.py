@@ -93,6 +93,8 @@ class ReadableColumn(NumberColumn):
     """
 
     kind = "duration"
+    # The unit of the raw value, named in the CSV export's header.
+    export_unit = "ms"
 
     def render(self, value: Any) -> str:
         return readable_html(value, self.kind)
@@ -120,12 +122,14 @@ class SecondsColumn(ReadableColumn):
     """A duration in seconds (or an interval), in the unit that fits."""
 
     kind = "seconds"
+    export_unit = "s"
 
 
 class BytesColumn(ReadableColumn):
     """A size in bytes as pg_size_pretty prints it, exact bytes on hover."""
 
     kind = "size"
+    export_unit = "bytes"
 
 
 class IdColumn(tables.Column):
@@ -237,11 +241,17 @@ class ConsoleTable(tables.Table):
     def export_rows(self) -> Iterator[list[Any]]:
         """Yield the header and every filtered row, raw values, in order."""
         columns = list(self.columns)
-        yield [str(column.header) for column in columns]
+        yield [export_header(column) for column in columns]
         for record in self.data.data:
             yield [
                 export_value(A(c.accessor).resolve(record, quiet=True)) for c in columns
             ]
+
+
+def export_header(column: Any) -> str:
+    """Return a bound column's CSV header, naming the unit of its raw numbers."""
+    unit = getattr(column.column, "export_unit", "")
+    return f"{column.header} ({unit})" if unit else str(column.header)
 
 
 def column_for(name: str, value: Any) -> tables.Column:

@@ -121,7 +121,8 @@ def test_it_filters_and_exports_csv(admin_client, scratch):
     assert export["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(export.content.decode())))
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["Schema", "Table", "Size"]
+    # Raw numbers, their unit in the header.
+    assert header[:3] == ["Schema", "Table", "Size (bytes)"]
     assert "Heap hit (%)" in header  # every column, not only the main ones
     assert [row[1] for row in body] == ["big", "small"]
     live = header.index("Live")
