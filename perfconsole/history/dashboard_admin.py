@@ -45,7 +45,6 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "missing",
     )
     list_filter = ("status",)
-    date_hierarchy = "taken_at"
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.dashboard_view)
