@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
+from perfconsole.core import formatting
 from perfconsole.core.db import QUERY_TAG, cache_hits, fetch_dicts
 from perfconsole.history import recent
 from perfconsole.monitoring.extension import statements_status
@@ -59,7 +60,7 @@ def table_stats(rule, value_sql, extra_where=""):
         params,
     )
     return [
-        Observation(row["subject"], float(row["value"]), f"{row['n_live_tup']} rows")
+        Observation(row["subject"], float(row["value"]), f"{row['n_live_tup']:,} rows")
         for row in rows
         if row["value"] is not None
     ]
@@ -274,7 +275,7 @@ def matview_stale_hours(rule, now):
         Observation(
             row["view_name"],
             round((now - max(row["last"], day_start)) / timedelta(hours=1), 2),
-            f"last refreshed {timezone.localtime(row['last']):%Y-%m-%d %H:%M %Z}",
+            f"last refreshed {formatting.timestamp(row['last'])}",
         )
         for row in latest
         if row["last"] is not None

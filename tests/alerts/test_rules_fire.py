@@ -61,6 +61,7 @@ def test_dead_tuples_fire_after_deletes_and_resolve_after_vacuum(rules, probe):
     evaluate_alerts()
     alert = open_alert("dead_tuples", subject)
     assert alert is not None and alert.value == 2000
+    assert alert.detail == "3,000 rows"  # the live rows, with a separator
 
     evaluate_alerts()
     assert len(alerts_for("dead_tuples", subject)) == 1, "evaluating twice duplicated"
