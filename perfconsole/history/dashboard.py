@@ -14,6 +14,8 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import connection
 
+from perfconsole.core.db import QUERY_TAG
+
 from .models import Level
 from .windows import (
     STATEMENT_COLUMNS,
@@ -82,10 +84,13 @@ class Periods:
                     self.missing[bucket][name[8:]] += int(count)
         if self.level == Level.RAW:
             self.starts = with_gaps(sorted({row["bucket"] for row in rows}))
-        else:
+        elif rows:
             self.starts = [
                 moment.timestamp() for moment in grid(start, end, UNITS[self.level])
             ]
+        else:
+            # Nothing collected in the window: no chart, a sentence instead.
+            self.starts = []
 
     def read(self, period, source):
         """Return how many collections of the period read the source."""
@@ -468,6 +473,8 @@ def statement_chart_data(database, statement_id, start, end):
 def top_statements(database, start, end, limit):
     """Return the window's statements with the most total time, biggest first.
 
+    The console's own statements (tagged, core.db.QUERY_TAG) are left out.
+
     Like windows.statement_totals, with the previous window's total time and
     the change, but summing only what the list shows: the top is found in
     SQL, the previous window read for those statements only.
@@ -478,11 +485,14 @@ def top_statements(database, start, end, limit):
         "SELECT top.*, t.queryid, t.userid, t.toplevel, t.query FROM ("
         " SELECT d.statement_id, sum(d.calls) AS calls,"
         " sum(d.total_exec_time + d.total_plan_time) AS total_time"
-        f" FROM history_statementdelta d WHERE {where}"
+        " FROM history_statementdelta d"
+        " JOIN history_statementtext c ON c.id = d.statement_id"
+        # The console's own statements (its tag) are not what a DBA looks for.
+        f" WHERE {where} AND strpos(c.query, %s) = 0"
         " GROUP BY d.statement_id ORDER BY total_time DESC LIMIT %s) top"
         " JOIN history_statementtext t ON t.id = top.statement_id"
         " ORDER BY top.total_time DESC",
-        [*params, limit],
+        [*params, QUERY_TAG, limit],
     )
     if not rows:
         return []

@@ -70,6 +70,7 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             alerts=open_alerts(),
             alerts_url=safe_reverse("admin:alerts_alert_changelist"),
             snapshots_url=reverse("admin:history_snapshot_changelist"),
+            queries_url=safe_reverse("admin:monitoring_querystat_changelist"),
             last_snapshot=Snapshot.objects.filter(database=database)
             .order_by("-taken_at")
             .first(),

@@ -68,6 +68,11 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     blocker.rollback()
     assert "database" in blocked.missing and "statement" in blocked.missing
     marker(2)
+    # A statement of the product (no console tag), from a session of its own.
+    product = second_connection()
+    for value in range(20):
+        product.execute("SELECT pg_sleep(0.005), %s::int AS dashboard_probe", [value])
+    product.execute("SELECT pg_stat_force_next_flush()")
     collected()
 
     response = admin_client.get(reverse(DASHBOARD))
@@ -86,7 +91,13 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     assert all(v is None or 0 <= v <= 100 for v in hit_rate)
     assert hit_rate[2] is None
     assert "Health:" in response.content.decode()
-    assert "top-queries" in response.content.decode()
+    # The product's statement leads the top five; the console's own are left
+    # out (the probe's statements carry the console's tag).
+    top = response.context["top_queries"]
+    assert "dashboard_probe" in top[0]["query"] and top[0]["calls"] == 20
+    assert top[0]["total_time"] >= 100
+    assert not any("/* perfconsole */" in row["query"] for row in top)
+    assert top[0]["url"] in response.content.decode()
 
     statement = StatementText.objects.get(queryid=queryid)
     page = reverse(
@@ -121,6 +132,22 @@ def test_collections_that_stopped_a_while_leave_a_gap(settings):
 
     # Collections at 0, 60, then nothing until 3600: a gap point after 60.
     assert with_gaps([0.0, 60.0, 3600.0, 3660.0]) == [0.0, 60.0, 120.0, 3600.0, 3660.0]
+
+
+@pytest.mark.django_db
+def test_an_empty_history_renders(admin_client):
+    response = admin_client.get(reverse(DASHBOARD) + "?window=7d")
+
+    assert response.status_code == 200
+    assert chart_json(response, "dashboard-data")["times"] == []
+
+
+@pytest.mark.django_db
+def test_without_the_permission_no_dashboard_and_no_link(client, staff_user):
+    client.force_login(staff_user)
+
+    assert client.get(reverse(DASHBOARD)).status_code == 403
+    assert reverse(DASHBOARD) not in client.get(reverse("admin:index")).content.decode()
 
 
 @pytest.mark.django_db
