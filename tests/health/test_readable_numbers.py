@@ -4,6 +4,9 @@ import re
 
 import pytest
 
+from perfconsole.health import activity
+from tests.health.conftest import wait_for
+
 CHECKS_URL = "/admin/health/healthcheck/"
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +44,18 @@ def test_the_statistics_reset_reads_with_seconds(admin_client):
     reset = re.search(r"since statistics were reset at ([^.]*)\.", content)
     never = "since statistics began (never reset)" in content
     assert never or re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", reset.group(1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_activity_reads_seconds_in_their_unit(admin_client, background):
+    job = background("SELECT pg_sleep(30) AS readable_activity_marker")
+    wait_for(lambda: job.pid in {r["pid"] for r in activity.sessions()})
+
+    content = admin_client.get("/admin/health/activity/").content.decode()
+
+    row = content[content.index(f'<td class="num">{job.pid}</td>') :]
+    row = row[: row.index("</tr>")]
+    cells = re.findall(r'<td class="num">(?:<span title="([\d.]+) s">)?([^<]+)', row)
+    # pid, then the time in state and in the transaction: "1.02 s", not "1.0234".
+    durations = [shown for _, shown in cells[1:3]]
+    assert all(re.fullmatch(r"[\d.]+ (µs|ms|s)", text) for text in durations), row
