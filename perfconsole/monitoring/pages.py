@@ -171,8 +171,12 @@ def query_detail_page(model_admin, request, object_id, *, explain=False):
         return render_admin_page(request, DETAIL_TEMPLATE, context, status=503)
     if stat is None:
         raise Http404("This statement is no longer in pg_stat_statements.")
+    # Times read in their own unit now: the labels' "(ms)" would mislead.
     counters = [
-        (field.verbose_name, counter_html(field.name, getattr(stat, field.attname)))
+        (
+            field.verbose_name.removesuffix(" (ms)"),
+            counter_html(field.name, getattr(stat, field.attname)),
+        )
         for field in QueryStat._meta.fields
         if field.name not in ("query", "id")
     ]
