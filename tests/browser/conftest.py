@@ -46,6 +46,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def left_page(element):
+    """Return True once element's page has been replaced by the next one."""
+    from selenium.common.exceptions import (
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        # Chromium may answer for a node of a page just unloaded with an
+        # inspector error instead of a stale reference.
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
+
+
 class Browser:
     """A signed-in-or-not Chromium pointed at the live server.
 
@@ -66,11 +86,10 @@ class Browser:
 
     def click(self, element):
         """Click a link or button and wait for the next page to load."""
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         element.click()
-        WebDriverWait(self.driver, WAIT_SECONDS).until(ec.staleness_of(element))
+        WebDriverWait(self.driver, WAIT_SECONDS).until(lambda _: left_page(element))
         self.assert_no_csp_violation()
 
     def find(self, css):
