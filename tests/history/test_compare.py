@@ -166,3 +166,29 @@ def test_compare_page_needs_its_permission(client, staff_user, db):
     )
     client.force_login(staff_user)
     assert client.get(reverse(URL)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {
+            "before_from": "0001-01-01 00:00",
+            "before_to": "0001-01-02 00:00",
+            "after_from": "9999-12-30 00:00",
+            "after_to": "9999-12-31 00:00",
+            "threshold_pct": "100000",
+            "min_calls": "1000000000",
+        },
+        {
+            "before_from": "2026-01-01T10:00",
+            "before_to": "2026-01-01T10:00:00.000001",
+            "after_from": "2026-01-01T10:00:00+14:00",
+            "after_to": "2026-01-01T10:00:00-12:00",
+            "threshold_pct": "",
+            "min_calls": "",
+        },
+    ],
+)
+def test_extreme_but_valid_windows_compare(admin_client, history_db, data):
+    response = admin_client.get(reverse(URL), data)
+    assert response.status_code == 200
