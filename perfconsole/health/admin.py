@@ -13,7 +13,7 @@ from perfconsole.core.ownership import include_console_tables
 from perfconsole.core.tables import rows_table
 from perfconsole.health import activity
 from perfconsole.health.forms import (
-    ALL_DATABASES,
+    THIS_DATABASE,
     ActivityFilterForm,
     HealthFilterForm,
     SignalForm,
@@ -113,7 +113,7 @@ class ActivityAdmin(PageAdmin):
             error=error,
             form=form,
             sessions=sessions_table(
-                request, sessions, all_databases=filters["database"] == ALL_DATABASES
+                request, sessions, all_databases=filters["database"] != THIS_DATABASE
             ),
             pairs=rows_table(pairs),
             progress=ProgressTable(progress),

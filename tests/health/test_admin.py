@@ -8,6 +8,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.db import connection
 
+from perfconsole.core.db import console_connection_params, raw_connection
 from perfconsole.health import activity
 from tests.health.conftest import wait_for
 
@@ -393,3 +394,23 @@ def test_the_confirmation_needs_the_view_permission_too(client, staff_user, slee
 
     assert response.status_code == 403
     assert "pg_sleep" not in response.content.decode()
+
+
+def test_sessions_of_other_databases_are_shown_without_buttons(admin_client):
+    params = console_connection_params(
+        dbname="postgres", application_name="health-test-other"
+    )
+    with raw_connection(params) as other:
+        other.execute("SELECT 1 /* in another database */")
+        pid = other.info.backend_pid
+
+        here = admin_client.get(ACTIVITY_URL).content.decode()
+        everywhere = admin_client.get(ACTIVITY_URL, {"database": "*"}).content
+        postgres = admin_client.get(ACTIVITY_URL, {"database": "postgres"}).content
+
+    assert "in another database" not in here
+    for page in (everywhere.decode(), postgres.decode()):
+        assert "in another database" in page
+        assert "<th>database</th>" in page
+        assert f"?pid={pid}&amp;" not in page
+        assert "another database" in page
