@@ -470,6 +470,20 @@ def statement_chart_data(database, statement_id, start, end):
     return chart_data(periods, charts)
 
 
+def console_statements(database):
+    """Return the ids of the console's own statements (they carry its tag).
+
+    Read apart from the sums: a join with the texts, tested on every delta
+    row, made the top five five times slower over a week.
+    """
+    rows = fetch(
+        "SELECT t.id FROM history_statementtext t"
+        " WHERE t.database_id = %s AND strpos(t.query, %s) > 0",
+        [database.id, QUERY_TAG],
+    )
+    return [row["id"] for row in rows]
+
+
 def top_statements(database, start, end, limit):
     """Return the window's statements with the most total time, biggest first.
 
@@ -485,14 +499,12 @@ def top_statements(database, start, end, limit):
         "SELECT top.*, t.queryid, t.userid, t.toplevel, t.query FROM ("
         " SELECT d.statement_id, sum(d.calls) AS calls,"
         " sum(d.total_exec_time + d.total_plan_time) AS total_time"
-        " FROM history_statementdelta d"
-        " JOIN history_statementtext c ON c.id = d.statement_id"
-        # The console's own statements (its tag) are not what a DBA looks for.
-        f" WHERE {where} AND strpos(c.query, %s) = 0"
+        f" FROM history_statementdelta d WHERE {where}"
+        " AND d.statement_id <> ALL(%s)"
         " GROUP BY d.statement_id ORDER BY total_time DESC LIMIT %s) top"
         " JOIN history_statementtext t ON t.id = top.statement_id"
         " ORDER BY top.total_time DESC",
-        [*params, QUERY_TAG, limit],
+        [*params, console_statements(database), limit],
     )
     if not rows:
         return []
