@@ -46,6 +46,7 @@ CHECKPOINT_COUNTERS = {
     "checkpointer": ["num_timed", "num_requested"],
     "bgwriter": ["checkpoints_timed", "checkpoints_req"],
 }
+THROUGHPUT_COLUMNS = ("calls", "total_exec_time", "total_plan_time")
 TOP_WAITS = 5
 SIZE_GAUGES = ("table_bytes", "index_bytes", "toast_bytes")
 
@@ -121,13 +122,13 @@ class Periods:
             sums[row["bucket"]][row["counter"]] = float(row["total"])
         return sums
 
-    def statement_sums(self, statement_id=None):
+    def statement_sums(self, statement_id=None, names=STATEMENT_COLUMNS):
         """Return {period: {column: sum}} of the statements, or of one."""
         where, params = self.where, list(self.params)
         if statement_id is not None:
             where += " AND d.statement_id = %s"
             params.append(statement_id)
-        columns = ", ".join(f"sum(d.{name}) AS {name}" for name in STATEMENT_COLUMNS)
+        columns = ", ".join(f"sum(d.{name}) AS {name}" for name in names)
         rows = fetch(
             f"SELECT {self.bucket} AS bucket, {columns}"
             f" FROM history_statementdelta d WHERE ({where}) GROUP BY 1",
@@ -296,7 +297,8 @@ def dashboard_charts(database, start, end):
 
 def statement_charts(periods):
     """Return the statement throughput and mean time charts."""
-    sums = periods.statement_sums()
+    # Only what the two charts need: summing every column costs a third more.
+    sums = periods.statement_sums(names=THROUGHPUT_COLUMNS)
     return [
         chart(
             "calls",
