@@ -40,6 +40,7 @@ class WindowCompareAdmin(PageAdmin):
             form.cleaned_data["threshold_pct"],
             form.cleaned_data["min_calls"],
         )
+        linked = request.user.has_perm("monitoring.view_querystat")
         return self.render_page(
             request,
             COMPARE_TEMPLATE,
@@ -50,8 +51,8 @@ class WindowCompareAdmin(PageAdmin):
             after=after,
             threshold_pct=form.cleaned_data["threshold_pct"],
             min_calls=form.cleaned_data["min_calls"],
-            slower=SlowerTable(result.slower),
-            new=NewTable(result.new),
-            gone=GoneTable(result.gone),
+            slower=SlowerTable(result.slower, linked=linked),
+            new=NewTable(result.new, linked=linked),
+            gone=GoneTable(result.gone, linked=linked),
             seq_scans=SeqScanTable(result.seq_scans),
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perfconsole.core.db import QUERY_TAG
+
 from .models import StatementText
 from .windows import counter_sums, statement_sums
 
@@ -46,15 +48,19 @@ def rise_pct(before, after):
 def compare_windows(database, before, after, threshold_pct, min_calls):
     """Compare the statements and tables of two windows ((start, end) each).
 
-    A statement is slower when it ran at least min_calls times in both
-    windows and its mean time rose by more than threshold_pct. New and gone
-    statements ran in one window only. A table's sequential scans jumped when
-    their rate per hour rose by more than threshold_pct, with at least
-    min_calls of them after.
+    The console's own statements are left out. A statement is slower when
+    it ran at least min_calls times in both windows and its mean time rose by
+    more than threshold_pct. New and gone statements ran in one window only.
+    A table's sequential scans jumped when their rate per hour rose by more
+    than threshold_pct, with at least min_calls of them after.
     """
     old = {k: figures(v) for k, v in statement_sums(database, *before).items()}
     now = {k: figures(v) for k, v in statement_sums(database, *after).items()}
     texts = StatementText.objects.in_bulk([*old, *now])
+    # The console's own statements (tagged) are not the deploy's.
+    console = {key for key, text in texts.items() if QUERY_TAG in text.query}
+    old = {key: value for key, value in old.items() if key not in console}
+    now = {key: value for key, value in now.items() if key not in console}
     result = Comparison()
     for statement_id, current in now.items():
         previous = old.get(statement_id)
@@ -85,6 +91,8 @@ def statement_row(text, before=None, after=None):
         "statement_id": text.id,
         "queryid": text.queryid,
         "query": text.query,
+        # The key of the statement's page (monitoring's query_stats id).
+        "page_id": f"{text.queryid}.{text.userid}.{int(text.toplevel)}",
     }
     for side, values in (("before", before), ("after", after)):
         for name in ("calls", "total_time", "mean_time", "rows"):

@@ -1,5 +1,10 @@
 """Tables of the compare page: slower, new and gone statements, table scans."""
 
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+from django.utils.html import format_html
+
+from perfconsole.core import formatting
 from perfconsole.core.tables import (
     ConsoleTable,
     DurationColumn,
@@ -17,13 +22,30 @@ def percent(value):
 
 
 class StatementTable(ConsoleTable):
-    """Statements of one window or both (rows of compare.statement_row)."""
+    """Statements of one window or both (rows of compare.statement_row).
+
+    With linked=True the query id links to the statement's page (for users
+    who may see it); a statement gone from pg_stat_statements says so there.
+    """
 
     class Meta(ConsoleTable.Meta):
         orderable = False
 
     queryid = IdColumn(verbose_name="query id")
     query = SqlColumn(verbose_name="query")
+
+    def __init__(self, *args, linked=False, **kwargs):
+        self.linked = linked
+        super().__init__(*args, **kwargs)
+
+    def render_queryid(self, value, record):
+        shown = formatting.identifier(value)
+        if not self.linked:
+            return shown
+        url = reverse(
+            "admin:monitoring_querystat_change", args=[quote(record["page_id"])]
+        )
+        return format_html('<a href="{}">{}</a>', url, shown)
 
 
 class SlowerTable(StatementTable):
