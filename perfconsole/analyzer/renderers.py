@@ -61,6 +61,7 @@ def render_text(report):
         f"{report.server_version}), {formatting.timestamp(report.generated_at)}",
         f"{counts['critical']} critical, {counts['warning']} warning, "
         f"{counts['info']} info",
+        f"Statements and the cache hit rate: {report.window or 'lifetime counters'}.",
         "",
         "Index efficiency targets",
     ]

@@ -126,3 +126,12 @@ def test_the_admin_page_says_over_which_window(admin_client, app):
     collected()
     page = admin_client.get(url).content.decode()
     assert "Statements and the cache hit rate: over the last 24 h." in page
+
+
+def test_text_and_html_reports_say_over_which_window(app):
+    from perfconsole.analyzer.renderers import render_html, render_text
+
+    result = report()
+    line = "Statements and the cache hit rate: lifetime counters: no statistics"
+    assert line in render_text(result)
+    assert line in render_html(result)
