@@ -593,6 +593,6 @@ def _window_cache_hit_target(window):
         target=target,
         measured=f"database {hits.pct:.2f} %",
         met=CACHE_HIT.met(hits.pct),
-        detail=f"over {hits.hit + hits.read:,} block requests {window.words} "
+        detail=f"{hits.hit + hits.read:,} block requests {window.words} "
         "(statistics history)",
     )
