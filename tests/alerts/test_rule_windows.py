@@ -1,12 +1,13 @@
 """Rules judge the last window of the statistics history, on real statements
 collected between real snapshots; lifetime counters only without history."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
 
 from perfconsole.alerts.evaluation import evaluate_alerts
-from perfconsole.alerts.models import Alert, AlertState, Metric
+from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
 from perfconsole.history.collector import collect
 
 from .conftest import PROBE_SCHEMA, create_large_table, flush_stats, run
@@ -156,3 +157,20 @@ def test_seq_scan_share_judges_the_window(rules, probe, second_connection):
 
     subject = f"{PROBE_SCHEMA}.studies"
     assert subject not in [a.subject for a in firing(Metric.SEQ_SCAN_PCT)]
+
+
+def test_the_seeded_slow_query_rule_judges_a_quarter_of_an_hour(rules):
+    from django.apps import apps
+
+    windows = importlib.import_module(
+        "perfconsole.alerts.migrations.0004_rule_window_minutes"
+    )
+    edited = rules[Metric.CACHE_HIT_PCT]
+    edited.window_minutes = 5
+    edited.save()
+
+    windows.set_seeded_windows(apps, None)
+
+    assert AlertRule.objects.get(name="Slow critical query").window_minutes == 15
+    assert AlertRule.objects.get(pk=edited.pk).window_minutes == 5
+    assert AlertRule.objects.get(name="Dead tuples").window_minutes == 60
