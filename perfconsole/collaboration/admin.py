@@ -168,9 +168,10 @@ class OrganizationAdmin(BigTableAdmin):
 
 @admin.register(OrganizationMember)
 class OrganizationMemberAdmin(BigTableAdmin):
-    list_display = ("user", "organization", "role", "joined_at", "invited_by")
+    # Who invited a member is on the member's page: the list fits a laptop.
+    list_display = ("user", "organization", "role", "joined_at")
     list_filter = ("role",)
-    list_select_related = ("user", "organization", "invited_by")
+    list_select_related = ("user", "organization")
     autocomplete_fields = ("user", "organization", "invited_by")
     search_fields = ("user__email",)
     search_help_text = "A member's e-mail (exact), a user id or organization id."
@@ -208,9 +209,10 @@ class StudyAdmin(BigTableAdmin):
 
 @admin.register(StudyCollaborator)
 class StudyCollaboratorAdmin(BigTableAdmin):
-    list_display = ("user", "study", "role", "added_at", "added_by")
+    # Who added a collaborator is on its page: the list fits a laptop.
+    list_display = ("user", "study", "role", "added_at")
     list_filter = ("role",)
-    list_select_related = ("user", "study", "added_by")
+    list_select_related = ("user", "study")
     autocomplete_fields = ("user", "study", "added_by")
     search_fields = ("user__email",)
     search_help_text = "A collaborator's e-mail (exact), a user id or study id."
@@ -246,9 +248,19 @@ class TeamProductivityAnalyticsAdmin(ReadOnlyAdminMixin, BigTableAdmin):
         "activity_last_7_days",
         "activity_last_30_days",
         "last_activity_at",
-        "computed_at",
     )
+    # When the view was computed is one moment for every row: on each row's
+    # page and the materialized views page, not in a column of its own.
     search_fields = ("organization_name",)
     search_help_text = "An organization id."
     uuid_search = ("pk",)
-    ordering = ("organization_id",)
+    # Most active first. The view has one row per organization: sorting it
+    # needs no index, unlike the big tables' lists.
+    ordering = ("-activity_last_30_days", "organization_id")
+    sortable_by = (
+        "member_count",
+        "studies_created",
+        "collaborators",
+        "activity_last_7_days",
+        "activity_last_30_days",
+    )
