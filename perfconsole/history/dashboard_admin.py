@@ -8,6 +8,7 @@ collections may see what they collected.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, path, reverse
@@ -20,6 +21,7 @@ from perfconsole.core.pages import admin_page_context, render_admin_page
 
 from .collector import console_database
 from .dashboard import dashboard_charts, top_statements
+from .dashboard_tables import RefreshTable, TopQueryTable
 from .models import Snapshot
 from .window_form import WindowForm
 
@@ -86,10 +88,12 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 def window_data(database, start, end):
     """Return the dashboard's charts, top queries and latest refreshes."""
+    top = top_queries(database, start, end)
     return {
         "charts": dashboard_charts(database, start, end),
-        "top_queries": top_queries(database, start, end),
-        "refreshes": latest_refreshes(),
+        "top_queries": top,
+        "top_table": TopQueryTable(top),
+        "refresh_table": RefreshTable(latest_refreshes()),
     }
 
 
@@ -127,7 +131,7 @@ def top_queries(database, start, end):
         # The query page's id: queryid.userid.toplevel (monitoring.QueryStat).
         row["url"] = safe_reverse(
             "admin:monitoring_querystat_change",
-            f"{row['queryid']}.{row['userid']}.{int(row['toplevel'])}",
+            quote(f"{row['queryid']}.{row['userid']}.{int(row['toplevel'])}"),
         )
     return rows
 
