@@ -392,10 +392,11 @@ def index_efficiency_targets(window=None):
     """Return the seed's index efficiency targets as met, missed or unmeasured.
 
     The targets are perfconsole.core.targets' INDEX_USAGE, CACHE_HIT and
-    SEQ_SCAN_REDUCTION; the cache hit rate over the window when given.
+    SEQ_SCAN_REDUCTION; index usage and the cache hit rate over the window
+    when given.
     """
     return [
-        _collaboration_index_usage(),
+        _collaboration_index_usage(window),
         _window_cache_hit_target(window) if window else _cache_hit_target(),
         _seq_scan_reduction_target(),
     ]
@@ -516,13 +517,15 @@ def _status(met):
     return {True: "met", False: "missed", None: "n/a"}[met]
 
 
-def _collaboration_index_usage():
+def _collaboration_index_usage(window=None):
     with reading_statistics():
         tables = list(
             TablePerformance.objects.filter(table_name__in=COLLABORATION_TABLES).values(
                 "schema_name", "table_name", "seq_scan", "idx_scan"
             )
         )
+    if window is not None:
+        return _index_usage(tables, window_scans(tables, window), window.words)
     scanned = [t for t in tables if t["seq_scan"] + t["idx_scan"] > 0]
     target = f"{INDEX_USAGE} on collaboration tables"
     name = "Index usage ratio"
@@ -540,7 +543,6 @@ def _collaboration_index_usage():
         / (t["seq_scan"] + t["idx_scan"])
         for t in scanned
     }
-    lowest = min(ratios, key=ratios.get)
     reset = stats_reset_time()
     # Index builds and bulk loads count as sequential scans too, so the ratio
     # speaks of the workload only when counted from a reset after them.
@@ -550,14 +552,59 @@ def _collaboration_index_usage():
         else "counted since statistics began (index builds and loads included; "
         "SELECT pg_stat_reset() before a workload to measure it alone)"
     )
+    return _index_usage_check(ratios, since)
+
+
+def _index_usage_check(ratios, since):
+    """Return the index usage target judged on {table: ratio in %}."""
+    lowest = min(ratios, key=ratios.get)
     per_table = "; ".join(f"{table} {ratio:.1f} %" for table, ratio in ratios.items())
     return TargetCheck(
-        name=name,
-        target=target,
+        name="Index usage ratio",
+        target=f"{INDEX_USAGE} on collaboration tables",
         measured=f"lowest {ratios[lowest]:.1f} % ({lowest})",
         met=all(INDEX_USAGE.met(ratio) for ratio in ratios.values()),
         detail=f"{per_table}; {since}",
     )
+
+
+def window_scans(tables, window):
+    """Return the tables with their scans in a window of the statistics history."""
+    scans = recent.table_scans(window)
+    counted = []
+    for table in tables:
+        key = catalog.qualified_name(table["schema_name"], table["table_name"])
+        counters = scans.get(key, {})
+        counted.append(
+            {
+                **table,
+                "seq_scan": int(counters.get("seq_scan", 0)),
+                "idx_scan": int(counters.get("idx_scan", 0)),
+            }
+        )
+    return counted
+
+
+def _index_usage(tables, counted, words):
+    """Judge index usage on the scans of a window (none: not measured)."""
+    scanned = [t for t in counted if t["seq_scan"] + t["idx_scan"] > 0]
+    if not scanned:
+        return TargetCheck(
+            name="Index usage ratio",
+            target=f"{INDEX_USAGE} on collaboration tables",
+            measured="not measured",
+            met=None,
+            detail=f"The collaboration tables were not scanned {words}."
+            if tables
+            else "The collaboration tables are missing.",
+        )
+    ratios = {
+        f"{t['schema_name']}.{t['table_name']}": 100.0
+        * t["idx_scan"]
+        / (t["seq_scan"] + t["idx_scan"])
+        for t in scanned
+    }
+    return _index_usage_check(ratios, f"{words} (statistics history)")
 
 
 def _cache_hit_target():

@@ -2,6 +2,8 @@
 counters: real cold reads and slow statements before the first collection,
 real cached reads and statements between collections."""
 
+import uuid
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -135,3 +137,24 @@ def test_text_and_html_reports_say_over_which_window(app):
     line = "Statements and the cache hit rate: lifetime counters: no statistics"
     assert line in render_text(result)
     assert line in render_html(result)
+
+
+def test_index_usage_with_history_is_the_windows(app):
+    # Sequential scans before the history starts, index lookups after.
+    app.execute("SET enable_indexscan = off; SET enable_bitmapscan = off")
+    for _ in range(5):
+        app.execute("SELECT count(*) FROM studies")
+    app.execute("RESET enable_indexscan; RESET enable_bitmapscan")
+    publish(app)
+    collected()
+    app.execute("SET enable_seqscan = off")
+    for key in range(10):
+        app.execute("SELECT id FROM studies WHERE id = %s", [uuid.UUID(int=key)])
+    publish(app)
+    collected()
+
+    usage = {t.name: t for t in report().targets}["Index usage ratio"]
+
+    assert usage.measured == "lowest 100.0 % (public.studies)", usage
+    assert usage.met is True
+    assert "over the last 24 h (statistics history)" in usage.detail
