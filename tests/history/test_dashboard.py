@@ -72,6 +72,15 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     product = second_connection()
     for value in range(20):
         product.execute("SELECT pg_sleep(0.005), %s::int AS dashboard_probe", [value])
+    # A function whose inner statement is tracked too (nested, toplevel
+    # false): its time is already in the call's.
+    product.execute("SET pg_stat_statements.track = 'all'")
+    product.execute(
+        "CREATE FUNCTION pg_temp.dashboard_nested() RETURNS void LANGUAGE plpgsql"
+        " AS $$ BEGIN PERFORM pg_sleep(0.02) AS dashboard_inner; END $$"
+    )
+    for _ in range(3):
+        product.execute("SELECT pg_temp.dashboard_nested() AS dashboard_outer")
     product.execute("SELECT pg_stat_force_next_flush()")
     collected()
 
@@ -97,6 +106,9 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     assert "dashboard_probe" in top[0]["query"] and top[0]["calls"] == 20
     assert top[0]["total_time"] >= 100
     assert not any("/* perfconsole */" in row["query"] for row in top)
+    inner = StatementText.objects.get(query__contains="dashboard_inner", toplevel=False)
+    assert any("dashboard_outer" in row["query"] for row in top)
+    assert inner.id not in [row["statement_id"] for row in top]
     assert top[0]["url"] in response.content.decode()
 
     statement = StatementText.objects.get(queryid=queryid)
