@@ -44,7 +44,8 @@ class StatsTable(ConsoleTable):
 
 class QueryTable(StatsTable):
     class Meta(StatsTable.Meta):
-        pass
+        # Where the time goes first; marked on its column.
+        order_by = ("-total_time_ms",)
 
     query = TextColumn(verbose_name="Query", orderable=False)
     user_name = TextColumn(verbose_name="User")
@@ -216,7 +217,7 @@ class TableTable(LockedSizesTable):
 
 
 class SlowQueryTable(QueryTable):
-    class Meta(StatsTable.Meta):
+    class Meta(QueryTable.Meta):
         pass
 
     detail_url_name = "monitoring_slowquery_change"

@@ -106,3 +106,13 @@ def test_the_main_columns_by_default_all_on_demand(admin_client):
     assert "Heap hit (%)" in every and len(every) > len(main) + 8
     assert b"All columns (" in admin_client.get(url).content
     assert admin_client.get(f"{url}?columns=some").status_code == 400
+
+
+@pytest.mark.django_db
+def test_queries_lead_with_the_most_total_time_and_mark_it(admin_client):
+    for name in (
+        "admin:monitoring_querystat_changelist",
+        "admin:monitoring_slowquery_changelist",
+    ):
+        body = admin_client.get(reverse(name)).content.decode()
+        assert "Total ▼" in headers(body), name
