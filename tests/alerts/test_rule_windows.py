@@ -119,7 +119,7 @@ def test_cache_hit_rate_judges_the_window_not_the_cold_start(
         app.execute("SELECT count(*) FROM cold")
     publish(app)
     collected()
-    for _ in range(300):
+    for _ in range(1000):
         app.execute(f"SELECT title FROM {PROBE_SCHEMA}.warm WHERE id = 5")
     publish(app)
     last = collected()

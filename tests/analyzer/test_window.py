@@ -52,7 +52,13 @@ def report():
     return build_report(Options.from_settings(trial_indexes=False))
 
 
-def test_cache_hit_rate_with_history_is_the_windows(app):
+def test_cache_hit_rate_with_history_is_the_windows(app, settings):
+    # Autovacuum may read a few blocks in the window: the levels leave room.
+    settings.HEALTH_THRESHOLDS = {
+        **settings.HEALTH_THRESHOLDS,
+        "cache_hit_rate_warning": 95,
+        "cache_hit_rate_critical": 90,
+    }
     # Reads of a temporary table larger than temp_buffers miss the cache.
     app.execute(
         "CREATE TEMPORARY TABLE cold AS SELECT g AS id, repeat('x', 200) AS pad"
@@ -64,7 +70,7 @@ def test_cache_hit_rate_with_history_is_the_windows(app):
         app.execute("SELECT count(*) FROM cold")
     publish(app)
     collected()
-    for _ in range(300):
+    for _ in range(1000):
         app.execute(f"SELECT title FROM {WARM} WHERE id = 5")
     publish(app)
     collected()

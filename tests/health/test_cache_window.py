@@ -22,7 +22,12 @@ def collected():
     assert outcome.snapshot is not None, outcome.describe()
 
 
-def test_a_cold_start_long_ago_is_not_a_low_cache_hit_rate(second_connection):
+def test_a_cold_start_long_ago_is_not_a_low_cache_hit_rate(second_connection, settings):
+    # Autovacuum may read a few blocks in the window: the levels leave room.
+    settings.HEALTH_THRESHOLDS = {
+        "cache_hit_rate_warning": 95,
+        "cache_hit_rate_critical": 90,
+    }
     app = second_connection()
     app.execute("CREATE TEMPORARY TABLE warm (id int PRIMARY KEY, title text)")
     app.execute("INSERT INTO warm SELECT g, 't' || g FROM generate_series(1, 100) g")
@@ -37,7 +42,7 @@ def test_a_cold_start_long_ago_is_not_a_low_cache_hit_rate(second_connection):
         app.execute("SELECT count(*) FROM cold")
     publish(app)
     collected()
-    for _ in range(300):
+    for _ in range(1000):
         app.execute("SELECT title FROM warm WHERE id = 5")
     publish(app)
     collected()
