@@ -163,7 +163,8 @@ def test_a_planted_function_gets_no_session_key_lock_or_role(
     # View rights only: no plan on GET, 403 on POST.
     client.force_login(viewer)
     page = client.get(url).content.decode()
-    assert "Plans need the permission" in page and "<form method" not in page
+    assert "Plans need the permission" in page
+    assert '<form method="post"' not in page and "Explain (plan only" not in page
     assert client.post(url).status_code == 403
 
     # The explainer's own login is a live session in django_session.
