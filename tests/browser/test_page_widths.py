@@ -123,3 +123,118 @@ def test_the_settings_review_ok_is_readable(dba):
     assert dba.find_all(".pc-status-ok")
     # WCAG AA for normal text.
     assert contrast(dba, ".pc-status-ok") >= 4.5
+
+
+@pytest.fixture
+def rows(demo_data):
+    """Create an alert and two benchmark runs with a result, as a DBA meets them."""
+    from datetime import UTC, datetime
+
+    from perfconsole.alerts.models import Alert, AlertRule
+    from perfconsole.benchmarks.models import BenchmarkResult, BenchmarkRun
+
+    rule = AlertRule.objects.create(
+        name="Dead rows on a big table",
+        metric="dead_tuples",
+        comparison=">",
+        threshold=1000,
+    )
+    now = datetime(2026, 11, 1, 10, 46, 12, tzinfo=UTC)
+    alert = Alert.objects.create(
+        rule=rule,
+        subject="public.collaboration_activity",
+        value=8653,
+        state="firing",
+        first_seen=now,
+        last_seen=now,
+    )
+    runs = []
+    for p95 in (40.5, 3.25):
+        run = BenchmarkRun.objects.create(
+            started_at=now,
+            scale="small",
+            database="perfconsole",
+            server_version="18.1",
+            server_version_num=180001,
+            settings={"work_mem": "4096 kB", "shared_buffers": "32768"},
+            row_counts={"collaboration_activity": 20000},
+            iterations=5,
+            compare=True,
+            dropped=["DROP INDEX IF EXISTS idx_collaboration_activity_timeline"],
+        )
+        BenchmarkResult.objects.create(
+            run=run,
+            name="activity_feed",
+            label="Activity feed",
+            sql="SELECT * FROM collaboration_activity ORDER BY created_at DESC"
+            " LIMIT 50",
+            target_ms=25,
+            goal_ms=2.5,
+            p50_ms=p95 / 2,
+            p95_ms=p95,
+            p99_ms=p95,
+            max_ms=p95 * 1.5,
+            mean_ms=p95 / 2,
+            client_p50_ms=p95 / 2 + 0.4,
+            client_p95_ms=p95 + 0.4,
+            client_p99_ms=p95 + 0.6,
+            rows=50,
+            buffers_hit=412,
+            buffers_read=3,
+            indexes=["idx_collaboration_activity_timeline"],
+            seq_scan=False,
+            passed=True,
+            goal_met=p95 < 2.5,
+            plan={"Plan": {"Node Type": "Limit", "Actual Rows": 50}},
+            without={"p50_ms": 120.5, "p95_ms": 180.25},
+            reduction_p50_pct=90,
+            reduction_p95_pct=95,
+        )
+        runs.append(run)
+    return {"alert": alert, "runs": runs}
+
+
+def every_page(rows):
+    """Yield (name, path) of every admin page a DBA opens."""
+    from django.contrib import admin
+
+    from perfconsole.monitoring.models import QueryStat
+
+    for model in admin.site._registry:
+        opts = model._meta
+        name = f"{opts.app_label}_{opts.model_name}_changelist"
+        yield name, reverse(f"admin:{name}")
+    yield "index", reverse("admin:index")
+    yield "history_dashboard", reverse("admin:history_dashboard")
+    first, second = rows["runs"]
+    yield (
+        "benchmark_run",
+        reverse("admin:benchmarks_benchmarkrun_change", args=[first.pk]),
+    )
+    yield (
+        "benchmark_compare",
+        reverse("admin:benchmarks_benchmarkrun_compare", args=[first.pk, second.pk]),
+    )
+    yield (
+        "materialized_view",
+        reverse(
+            "admin:maintenance_materializedview_change",
+            args=["team_productivity_analytics"],
+        ),
+    )
+    query = QueryStat.objects.order_by("-calls").first()
+    yield "query", reverse("admin:monitoring_querystat_change", args=[query.pk])
+    yield "alert", reverse("admin:alerts_alert_change", args=[rows["alert"].pk])
+
+
+def test_every_admin_page_fits_a_laptop_screen(browser, rows):
+    browser.sign_in("root", "root-password")
+    too_wide = []
+    for name, path in every_page(rows):
+        browser.open(path)
+        assert "Server Error" not in browser.driver.title, path
+        browser.screenshot(f"width-all-{name}")
+        width = page_width(browser)
+        if width > SCREEN_WIDTH:
+            too_wide.append(f"{name} is {width} px wide ({path})")
+    assert not too_wide, "\n".join(too_wide)
