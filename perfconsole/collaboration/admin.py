@@ -13,7 +13,7 @@ import json
 import uuid
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
@@ -29,7 +29,11 @@ from perfconsole.collaboration.models import (
     StudyCollaborator,
     TeamProductivityAnalytics,
 )
-from perfconsole.core.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin
+from perfconsole.core.admin import (
+    CheckedAutocompleteMixin,
+    LargestFirstChangeList,
+    ReadOnlyAdminMixin,
+)
 
 # Below this many rows an exact count is cheap and nicer to read.
 EXACT_COUNT_LIMIT = 20_000
@@ -77,7 +81,7 @@ class EstimatedCountPaginator(Paginator):
         return plan_estimate(queryset.order_by())
 
 
-class IndexedOrderingChangeList(ChangeList):
+class IndexedOrderingChangeList(LargestFirstChangeList):
     """A changelist that ignores ?o= on columns outside sortable_by.
 
     The admin hides the other headers' sort links but still obeys a crafted

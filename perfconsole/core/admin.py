@@ -1,9 +1,14 @@
 """Admin building blocks shared by the console's apps."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.admin.options import BaseModelAdmin
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.urls import path
 
 from perfconsole.core.pages import admin_page_context, render_admin_page
@@ -20,6 +25,57 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Columns whose first click sorts largest (or latest) first.
+LARGEST_FIRST_FIELDS = (
+    models.IntegerField,
+    models.FloatField,
+    models.DecimalField,
+    models.DateField,
+    models.DurationField,
+)
+
+
+class LargestFirstChangeList(ChangeList):
+    """A changelist whose number and date columns sort largest first.
+
+    The admin's header links sort a column ascending on its first click: a
+    DBA looking at counts or times wants the largest or latest first. The
+    link of a column not sorted yet asks for its descending order; later
+    clicks toggle as usual.
+    """
+
+    def get_query_string(
+        self,
+        new_params: dict[str, Any] | None = None,
+        remove: Iterable[str] | None = None,
+    ) -> str:
+        order = (new_params or {}).get(ORDER_VAR)
+        if new_params and order:
+            first, _, rest = str(order).partition(".")
+            if first.isdigit() and self.sorts_largest_first(int(first)):
+                desc = ".".join(part for part in (f"-{first}", rest) if part)
+                new_params = {**new_params, ORDER_VAR: desc}
+        return super().get_query_string(new_params, remove)
+
+    def sorts_largest_first(self, index: int) -> bool:
+        """Return True for a number or date column not sorted yet."""
+        if index in self.get_ordering_field_columns():
+            return False
+        name = self.list_display[index]
+        if not isinstance(name, str):
+            return False
+        # A method column sorts by the field its admin_order_field names.
+        method = getattr(self.model_admin, name, getattr(self.model, name, None))
+        field_name = getattr(method, "admin_order_field", name)
+        if not isinstance(field_name, str):
+            return False
+        try:
+            field = self.lookup_opts.get_field(field_name.lstrip("-"))
+        except FieldDoesNotExist:
+            return False
+        return isinstance(field, LARGEST_FIRST_FIELDS)
 
 
 class CheckedAutocompleteSelect(AutocompleteSelect):
