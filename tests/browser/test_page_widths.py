@@ -222,12 +222,25 @@ def every_page(rows):
             args=["team_productivity_analytics"],
         ),
     )
-    query = QueryStat.objects.order_by("-calls").first()
+    # The longest statement among the busiest: the page that wraps most.
+    busiest = QueryStat.objects.order_by("-calls")[:50]
+    query = max(busiest, key=lambda stat: len(stat.query))
     yield "query", reverse("admin:monitoring_querystat_change", args=[query.pk])
     yield "alert", reverse("admin:alerts_alert_change", args=[rows["alert"].pk])
 
 
-def test_every_admin_page_fits_a_laptop_screen(browser, rows):
+def test_every_admin_page_fits_a_laptop_screen(browser, rows, second_connection):
+    # A session left idle in a transaction after a long statement: a row of
+    # live activity with its query.
+    session = second_connection(autocommit=False)
+    # An application of its own: the console hides its own sessions.
+    session.execute("SET application_name = 'reporting-job'")
+    session.execute(
+        "SELECT s.title, count(*) FROM collaboration_activity a"
+        " JOIN studies s ON s.id = a.study_id"
+        " WHERE a.created_at > now() - interval '30 days'"
+        " GROUP BY s.title ORDER BY count(*) DESC LIMIT 10"
+    ).fetchall()
     browser.sign_in("root", "root-password")
     too_wide = []
     for name, path in every_page(rows):
