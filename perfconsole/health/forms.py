@@ -51,6 +51,10 @@ class ActivityFilterForm(forms.Form):
     )
 
     def __init__(self, data=None, *, databases=()):
+        if data is not None and not data.get("refresh"):
+            # A first visit submits no choice: show the reload actually used.
+            data = data.copy()
+            data["refresh"] = str(DEFAULT_REFRESH)
         super().__init__(data)
         self.fields["database"].choices = [
             (THIS_DATABASE, "this database"),

@@ -334,6 +334,8 @@ def test_the_activity_page_filters_and_names_the_lock(
     assert f"?pid={waiter.pid}&amp;action=cancel" in waiting
     assert "idle one" not in waiting
     assert 'data-refresh-seconds="10"' in page
+    # The form shows the reload the page uses.
+    assert '<option value="10" selected>' in page
     assert "perfconsole/health/activity.js" in page
     assert 'id="activity-progress"' in page
 
