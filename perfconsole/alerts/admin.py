@@ -8,7 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from perfconsole.core import formatting
-from perfconsole.core.admin import ReadOnlyAdminMixin
+from perfconsole.core.admin import LargestFirstMixin, ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
 from perfconsole.history import recent
 from perfconsole.monitoring.models import QueryStat
@@ -19,7 +19,7 @@ from .models import WINDOW_METRICS, Alert, AlertRule, Metric, Notification
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(LargestFirstMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "condition",
@@ -72,7 +72,7 @@ class NotificationInline(admin.TabularInline):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
     list_display = [
         "rule",
         "subject_link",
@@ -194,7 +194,7 @@ def busiest_statement(query_id):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(LargestFirstMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["sent_at", "alert", "channel", "event", "ok", "attempts"]
     list_filter = ["ok", "channel", "event"]
     list_select_related = ["alert__rule"]

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
-from perfconsole.core.admin import ReadOnlyAdminMixin
+from perfconsole.core.admin import LargestFirstMixin, ReadOnlyAdminMixin
 from perfconsole.core.pages import (
     PAGE_TEMPLATE,
     admin_page_context,
@@ -24,7 +24,7 @@ from .tables import CompareTable, ResultTable
 
 
 @admin.register(BenchmarkRun)
-class BenchmarkRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BenchmarkRunAdmin(LargestFirstMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "scale",

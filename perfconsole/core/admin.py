@@ -78,6 +78,13 @@ class LargestFirstChangeList(ChangeList):
         return isinstance(field, LARGEST_FIRST_FIELDS)
 
 
+class LargestFirstMixin:
+    """Give a ModelAdmin the changelist that sorts numbers and dates largest first."""
+
+    def get_changelist(self, request: Any, **kwargs: Any) -> type[ChangeList]:
+        return LargestFirstChangeList
+
+
 class CheckedAutocompleteSelect(AutocompleteSelect):
     """An autocomplete that shows a malformed submitted id as no selection.
 

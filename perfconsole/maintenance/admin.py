@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
-from perfconsole.core.admin import ReadOnlyAdminMixin
+from perfconsole.core.admin import LargestFirstMixin, ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor
 from perfconsole.core.pages import PAGE_TEMPLATE, admin_page_context, render_admin_page
 from perfconsole.core.tables import readable_html
@@ -40,7 +40,9 @@ class NotFoundMixin:
 
 
 @admin.register(MaterializedView)
-class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class MaterializedViewAdmin(
+    LargestFirstMixin, NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     # What a DBA reads first, within a laptop screen; the view's page has
     # the rest (unique index, when the last refresh finished, its error).
     list_display = [
@@ -241,7 +243,9 @@ class MaterializedViewAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
 
 @admin.register(ViewRefresh)
-class ViewRefreshAdmin(NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ViewRefreshAdmin(
+    LargestFirstMixin, NotFoundMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     # Within a laptop screen beside the filters; a refresh's page has when
     # it started (after waiting for the lock or a worker).
     list_display = [
