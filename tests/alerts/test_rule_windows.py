@@ -64,9 +64,12 @@ def test_a_regression_in_the_window_fires_though_the_lifetime_mean_hides_it(
     for _ in range(15):
         app.execute(sql, [0.15])
     slow = collected()
+    # The same text may name an earlier test's dropped table (another OID,
+    # so another queryid): this test's statement is the one with the calls.
     (queryid,) = run(
         "SELECT queryid FROM pg_stat_statements WHERE query = %s"
-        " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " ORDER BY calls DESC LIMIT 1",
         [f"SELECT pg_sleep($1), id FROM {table}"],
     )[0]
     # Over its lifetime the statement is fast: 2 000 quick calls, 15 slow.
