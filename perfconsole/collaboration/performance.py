@@ -168,7 +168,7 @@ ROLLUP_TRIGGERS = {
         "studies_rollup_truncate",
     ],
 }
-REBUILD_HINT = f"manage.py refreshviews --view {ROLLUP_NAME} --sync"
+REBUILD_HINT = f"manage.py refreshviews --view {ROLLUP_NAME}"
 
 VIEW = ViewSpec(
     "team_productivity_analytics",
