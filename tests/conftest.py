@@ -3,6 +3,7 @@
 import io
 
 import pytest
+from django.db import connection
 
 from perfconsole.core.db import raw_connection
 
@@ -76,3 +77,12 @@ def explain_role(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         call_command("setupexplainrole", stdout=io.StringIO())
     return EXPLAIN_ROLE
+
+
+def xfail_before(request, version_num, reason):
+    """Mark a known gap: a test that fails in suite order on older servers.
+
+    Non-strict: where it passes (alone, on a quiet machine) it still counts.
+    """
+    if connection.pg_version < version_num:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))

@@ -13,6 +13,9 @@ from django.urls import reverse
 from django_q.brokers import get_broker
 
 from perfconsole.monitoring.models import QueryStat
+from tests.conftest import xfail_before
+
+GAP_BEFORE_18 = "known gap before 18: a console statement's first text untagged"
 
 QUERIES = "admin:monitoring_querystat_changelist"
 # What Django sends on a new connection whose time zone is not its own.
@@ -33,7 +36,8 @@ def console_statements(queryset):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_console_statements_are_hidden_unless_asked_for(admin_client):
+def test_the_console_statements_are_hidden_unless_asked_for(admin_client, request):
+    xfail_before(request, 180000, GAP_BEFORE_18)
     admin_client.get(reverse("admin:index"))
     admin_client.get(reverse("admin:auth_user_changelist"))
     admin_client.get(reverse("admin:django_q_ormq_changelist"))
