@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from perfconsole.core.db import QUERY_TAG
 
 from .models import StatementText
-from .windows import counter_sums, statement_sums
+from .windows import change, counter_sums, statement_sums
 
 
 @dataclass
@@ -36,13 +36,6 @@ def figures(sums):
         "mean_time": total / calls if calls else None,
         "rows": int(sums.get("rows") or 0),
     }
-
-
-def rise_pct(before, after):
-    """Return how much after exceeds before, in percent (None without a base)."""
-    if not before:
-        return None
-    return round(100.0 * (after - before) / before, 1)
 
 
 def compare_windows(database, before, after, threshold_pct, min_calls):
@@ -70,7 +63,7 @@ def compare_windows(database, before, after, threshold_pct, min_calls):
             continue
         if min(previous["calls"], current["calls"]) < min_calls:
             continue
-        rise = rise_pct(previous["mean_time"], current["mean_time"])
+        rise = change(current["mean_time"], previous["mean_time"])
         if rise is not None and rise > threshold_pct:
             row = statement_row(texts[statement_id], previous, current)
             row["mean_change"] = rise
@@ -120,7 +113,7 @@ def seq_scan_jumps(database, before, after, threshold_pct, min_scans):
             continue
         earlier = old.get(table, {}).get("seq_scan", 0)
         rate_before, rate_after = per_hour(earlier, before), per_hour(scans, after)
-        rise = rise_pct(rate_before, rate_after)
+        rise = change(rate_after, rate_before)
         if rise is None or rise > threshold_pct:
             rows.append(
                 {
