@@ -7,9 +7,8 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-# Daily rows are kept two years (STATS_RETENTION_DAILY_DAYS' default): a
-# longer window would read nothing more, and costs a scan of every row.
-LONGEST_WINDOW = timedelta(days=731)
+from .window_form import LONGEST_WINDOW
+
 DEFAULT_THRESHOLD_PCT = 50.0
 DEFAULT_MIN_CALLS = 10
 
