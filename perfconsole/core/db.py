@@ -125,11 +125,6 @@ def limit_transaction(cursor, statement_timeout_ms=None):
     )
 
 
-def _tag_statement(execute, sql, params, many, context):
-    # The tag lets query_stats leave the console's own statements out.
-    return execute(tag_sql(sql), params, many, context)
-
-
 def _tag_every_statement(execute, sql, params, many, context):
     # psycopg's composed SQL objects have no text to tag until executed.
     if isinstance(sql, str):
@@ -156,7 +151,8 @@ def reading_statistics(
 ) -> Iterator[BaseDatabaseWrapper]:
     """Yield the connection read-only, tagged, with statement and lock timeouts.
 
-    Every statement of the block, the ORM's included, carries the tag.
+    Every statement of the block, the ORM's included, carries the tag: every
+    Django connection tags its statements (tag_connection).
     Database errors come out as StatisticsUnavailable with a clear message.
     The transaction (or savepoint) is rolled back at the end, so the timeouts
     never outlive the block.
@@ -166,8 +162,7 @@ def reading_statistics(
         with transaction.atomic(using=using):
             with connection.cursor() as cursor:
                 limit_transaction(cursor, statement_timeout_ms)
-            with connection.execute_wrapper(_tag_statement):
-                yield connection
+            yield connection
             transaction.set_rollback(True, using=using)
     except DatabaseError as error:
         raise StatisticsUnavailable(explain_database_error(error)) from error
