@@ -186,13 +186,6 @@ def fetch_dicts(sql, params=None, using="default"):
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def server_version_num(using="default"):
-    """Return server_version_num, e.g. 180001."""
-    connection = connections[using]
-    connection.ensure_connection()
-    return connection.connection.info.server_version
-
-
 # -- connections of their own --------------------------------------------------
 
 # Django's adapters and cursor class belong to its own connections.
