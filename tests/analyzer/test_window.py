@@ -13,6 +13,8 @@ from django.urls import reverse
 from perfconsole.analyzer.report import Options, build_report
 from perfconsole.history.collector import collect
 
+from .conftest import flush_statistics
+
 WARM = "analyzer_window_warm"
 
 
@@ -20,13 +22,6 @@ def publish(app):
     """Make the application connection's pending statistics visible (PG15+)."""
     if app.info.server_version >= 150000:
         app.execute("SELECT pg_stat_force_next_flush()")
-
-
-def publish_own():
-    """Publish the test connection's pending statistics now (PG15+)."""
-    if connection.pg_version >= 150000:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_force_next_flush()")
 
 
 def collected():
@@ -74,7 +69,7 @@ def test_cache_hit_rate_with_history_is_the_windows(app, settings):
     publish(app)
     # The test's own connection publishes what it read in earlier tests now,
     # not after the reset.
-    publish_own()
+    flush_statistics()
     app.execute("SELECT pg_stat_reset()")
     for _ in range(5):
         app.execute("SELECT count(*) FROM cold")
