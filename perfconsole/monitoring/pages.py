@@ -9,13 +9,12 @@ from decimal import Decimal
 
 from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpResponse
-from django.utils.html import format_html
 from django_tables2 import RequestConfig
 
 from perfconsole.core import formatting
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
 from perfconsole.core.pages import admin_page_context, render_admin_page
-from perfconsole.core.tables import timestamp_html
+from perfconsole.core.tables import readable_html, timestamp_html
 from perfconsole.monitoring.explain import (
     ExplainUnavailable,
     connection_parameters,
@@ -133,10 +132,8 @@ def counter_html(name, value):
         return timestamp_html(value) if value is not None else None
     for suffix, kind in (("_ms", "duration"), ("_bytes", "size")):
         if name.endswith(suffix):
-            shown, exact = formatting.readable(value, kind)
-            if exact:
-                return format_html('<span title="{}">{}</span>', exact, shown)
-            return shown or None
+            # None (no value) lets the template show its dash.
+            return readable_html(value, kind) or None
     return display_number(value)
 
 
