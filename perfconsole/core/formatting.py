@@ -3,7 +3,8 @@
 Durations in the unit that fits, sizes as pg_size_pretty prints them (base
 1024, "kB" "MB" "GB"), settings as SHOW prints them, timestamps with seconds
 in the console's time zone, and relative time. Each function returns "" for
-a missing value (None, NaN), so templates can pass columns straight through.
+a missing value (None, NaN), so templates can pass columns straight through;
+number() gives back what is no number as it came.
 CSV exports keep the raw numbers: these are for people, not machines.
 """
 
@@ -179,6 +180,16 @@ def _rough(elapsed: float) -> str:
         return f"{int(elapsed // 3600)} h"
     days = int(elapsed // 86_400)
     return f"{days:,} day" if days == 1 else f"{days:,} days"
+
+
+def number(value: object) -> object:
+    """Return a count with separators ("13,570"), a fraction with two decimals.
+
+    What is no number (None, a flag, text) comes back as given.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
 
 
 def identifier(value: object) -> str:

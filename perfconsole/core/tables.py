@@ -71,10 +71,8 @@ class NumberColumn(tables.Column):
         kwargs.setdefault("initial_sort_descending", self.descending_first)
         super().__init__(*args, **kwargs)
 
-    def render(self, value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:,.2f}"
-        return f"{value:,}"
+    def render(self, value: Any) -> Any:
+        return formatting.number(value)
 
 
 class RawNumberColumn(tables.Column):

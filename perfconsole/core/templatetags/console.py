@@ -1,7 +1,5 @@
 """Template tags for the console: the admin index and readable values."""
 
-from decimal import Decimal
-
 from django import template
 from django.apps import apps
 from django.contrib import admin
@@ -55,14 +53,7 @@ register.filter("pg_setting", formatting.pg_setting)
 register.filter("timestamp", formatting.timestamp)
 register.filter("ago", formatting.ago)
 register.filter("identifier", formatting.identifier)
-
-
-@register.filter
-def number(value):
-    """Return a count with separators ("13,570"), a fraction with two decimals."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return value
-    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+register.filter("number", formatting.number)
 
 
 @register.simple_tag
