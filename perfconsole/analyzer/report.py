@@ -25,6 +25,7 @@ from perfconsole.core.targets import (
     SLOW_QUERY_MS,
 )
 from perfconsole.health.checks import stats_reset_time
+from perfconsole.health.registry import get_check
 from perfconsole.health.thresholds import thresholds
 from perfconsole.history import recent
 from perfconsole.history.windows import statement_totals
@@ -153,6 +154,7 @@ def judge_cache_over(window, findings):
         return kept
     lifetime = next((f for f in findings if f.check == "cache_hit_rate"), None)
     critical = hits.pct < limits["cache_hit_rate_critical"]
+    check = get_check("cache_hit_rate")
     return [
         *kept,
         Finding(
@@ -166,22 +168,12 @@ def judge_cache_over(window, findings):
                 "hit_rate_pct": hits.pct,
                 "window": window.words,
             },
-            impact=lifetime.impact if lifetime else CACHE_IMPACT,
-            recommendation=lifetime.recommendation if lifetime else CACHE_ADVICE,
+            impact=check.impact,
+            recommendation=check.recommendation,
             fix_sql=lifetime.fix_sql if lifetime else "",
             weight=float(hits.read),
         ),
     ]
-
-
-CACHE_IMPACT = (
-    "Blocks missing from shared buffers come from the OS cache or disk, many "
-    "times slower."
-)
-CACHE_ADVICE = (
-    "Raise shared_buffers, or find the queries that read most from disk "
-    "(slow queries below)."
-)
 
 
 def slow_queries(options, window=None):
