@@ -195,10 +195,6 @@ def timestamp_html(value: datetime, relative: bool = False) -> str:
     return format_html('<span title="{}">{}</span>', ago, shown)
 
 
-# The former name: every moment now reads the same way.
-DateTimeColumn = TimestampColumn
-
-
 class SqlColumn(tables.Column):
     """SQL or a query's text, preformatted and always escaped."""
 
@@ -329,7 +325,7 @@ class BlockerTable(ConsoleTable):
     application_name = TextColumn(verbose_name="application")
     client = TextColumn(verbose_name="client")
     state = TextColumn(verbose_name="state")
-    since = DateTimeColumn(verbose_name="since")
+    since = TimestampColumn(verbose_name="since")
     query = TextColumn(verbose_name="query")
 
     def render_pid(self, value: Any) -> Any:
