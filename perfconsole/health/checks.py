@@ -103,18 +103,10 @@ def check_cache_hit_rate():
         "table_hit_rate": hits["tables"].pct,
         "index_hit_rate": hits["indexes"].pct,
     }
-    # The tables that read most from disk explain a low rate.
-    rows = _tables_reading_most()
     known = [r for r in rates.values() if r is not None]
     if not known:
         return Outcome(OK, "No reads recorded yet.")
-    lowest = float(min(known))
-    if lowest < limits["cache_hit_rate_critical"]:
-        status = CRITICAL
-    elif lowest < limits["cache_hit_rate_warning"]:
-        status = WARNING
-    else:
-        status = OK
+    status = _hit_rate_status(float(min(known)), limits)
     table_rate, index_rate = (
         "–" if rate is None else rate
         for rate in (rates["table_hit_rate"], rates["index_hit_rate"])
@@ -123,8 +115,23 @@ def check_cache_hit_rate():
         f"Tables {table_rate} %, indexes {index_rate} % of blocks found in shared "
         f"buffers (warning below {limits['cache_hit_rate_warning']} %)."
     )
-    fix = list(SHARED_BUFFERS_FIX) if status != OK else []
-    return Outcome(status, summary, rows if status != OK else [], fix)
+    return _cache_outcome(status, summary)
+
+
+def _hit_rate_status(pct, limits):
+    """Return the status of a cache hit rate in percent."""
+    if pct < limits["cache_hit_rate_critical"]:
+        return CRITICAL
+    if pct < limits["cache_hit_rate_warning"]:
+        return WARNING
+    return OK
+
+
+def _cache_outcome(status, summary):
+    """Return the outcome; a low rate lists the tables that read most from disk."""
+    if status == OK:
+        return Outcome(OK, summary)
+    return Outcome(status, summary, _tables_reading_most(), list(SHARED_BUFFERS_FIX))
 
 
 def _window_cache_hit_rate(window, limits):
@@ -132,21 +139,15 @@ def _window_cache_hit_rate(window, limits):
     hits = recent.database_hits(window)
     if hits.pct is None:
         return Outcome(OK, f"No block read {window.words}.")
-    status = OK
-    if hits.pct < limits["cache_hit_rate_critical"]:
-        status = CRITICAL
-    elif hits.pct < limits["cache_hit_rate_warning"]:
-        status = WARNING
+    status = _hit_rate_status(hits.pct, limits)
     summary = (
         f"Database {hits.pct} % of blocks found in shared buffers {window.words} "
         f"({hits.hit + hits.read:,} requests, statistics history; warning below "
         f"{limits['cache_hit_rate_warning']} %)."
     )
-    if status == OK:
-        return Outcome(OK, summary)
     # The history keeps no per-table block counts: the tables that read most
     # from disk are listed from their lifetime counters.
-    return Outcome(status, summary, _tables_reading_most(), list(SHARED_BUFFERS_FIX))
+    return _cache_outcome(status, summary)
 
 
 def _tables_reading_most():
