@@ -510,53 +510,61 @@ def _status(met):
 
 
 def _collaboration_index_usage(window=None):
+    """Judge index usage on the collaboration tables' scans.
+
+    Over the window of the statistics history when given, else over the
+    lifetime counters.
+    """
     with reading_statistics():
         tables = list(
             TablePerformance.objects.filter(table_name__in=COLLABORATION_TABLES).values(
                 "schema_name", "table_name", "seq_scan", "idx_scan"
             )
         )
-    if window is not None:
-        return _index_usage(tables, window_scans(tables, window), window.words)
-    scanned = [t for t in tables if t["seq_scan"] + t["idx_scan"] > 0]
-    target = f"{INDEX_USAGE} on collaboration tables"
-    name = "Index usage ratio"
-    if not scanned:
-        return TargetCheck(
-            name=name,
-            target=target,
-            measured="not measured",
-            met=None,
-            detail="The collaboration tables are missing or have not been read yet.",
+    if window is None:
+        counted = tables
+        unscanned = "The collaboration tables are missing or have not been read yet."
+    else:
+        counted = window_scans(tables, window)
+        unscanned = (
+            f"The collaboration tables were not scanned {window.words}."
+            if tables
+            else "The collaboration tables are missing."
         )
     ratios = {
         f"{t['schema_name']}.{t['table_name']}": 100.0
         * t["idx_scan"]
         / (t["seq_scan"] + t["idx_scan"])
-        for t in scanned
+        for t in counted
+        if t["seq_scan"] + t["idx_scan"] > 0
     }
-    reset = stats_reset_time()
-    # Index builds and bulk loads count as sequential scans too, so the ratio
-    # speaks of the workload only when counted from a reset after them.
+    name, target = "Index usage ratio", f"{INDEX_USAGE} on collaboration tables"
+    if not ratios:
+        return TargetCheck(name, target, "not measured", None, unscanned)
     since = (
-        f"counted since the statistics reset of {formatting.timestamp(reset)}"
-        if reset
-        else "counted since statistics began (index builds and loads included; "
-        "SELECT pg_stat_reset() before a workload to measure it alone)"
+        _lifetime_since() if window is None else f"{window.words} (statistics history)"
     )
-    return _index_usage_check(ratios, since)
-
-
-def _index_usage_check(ratios, since):
-    """Return the index usage target judged on {table: ratio in %}."""
     lowest = min(ratios, key=ratios.get)
     per_table = "; ".join(f"{table} {ratio:.1f} %" for table, ratio in ratios.items())
     return TargetCheck(
-        name="Index usage ratio",
-        target=f"{INDEX_USAGE} on collaboration tables",
+        name=name,
+        target=target,
         measured=f"lowest {ratios[lowest]:.1f} % ({lowest})",
         met=all(INDEX_USAGE.met(ratio) for ratio in ratios.values()),
         detail=f"{per_table}; {since}",
+    )
+
+
+def _lifetime_since():
+    """Return since when the lifetime scan counters count."""
+    reset = stats_reset_time()
+    # Index builds and bulk loads count as sequential scans too, so the ratio
+    # speaks of the workload only when counted from a reset after them.
+    if reset:
+        return f"counted since the statistics reset of {formatting.timestamp(reset)}"
+    return (
+        "counted since statistics began (index builds and loads included; "
+        "SELECT pg_stat_reset() before a workload to measure it alone)"
     )
 
 
@@ -575,28 +583,6 @@ def window_scans(tables, window):
             }
         )
     return counted
-
-
-def _index_usage(tables, counted, words):
-    """Judge index usage on the scans of a window (none: not measured)."""
-    scanned = [t for t in counted if t["seq_scan"] + t["idx_scan"] > 0]
-    if not scanned:
-        return TargetCheck(
-            name="Index usage ratio",
-            target=f"{INDEX_USAGE} on collaboration tables",
-            measured="not measured",
-            met=None,
-            detail=f"The collaboration tables were not scanned {words}."
-            if tables
-            else "The collaboration tables are missing.",
-        )
-    ratios = {
-        f"{t['schema_name']}.{t['table_name']}": 100.0
-        * t["idx_scan"]
-        / (t["seq_scan"] + t["idx_scan"])
-        for t in scanned
-    }
-    return _index_usage_check(ratios, f"{words} (statistics history)")
 
 
 def _cache_hit_target():
