@@ -28,6 +28,7 @@ from perfconsole.health.checks import stats_reset_time
 from perfconsole.health.registry import get_check
 from perfconsole.health.thresholds import thresholds
 from perfconsole.history import recent
+from perfconsole.history.models import query_stat_id
 from perfconsole.history.windows import statement_totals
 from perfconsole.monitoring.models import QueryStat, TablePerformance
 
@@ -226,7 +227,7 @@ def window_slow_queries(options, window):
     ]
     return [
         {
-            "id": f"{row['queryid']}.{row['userid']}.{int(row['toplevel'])}",
+            "id": query_stat_id(row["queryid"], row["userid"], row["toplevel"]),
             "queryid": row["queryid"],
             "query": row["query"],
             "calls": int(row["calls"]),

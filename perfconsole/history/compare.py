@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from perfconsole.core.db import QUERY_TAG
 
-from .models import StatementText
+from .models import StatementText, query_stat_id
 from .windows import change, counter_sums, statement_sums
 
 
@@ -84,8 +84,7 @@ def statement_row(text, before=None, after=None):
         "statement_id": text.id,
         "queryid": text.queryid,
         "query": text.query,
-        # The key of the statement's page (monitoring's query_stats id).
-        "page_id": f"{text.queryid}.{text.userid}.{int(text.toplevel)}",
+        "page_id": query_stat_id(text.queryid, text.userid, text.toplevel),
     }
     for side, values in (("before", before), ("after", after)):
         for name in ("calls", "total_time", "mean_time", "rows"):

@@ -22,7 +22,7 @@ from perfconsole.core.pages import admin_page_context, render_admin_page
 from .collector import console_database
 from .dashboard import dashboard_charts, top_statements
 from .dashboard_tables import RefreshTable, TopQueryTable
-from .models import Snapshot
+from .models import Snapshot, query_stat_id
 from .window_form import WindowForm
 
 DASHBOARD_TEMPLATE = "admin/history/dashboard.html"
@@ -128,11 +128,8 @@ def top_queries(database, start, end):
     """Return the window's five statements with the most total time."""
     rows = top_statements(database, start, end, TOP_QUERIES)
     for row in rows:
-        # The query page's id: queryid.userid.toplevel (monitoring.QueryStat).
-        row["url"] = safe_reverse(
-            "admin:monitoring_querystat_change",
-            quote(f"{row['queryid']}.{row['userid']}.{int(row['toplevel'])}"),
-        )
+        page_id = query_stat_id(row["queryid"], row["userid"], row["toplevel"])
+        row["url"] = safe_reverse("admin:monitoring_querystat_change", quote(page_id))
     return rows
 
 

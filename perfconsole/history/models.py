@@ -61,6 +61,15 @@ class Snapshot(models.Model):
         return f"{self.database} {self.taken_at:%Y-%m-%d %H:%M:%S} {self.status}"
 
 
+def query_stat_id(queryid, userid, toplevel):
+    """Return the id of a statement's row in monitoring's query_stats.
+
+    It is the key of the statement's page: queryid.userid.toplevel (0 or 1),
+    as the query_stats view builds it.
+    """
+    return f"{queryid}.{userid}.{int(toplevel)}"
+
+
 class StatementText(models.Model):
     """A pg_stat_statements entry's identity and text, stored once."""
 
