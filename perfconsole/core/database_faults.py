@@ -29,12 +29,14 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from perfconsole.core.db import (
+    TOO_MANY_CONNECTIONS,
     StatisticsUnavailable,
     console_connection_params,
     fetch_dicts,
     raw_connection,
     server_gone,
     sqlstate_of,
+    stopped_by,
     tag_sql,
 )
 from perfconsole.core.pages import admin_page_context, render_admin_page
@@ -62,9 +64,6 @@ PROBE_TIMEOUT_SECONDS = 2
 # long, so a busy pool does not cost a probe per request.
 PROBE_INTERVAL_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 5
-TIMEOUT_STATES = {"57014": "statement timeout", "55P03": "lock timeout"}
-# Out of connection slots: unreachable too, for a request.
-NO_SLOTS_STATE = "53300"
 PLAIN_TEMPLATE = "perfconsole/database_fault.html"
 ADMIN_TIMEOUT_TEMPLATE = "admin/perfconsole/database_timeout.html"
 QUOTED_NAME = re.compile(r'"([^"]+)"')
@@ -181,7 +180,8 @@ def is_unreachable(error):
     if isinstance(error.__cause__, psycopg_pool.PoolTimeout | psycopg_pool.PoolClosed):
         return True
     sqlstate = sqlstate_of(error)
-    return server_gone(sqlstate) or sqlstate == NO_SLOTS_STATE
+    # Out of connection slots: unreachable too, for a request.
+    return server_gone(sqlstate) or sqlstate == TOO_MANY_CONNECTIONS
 
 
 def apply_limits():
@@ -282,15 +282,15 @@ def blocking_sessions(statement):
 
 def timeout_context(error, statement):
     """Say which limit stopped the request and who holds the locks."""
-    sqlstate = sqlstate_of(error)
+    stopped = stopped_by(error)
     message = str(error.__cause__ or error).strip().splitlines()[0]
-    if sqlstate == "55P03":
+    if stopped == "lock timeout":
         summary = (
             "This page waited longer than ADMIN_LOCK_TIMEOUT_MS "
             f"({settings.ADMIN_LOCK_TIMEOUT_MS} ms) for a lock another session "
             "holds, and was stopped instead of hanging."
         )
-    elif "statement timeout" in message:
+    elif stopped == "statement timeout":
         summary = (
             "A statement of this page ran longer than ADMIN_STATEMENT_TIMEOUT_MS "
             f"({settings.ADMIN_STATEMENT_TIMEOUT_MS} ms) and was stopped."
@@ -381,7 +381,7 @@ class DatabaseFaultsMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, DatabaseError):
             return None
-        if sqlstate_of(exception) in TIMEOUT_STATES:
+        if stopped_by(exception) is not None:
             statement = getattr(request, "database_statement", "")
             return timeout_response(request, exception, statement)
         if not is_unreachable(exception):

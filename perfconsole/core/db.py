@@ -57,14 +57,35 @@ def sqlstate_of(error: BaseException) -> str | None:
     )
 
 
+QUERY_CANCELED = "57014"
+LOCK_NOT_AVAILABLE = "55P03"
+TOO_MANY_CONNECTIONS = "53300"
+
+
+def stopped_by(error: BaseException) -> str | None:
+    """Return what stopped a statement, or None if nothing did.
+
+    "lock timeout", "statement timeout" or "cancel" (another session's
+    pg_cancel_backend): the last two share one SQLSTATE, only the message
+    tells them apart.
+    """
+    sqlstate = sqlstate_of(error)
+    if sqlstate == LOCK_NOT_AVAILABLE:
+        return "lock timeout"
+    if sqlstate == QUERY_CANCELED:
+        return "cancel" if "user request" in str(error) else "statement timeout"
+    return None
+
+
 def explain_database_error(error):
     """Turn a database error into a sentence a DBA can act on."""
     sqlstate = sqlstate_of(error)
-    if sqlstate == "57014" and "user request" in str(error):
+    stopped = stopped_by(error)
+    if stopped == "cancel":
         return "The statistics query was cancelled by another session."
-    if sqlstate == "57014":
+    if stopped == "statement timeout":
         return "Statistics unavailable right now: the query hit its statement timeout."
-    if sqlstate == "55P03":
+    if stopped == "lock timeout":
         return (
             "Statistics unavailable right now: a catalog lock is held by another "
             "session (lock timeout)."
@@ -96,7 +117,7 @@ def explain_other_error(sqlstate, error):
     """Name what happened for the errors that are not timeouts or grants."""
     if server_gone(sqlstate):
         return f"The database server could not be reached: {error}"
-    if sqlstate == "53300":
+    if sqlstate == TOO_MANY_CONNECTIONS:
         return f"The database server accepts no more connections: {error}"
     if sqlstate.startswith("53"):
         return f"The database server is out of resources ({sqlstate}): {error}"
