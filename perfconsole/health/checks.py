@@ -74,6 +74,28 @@ def _found(rows, fix_sql, *, ok, problem, status=WARNING):
     return Outcome(status, problem, rows, fix_sql)
 
 
+def _on_delete(constraint):
+    """Return SQL naming a foreign key's ON DELETE action (a pg_constraint alias)."""
+    return (
+        f"CASE {constraint}.confdeltype WHEN 'c' THEN 'cascade'"
+        " WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default'"
+        " WHEN 'r' THEN 'restrict' ELSE 'no action' END"
+    )
+
+
+def _leads_with_key(index, constraint):
+    """Return SQL true when an index's leading key columns are a constraint's.
+
+    In any order: a foreign key's lookups use such an index. index is a
+    pg_index alias, constraint a pg_constraint one.
+    """
+    lead = f"({index}.indkey::int2[])[0:cardinality({constraint}.conkey) - 1]"
+    return (
+        f"{index}.indnkeyatts >= cardinality({constraint}.conkey)"
+        f" AND {lead} @> {constraint}.conkey AND {lead} <@ {constraint}.conkey"
+    )
+
+
 # -- cache ------------------------------------------------------------------
 
 
@@ -288,20 +310,11 @@ def check_unused_indexes():
               LEFT JOIN LATERAL (
                    SELECT string_agg(format('%%s.%%s (on delete %%s)',
                                             n.nspname, fk.conname,
-                                            CASE fk.confdeltype
-                                              WHEN 'c' THEN 'cascade'
-                                              WHEN 'n' THEN 'set null'
-                                              WHEN 'd' THEN 'set default'
-                                              WHEN 'r' THEN 'restrict'
-                                              ELSE 'no action' END),
+                                            {_on_delete("fk")}),
                                      ', ' ORDER BY fk.conname) AS names
                      FROM pg_constraint fk
                     WHERE fk.contype = 'f' AND fk.conrelid = i.indrelid
-                      AND i.indnkeyatts >= cardinality(fk.conkey)
-                      AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1]
-                          @> fk.conkey
-                      AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1]
-                          <@ fk.conkey
+                      AND {_leads_with_key("i", "fk")}
                       AND NOT EXISTS (
                           SELECT 1
                             FROM pg_index j
@@ -309,11 +322,7 @@ def check_unused_indexes():
                               ON sj.indexrelid = j.indexrelid
                            WHERE j.indrelid = fk.conrelid AND j.indisvalid
                              AND j.indexrelid <> i.indexrelid
-                             AND j.indnkeyatts >= cardinality(fk.conkey)
-                             AND (j.indkey::int2[])[0:cardinality(fk.conkey) - 1]
-                                 @> fk.conkey
-                             AND (j.indkey::int2[])[0:cardinality(fk.conkey) - 1]
-                                 <@ fk.conkey
+                             AND {_leads_with_key("j", "fk")}
                              -- j stays (used, small or a constraint's), or
                              -- of two unused ones j is the smaller, kept.
                              AND (sj.idx_scan > %s
@@ -492,9 +501,7 @@ def check_unindexed_foreign_keys():
                    format('%%s.%%s', n.nspname, t.relname) AS table_name,
                    con.confrelid::regclass::text AS referenced_table,
                    cols.names AS columns,
-                   CASE con.confdeltype WHEN 'c' THEN 'cascade'
-                        WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default'
-                        WHEN 'r' THEN 'restrict' ELSE 'no action' END AS on_delete,
+                   {_on_delete("con")} AS on_delete,
                    greatest(t.reltuples, 0)::bigint AS table_rows,
                    pg_relation_size(t.oid) AS size_bytes,
                    pg_size_pretty(pg_relation_size(t.oid)) AS size
@@ -516,11 +523,7 @@ def check_unindexed_foreign_keys():
                AND NOT EXISTS (
                    SELECT 1 FROM pg_index i
                     WHERE i.indrelid = con.conrelid AND i.indisvalid
-                      AND i.indnkeyatts >= cardinality(con.conkey)
-                      AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1]
-                          @> con.conkey
-                      AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1]
-                          <@ con.conkey)
+                      AND {_leads_with_key("i", "con")})
              ORDER BY size_bytes DESC, subject
              LIMIT 100""",
         [limits["missing_index_min_rows"]],
