@@ -28,6 +28,7 @@ from psycopg import sql
 
 from perfconsole.collaboration.models import ROLLUP_TABLES
 from perfconsole.core.db import generic_plan, raw_connection, tag_sql
+from perfconsole.core.ownership import console_tables
 from perfconsole.monitoring.plantree import PlanNode, plan_tree
 
 # pg_stat_statements replaces constants with $1, $2, ...
@@ -95,22 +96,6 @@ def monitored_tables():
     """Return the monitored application's tables and views (the explain role's)."""
     models = apps.get_app_config(MONITORED_APP).get_models()
     return [model._meta.db_table for model in models] + list(ROLLUP_TABLES)
-
-
-def console_tables():
-    """Return the console's own tables: every other app's, caches, migrations."""
-    tables = {
-        model._meta.db_table
-        for config in apps.get_app_configs()
-        if config.label != MONITORED_APP
-        for model in config.get_models(include_auto_created=True)
-    }
-    tables.update(
-        cache["LOCATION"]
-        for cache in settings.CACHES.values()
-        if cache["BACKEND"].endswith("DatabaseCache")
-    )
-    return sorted(tables | {"django_migrations"})
 
 
 def explain_role():
@@ -303,7 +288,11 @@ def refuse_powerful_role(session):
         "     AND has_table_privilege(quote_ident(t),"
         "         'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'))"
         " FROM pg_roles AS r WHERE r.rolname = session_user",
-        {"console": console, "powerful": POWERFUL_ROLES, "tables": console_tables()},
+        {
+            "console": console,
+            "powerful": POWERFUL_ROLES,
+            "tables": sorted(console_tables()),
+        },
     ).fetchone()
     role, privileged, console_member, roles, tables = row
     problem = None
