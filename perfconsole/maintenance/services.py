@@ -283,14 +283,17 @@ def fail_unrun_queued_refreshes(view_name=None):
 
 
 def abandon_stale_refreshes(view_name=None):
-    """Mark queued or running rows that no worker can still finish as failed.
+    """Mark rows queued past the task timeout and retry failed.
 
     A task is killed after Q_CLUSTER's timeout and handed out again after its
-    retry, so a row still in progress after both has lost its worker.
+    retry, so a row still queued after both, with a cluster alive, has lost
+    its task. Running rows are judged by their lock instead
+    (fail_orphaned_refreshes): one held by its backend is still refreshing,
+    however long ago it was requested.
     """
     limit = settings.Q_CLUSTER["timeout"] + settings.Q_CLUSTER["retry"]
     stale = ViewRefresh.objects.filter(
-        status__in=ViewRefresh.IN_PROGRESS,
+        status=Status.QUEUED,
         requested_at__lt=timezone.now() - timedelta(seconds=limit),
     )
     if view_name is not None:
@@ -298,7 +301,7 @@ def abandon_stale_refreshes(view_name=None):
     return stale.update(
         status=Status.FAILED,
         finished_at=timezone.now(),
-        error=f"Abandoned: no worker finished this refresh within {limit} s.",
+        error=f"Abandoned: no worker took this refresh within {limit} s.",
     )
 
 

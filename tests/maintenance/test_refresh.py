@@ -1,7 +1,10 @@
 """Refreshing materialized views on a real PostgreSQL."""
 
+from datetime import timedelta
+
 import psycopg
 import pytest
+from django.db.models import F
 
 from perfconsole.collaboration.models import ROLLUP_NAME
 from perfconsole.maintenance.models import ViewRefresh
@@ -9,6 +12,7 @@ from perfconsole.maintenance.services import (
     list_materialized_views,
     prune_history,
     refresh_view,
+    settle_refreshes,
 )
 
 from .conftest import execute, fetch_all
@@ -101,6 +105,27 @@ def test_a_second_refresh_of_the_same_view_is_skipped(slow_view, refresh_in_back
     assert thread.result.status == "succeeded"
     statuses = ViewRefresh.objects.values_list("status", flat=True)
     assert sorted(statuses) == ["skipped", "succeeded"]
+
+
+def test_a_refresh_holding_its_lock_is_never_abandoned_however_old(
+    slow_view, refresh_in_background, settings
+):
+    slow_view(1.5)
+    thread = refresh_in_background(slow_view.view)
+    running = ViewRefresh.objects.get(view_name=slow_view.view, status="running")
+    # Requested longer ago than a task may take (it waited for a worker).
+    limit = settings.Q_CLUSTER["timeout"] + settings.Q_CLUSTER["retry"]
+    ViewRefresh.objects.filter(pk=running.pk).update(
+        requested_at=F("requested_at") - timedelta(seconds=limit + 1)
+    )
+
+    marked = settle_refreshes(slow_view.view, cluster_alive=True)
+    during = ViewRefresh.objects.get(pk=running.pk).status
+    thread.join(timeout=30)
+
+    assert marked == 0 and during == "running"
+    running.refresh_from_db()
+    assert running.status == "succeeded" and running.error == ""
 
 
 def test_a_failed_refresh_records_its_error_and_keeps_the_contents(

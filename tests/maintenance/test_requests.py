@@ -8,7 +8,11 @@ from django.db import connections
 from django_q.models import OrmQ
 
 from perfconsole.maintenance.models import ViewRefresh
-from perfconsole.maintenance.services import cluster_status, request_refresh
+from perfconsole.maintenance.services import (
+    cluster_status,
+    request_refresh,
+    settle_refreshes,
+)
 from perfconsole.maintenance.tasks import refresh_all_views, refresh_view_task
 
 from .conftest import execute
@@ -59,6 +63,23 @@ def test_a_refresh_queued_with_no_cluster_alive_fails_after_the_wait(
     assert created and fresh.pk != stuck.pk
     assert stuck.status == "failed"
     assert "no task cluster was alive to run it within 60 s" in stuck.error
+
+
+@pytest.mark.django_db
+def test_a_refresh_queued_past_timeout_and_retry_is_abandoned(make_view, settings):
+    make_view("mt_lost")
+    lost, _ = request_refresh("mt_lost", "user")
+    limit = settings.Q_CLUSTER["timeout"] + settings.Q_CLUSTER["retry"]
+    ViewRefresh.objects.filter(pk=lost.pk).update(
+        requested_at=lost.requested_at - timedelta(seconds=limit + 1)
+    )
+
+    # A cluster alive that never ran it: its task was lost.
+    assert settle_refreshes("mt_lost", cluster_alive=True) == 1
+
+    lost.refresh_from_db()
+    assert lost.status == "failed"
+    assert "Abandoned" in lost.error and f"within {limit} s" in lost.error
 
 
 @pytest.mark.django_db(transaction=True)
