@@ -30,9 +30,7 @@ class HealthCheckAdmin(PageAdmin):
     def page_view(self, request):
         form = HealthFilterForm(request.GET)
         if not form.is_valid():
-            return HttpResponseBadRequest(
-                "Invalid filter: " + form.errors.as_text(), content_type="text/plain"
-            )
+            return _bad_request("filter", form)
         include_console = form.cleaned_data["console"]
         if include_console is None:
             include_console = include_console_tables()
@@ -61,6 +59,7 @@ def sessions_table(request, sessions, *, all_databases=False):
 
 
 def _bad_request(what, form):
+    """Return a plain 400 that names the invalid fields."""
     return HttpResponseBadRequest(
         f"Invalid {what}: " + form.errors.as_text(), content_type="text/plain"
     )
