@@ -1,16 +1,19 @@
 """The analyzer report on the command line."""
 
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand, CommandError
 
 from perfconsole.analyzer.renderers import RENDERERS
 from perfconsole.analyzer.report import DEFAULT_WINDOW_HOURS, Options, build_report
 from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
 from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.history.window_form import LONGEST_WINDOW
 
 # A day, the most the query page's filter accepts too.
 MAX_MEAN_MS = 86_400_000
-# Two years: the daily history's retention by default.
-MAX_WINDOW_HOURS = 731 * 24
+# The longest window the history pages accept (the daily history's retention).
+MAX_WINDOW_HOURS = LONGEST_WINDOW // timedelta(hours=1)
 
 
 class Command(BaseCommand):
