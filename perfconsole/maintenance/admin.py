@@ -262,6 +262,11 @@ class ViewRefreshAdmin(
     list_select_related = ["triggered_by"]
     show_full_result_count = False
 
+    def changelist_view(self, request, extra_context=None):
+        # Like the views' pages: a row whose worker is gone reads as failed.
+        settle_refreshes()
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description="duration", ordering="duration_ms")
     def duration(self, refresh):
         if refresh.duration_ms is None:

@@ -253,6 +253,24 @@ def test_the_history_list_renders(button_view, admin_client):
 
 
 @transactional
+def test_the_history_list_shows_a_refresh_whose_worker_is_gone_as_failed(
+    button_view, admin_client, second_connection
+):
+    worker = second_connection()
+    pid = worker.info.backend_pid
+    worker.close()
+    ViewRefresh.objects.create(
+        view_name=VIEW, trigger="command", status="running", backend_pid=pid
+    )
+
+    response = admin_client.get(reverse("admin:maintenance_viewrefresh_changelist"))
+
+    row = ViewRefresh.objects.get(view_name=VIEW)
+    assert row.status == "failed" and "Worker process gone" in row.error
+    assert "Worker process gone" in response.text
+
+
+@transactional
 def test_the_activity_rollup_is_listed_and_rebuilt_with_the_button(operator):
     rollup = "organization_activity_rollup"
     listing = Client()
