@@ -129,9 +129,16 @@ def explain_other_error(sqlstate, error):
     return f"The statistics query failed (SQLSTATE {sqlstate}): {error}"
 
 
-def limit_transaction(cursor, statement_timeout_ms=None):
-    """Make the current transaction read-only, with statement and lock timeouts."""
+def limit_transaction(cursor, statement_timeout_ms=None, *, read_only=True):
+    """Give the current transaction statement and lock timeouts; make it read-only.
+
+    With read_only=False it stays writable, for work that stores what it
+    reads (the statistics history's collection).
+    """
     timeout = statement_timeout_ms or settings.MONITORING_STATEMENT_TIMEOUT_MS
+    read_only_sql = (
+        " set_config('transaction_read_only', 'on', true)," if read_only else ""
+    )
     cursor.execute(
         # pg_stat_statements keeps the first text of a statement shape; the
         # extra column makes this shape the console's own, so its text (and
@@ -139,7 +146,7 @@ def limit_transaction(cursor, statement_timeout_ms=None):
         tag_sql(
             "SELECT set_config('statement_timeout', %s, true),"
             " set_config('lock_timeout', %s, true),"
-            " set_config('transaction_read_only', 'on', true),"
+            f"{read_only_sql}"
             " 'perfconsole.monitoring' AS reader"
         ),
         [f"{timeout}ms", f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms"],

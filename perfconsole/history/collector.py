@@ -19,7 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from perfconsole.core.db import explain_database_error, tag_sql
+from perfconsole.core.db import explain_database_error, limit_transaction, tag_sql
 from perfconsole.core.sqlfiles import SqlFolder
 from perfconsole.monitoring.extension import statements_status
 
@@ -125,25 +125,6 @@ def server_sources(server_version):
     if server_version >= 160000:
         sources.append(("io", load_current("io_v1.sql")))
     return sources
-
-
-def limit_writing_transaction(cursor):
-    """Set the console's statement and lock timeouts for this transaction.
-
-    Unlike core.db.limit_transaction the transaction stays writable: it
-    stores what it reads.
-    """
-    cursor.execute(
-        tag_sql(
-            "SELECT set_config('statement_timeout', %s, true),"
-            " set_config('lock_timeout', %s, true),"
-            " 'perfconsole.history' AS collector"
-        ),
-        [
-            f"{settings.MONITORING_STATEMENT_TIMEOUT_MS}ms",
-            f"{settings.MONITORING_LOCK_TIMEOUT_MS}ms",
-        ],
-    )
 
 
 class Collection:
@@ -269,7 +250,7 @@ def reconnect_if_broken():
 
 def _collect(database, started):
     with transaction.atomic(), connection.cursor() as cursor:
-        limit_writing_transaction(cursor)
+        limit_transaction(cursor, read_only=False)
         cursor.execute(
             tag_sql("SELECT pg_try_advisory_xact_lock(%s, %s), now()"),
             [LOCK_CLASS, database.id],
@@ -370,7 +351,7 @@ def record_failure(database, reason, started):
         database = database or console_database()
         with transaction.atomic(), connection.cursor() as cursor:
             # A lock on the history's tables must not hang the failure path.
-            limit_writing_transaction(cursor)
+            limit_transaction(cursor, read_only=False)
             snapshot = Snapshot.objects.create(
                 database=database,
                 taken_at=taken_at,
