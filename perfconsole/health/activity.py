@@ -340,14 +340,14 @@ def target_session(pid):
     rows = fetch_dicts(
         f"""SELECT pid, usename::text AS user_name, application_name,
                    coalesce(host(client_addr), 'local socket') AS client,
-                   state, {STATE_SINCE.replace("a.", "")} AS since,
+                   state, {STATE_SINCE} AS since,
                    left(query, {QUERY_CHARS}) AS query,
                    backend_start::text AS session_key,
                    backend_start::text || ' ' || coalesce(query_start::text, '')
                      AS query_key,
                    pid = pg_backend_pid() AS is_own,
                    {CONSOLE_SESSION} AS is_console
-              FROM pg_stat_activity
+              FROM pg_stat_activity AS a
              WHERE pid = %s AND datname = current_database()
                AND backend_type = 'client backend'""",
         [pid],
