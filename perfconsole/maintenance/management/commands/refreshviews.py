@@ -12,7 +12,6 @@ from perfconsole.maintenance.services import (
     list_materialized_views,
     refresh_view,
     request_refresh,
-    settle_refreshes,
 )
 
 
@@ -40,7 +39,8 @@ class Command(BaseCommand):
 
     def handle(self, views, queue, **options):
         try:
-            settle_refreshes()
+            # Nothing to settle first: refresh_view fails the view's orphaned
+            # rows under its lock, and request_refresh settles under its own.
             names = self.chosen_views(views)
             if not names:
                 self.stdout.write("No materialized views to refresh.")
