@@ -210,10 +210,10 @@ class TableTable(LockedSizesTable):
     table_size_bytes = LockedBytesColumn(verbose_name="Table")
     indexes_size_bytes = LockedBytesColumn(verbose_name="Indexes")
     toast_size_bytes = LockedBytesColumn(verbose_name="TOAST")
-    last_vacuum = TimestampColumn(default="–")
-    last_autovacuum = TimestampColumn(default="–")
-    last_analyze = TimestampColumn(default="–")
-    last_autoanalyze = TimestampColumn(default="–")
+    last_vacuum = TimestampColumn()
+    last_autovacuum = TimestampColumn()
+    last_analyze = TimestampColumn()
+    last_autoanalyze = TimestampColumn()
 
 
 class SlowQueryTable(QueryTable):
