@@ -130,12 +130,8 @@ class BytesColumn(ReadableColumn):
     export_unit = "bytes"
 
 
-class IdColumn(tables.Column):
+class IdColumn(RawNumberColumn):
     """An identifier (query id, process id): digits only, an id is no quantity."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("attrs", {"td": {"class": "num"}})
-        super().__init__(*args, **kwargs)
 
     def render(self, value: Any) -> str:
         return formatting.identifier(value)
