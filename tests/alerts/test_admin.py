@@ -232,11 +232,16 @@ def test_an_alert_links_to_the_table_index_or_view_it_concerns(admin_client, see
     assert "3.5 h (&gt; 2 h)" in body
     detail = admin_client.get(reverse("admin:alerts_alert_change", args=[index.pk]))
     assert "yes" in detail.content.decode()
-    for alert in (table, usage):
+    # The value field itself ("yes" may be anywhere on a page).
+    assert '<div class="readonly">yes</div>' in detail.content.decode()
+    for alert, subject_page in ((table, tables_page), (usage, indexes_page)):
         page = admin_client.get(reverse("admin:alerts_alert_change", args=[alert.pk]))
         assert f"{tables_page}?" in page.content.decode() or indexes_page in (
             page.content.decode()
         )
+        # The navigation links every changelist: the subject's own link, then.
+        subject_link = f"{subject_page}?schema=public&amp;table=orders&amp;console=on"
+        assert f'<a href="{subject_link}">public.orders</a>' in page.content.decode()
 
 
 def test_the_alert_page_shows_the_threshold_and_no_developer_help(admin_client, seeded):
@@ -247,6 +252,8 @@ def test_the_alert_page_shows_the_threshold_and_no_developer_help(admin_client, 
     text = body.content.decode()
     assert "64.2 % (&gt; 20 %)" in text
     assert "&gt; 20 %" in text
+    # The threshold's own field, besides the value's parenthesis.
+    assert '<div class="readonly">&gt; 20 %</div>' in text
     assert "shown escaped" not in text
     assert "the statement's text" in text
 
