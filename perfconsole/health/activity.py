@@ -11,7 +11,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 
-from perfconsole.core.db import QUERY_TAG, fetch_dicts, tag_sql
+from perfconsole.core.db import QUERY_TAG, fetch_dicts, sqlstate_of, tag_sql
 from perfconsole.health.models import Activity
 
 # Query text is cut to this many characters on the pages.
@@ -366,7 +366,7 @@ def _send_signal(function, pid):
             cursor.execute(tag_sql(f"SELECT {function}(%s)"), [pid])
             return cursor.fetchone()[0]
     except DatabaseError as error:
-        sqlstate = getattr(error.__cause__, "sqlstate", None)
+        sqlstate = sqlstate_of(error)
         if sqlstate == "42501":
             role = connection.settings_dict["USER"] or "<console role>"
             raise ActionRefused(

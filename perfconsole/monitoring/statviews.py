@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import DatabaseError, connections, transaction
 
-from perfconsole.core.db import tag_sql
+from perfconsole.core.db import sqlstate_of, tag_sql
 from perfconsole.core.sqlfiles import SqlFolder
 from perfconsole.monitoring.extension import EXTENSION, statements_status
 
@@ -127,7 +127,7 @@ def update_extension(using="default"):
             cursor.execute(load_sql(f"query_stats_v{placeholder}_absent.sql"))
             cursor.execute(f"ALTER EXTENSION {EXTENSION} UPDATE")
     except DatabaseError as error:
-        if getattr(error.__cause__, "sqlstate", None) != "42501":
+        if sqlstate_of(error) != "42501":
             raise
         raise ExtensionOwnerRequired(_owner_required_message(connection)) from error
     return sync_views(using=using)
