@@ -5,7 +5,6 @@ the tag and the timeouts; a timeout or a lock gives a message, not a 500.
 """
 
 import csv
-from decimal import Decimal
 
 from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpResponse
@@ -134,18 +133,7 @@ def counter_html(name, value):
         if name.endswith(suffix):
             # None (no value) lets the template show its dash.
             return readable_html(value, kind) or None
-    return display_number(value)
-
-
-def display_number(value):
-    """Return numbers with separators and two decimals; others unchanged."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int | Decimal):
-        return f"{value:,}"
-    return value
+    return formatting.number(value)
 
 
 def query_detail_page(model_admin, request, object_id, *, explain=False):
