@@ -197,11 +197,11 @@ def long_running(min_seconds):
     )
 
 
-def blocking_pairs(name_locks=False):
+def blocking_pairs():
     """Return one row per (blocked, blocking) session pair in this database.
 
-    With name_locks, each row says which lock the blocked session waits for
-    (waiting_for: mode and relation, see lock_description).
+    Each row says which lock the blocked session waits for (waiting_for:
+    mode and relation, see lock_description).
     """
     # Only sessions waiting on a heavyweight lock can be blocked; asking
     # pg_blocking_pids for them alone keeps the lock manager quiet.
@@ -230,17 +230,17 @@ def blocking_pairs(name_locks=False):
              ORDER BY waiting_sec DESC, w.pid, b.pid
              LIMIT 200"""
     )
-    return [_with_lock_named(row, name_locks) for row in rows]
+    return [_with_lock_named(row) for row in rows]
 
 
-def _with_lock_named(row, name_locks):
-    """Drop a pair's lock columns; with name_locks, say them in one sentence."""
+def _with_lock_named(row):
+    """Say a pair's lock columns in one sentence, after its wait event."""
     named = {}
     for key, value in row.items():
         if key.startswith("lock_"):
             continue
         named[key] = value
-        if key == "wait_event" and name_locks:
+        if key == "wait_event":
             named["waiting_for"] = lock_description(row)
     return named
 

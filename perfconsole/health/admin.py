@@ -101,7 +101,7 @@ class ActivityAdmin(PageAdmin):
                     database=filters["database"],
                     min_seconds=filters["min_seconds"],
                 )
-                pairs = activity.blocking_pairs(name_locks=True)
+                pairs = activity.blocking_pairs()
                 progress = activity.progress()
             except StatisticsUnavailable as unavailable:
                 error = str(unavailable)

@@ -1202,6 +1202,7 @@ def check_long_running_queries():
         "waiting_sec",
         "wait_event_type",
         "wait_event",
+        "waiting_for",
         "blocked_query",
         "blocking_pid",
         "blocking_user",

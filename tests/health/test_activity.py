@@ -204,7 +204,7 @@ def test_a_row_lock_wait_names_the_table(blocked_pair):
     row = {r["pid"]: r for r in activity.sessions()}[blocked_pid]
 
     assert activity.lock_description(row) == "ShareLock on a row of health_fixture.dup"
-    pair = activity.blocking_pairs(name_locks=True)[0]
+    pair = activity.blocking_pairs()[0]
     assert pair["waiting_for"] == "ShareLock on a row of health_fixture.dup"
 
 
