@@ -215,13 +215,30 @@ def settle_refreshes(view_name=None, cluster_alive=None):
 
     Call it wherever rows are read, so such a row never blocks a refresh nor
     raises an alert as "running". Return how many rows were marked.
+
+    Running rows are judged by their view's lock (fail_orphaned_refreshes),
+    queued ones by how long they have waited: past
+    MAINTENANCE_QUEUE_WAIT_SECONDS with no cluster alive to run them, or past
+    the task timeout and retry (a task is killed after Q_CLUSTER's timeout
+    and handed out again after its retry, so a row still queued after both
+    has lost its task, even with a cluster alive).
     """
     if cluster_alive is None:
         cluster_alive, _ = cluster_status()
     marked = fail_orphaned_refreshes(view_name)
     if not cluster_alive:
-        marked += fail_unrun_queued_refreshes(view_name)
-    return marked + abandon_stale_refreshes(view_name)
+        wait = settings.MAINTENANCE_QUEUE_WAIT_SECONDS
+        marked += fail_queued_refreshes(
+            wait,
+            f"Not run: no task cluster was alive to run it within {wait} s "
+            "(MAINTENANCE_QUEUE_WAIT_SECONDS). Start manage.py qcluster, or "
+            "run manage.py refreshviews.",
+            view_name,
+        )
+    limit = settings.Q_CLUSTER["timeout"] + settings.Q_CLUSTER["retry"]
+    return marked + fail_queued_refreshes(
+        limit, f"Abandoned: no worker took this refresh within {limit} s.", view_name
+    )
 
 
 def fail_orphaned_refreshes(view_name=None):
@@ -262,47 +279,15 @@ def fail_orphaned_refreshes(view_name=None):
     return marked
 
 
-def fail_unrun_queued_refreshes(view_name=None):
-    """Mark rows queued for a while with no cluster alive to run them failed."""
-    wait = settings.MAINTENANCE_QUEUE_WAIT_SECONDS
+def fail_queued_refreshes(seconds, error, view_name=None):
+    """Mark rows queued more than `seconds` ago failed with this error."""
     unrun = ViewRefresh.objects.filter(
         status=Status.QUEUED,
-        requested_at__lt=timezone.now() - timedelta(seconds=wait),
+        requested_at__lt=timezone.now() - timedelta(seconds=seconds),
     )
     if view_name is not None:
         unrun = unrun.filter(view_name=view_name)
-    return unrun.update(
-        status=Status.FAILED,
-        finished_at=timezone.now(),
-        error=(
-            f"Not run: no task cluster was alive to run it within {wait} s "
-            "(MAINTENANCE_QUEUE_WAIT_SECONDS). Start manage.py qcluster, or "
-            "run manage.py refreshviews."
-        ),
-    )
-
-
-def abandon_stale_refreshes(view_name=None):
-    """Mark rows queued past the task timeout and retry failed.
-
-    A task is killed after Q_CLUSTER's timeout and handed out again after its
-    retry, so a row still queued after both, with a cluster alive, has lost
-    its task. Running rows are judged by their lock instead
-    (fail_orphaned_refreshes): one held by its backend is still refreshing,
-    however long ago it was requested.
-    """
-    limit = settings.Q_CLUSTER["timeout"] + settings.Q_CLUSTER["retry"]
-    stale = ViewRefresh.objects.filter(
-        status=Status.QUEUED,
-        requested_at__lt=timezone.now() - timedelta(seconds=limit),
-    )
-    if view_name is not None:
-        stale = stale.filter(view_name=view_name)
-    return stale.update(
-        status=Status.FAILED,
-        finished_at=timezone.now(),
-        error=f"Abandoned: no worker took this refresh within {limit} s.",
-    )
+    return unrun.update(status=Status.FAILED, finished_at=timezone.now(), error=error)
 
 
 def refresh_view(name, trigger, user=None, refresh_id=None):
