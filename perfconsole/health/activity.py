@@ -11,7 +11,13 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 
-from perfconsole.core.db import QUERY_TAG, fetch_dicts, sqlstate_of, tag_sql
+from perfconsole.core.db import (
+    QUERY_TAG,
+    fetch_dicts,
+    limit_transaction,
+    sqlstate_of,
+    tag_sql,
+)
 from perfconsole.health.models import Activity
 
 # Query text is cut to this many characters on the pages.
@@ -359,10 +365,7 @@ def _send_signal(function, pid):
     """Call pg_cancel_backend / pg_terminate_backend; return whether it was sent."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                tag_sql("SELECT set_config('statement_timeout', %s, true)"),
-                [f"{settings.MONITORING_STATEMENT_TIMEOUT_MS}ms"],
-            )
+            limit_transaction(cursor, read_only=False)
             cursor.execute(tag_sql(f"SELECT {function}(%s)"), [pid])
             return cursor.fetchone()[0]
     except DatabaseError as error:

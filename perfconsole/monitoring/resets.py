@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 
-from perfconsole.core.db import sqlstate_of, tag_sql
+from perfconsole.core.db import limit_transaction, sqlstate_of, tag_sql
 from perfconsole.monitoring.models import QueryStat, TablePerformance
 
 
@@ -76,10 +75,7 @@ def reset_statistics(user, kind):
         raise ResetRefused(f"You need the permission {reset.permission}.")
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                tag_sql("SELECT set_config('statement_timeout', %s, true)"),
-                [f"{settings.MONITORING_STATEMENT_TIMEOUT_MS}ms"],
-            )
+            limit_transaction(cursor, read_only=False)
             cursor.execute(tag_sql(reset.sql))
     except DatabaseError as error:
         raise ResetRefused(_refusal(reset, error)) from error
