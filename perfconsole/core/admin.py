@@ -4,9 +4,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.urls import path
@@ -163,3 +165,26 @@ class PageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """Render a template inside the admin with the site's context."""
         context = admin_page_context(self, request, title, **context)
         return render_admin_page(request, template, context, status=status)
+
+
+def log_console_change(
+    user: Any,
+    model: type[models.Model],
+    object_id: str,
+    object_repr: str,
+    message: str,
+) -> None:
+    """Record a change the console made outside its rows in the admin log.
+
+    A cancelled session or a statistics reset is no model instance, so
+    ModelAdmin.log_change cannot take it; the entry names the model of the
+    page it was done from.
+    """
+    LogEntry.objects.create(
+        user_id=user.pk,
+        content_type=ContentType.objects.get_for_model(model),
+        object_id=object_id,
+        object_repr=object_repr,
+        action_flag=CHANGE,
+        change_message=message,
+    )

@@ -7,10 +7,9 @@ and its connections are never cancelled or terminated from here.
 """
 
 from django.conf import settings
-from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 
+from perfconsole.core.admin import log_console_change
 from perfconsole.core.db import (
     QUERY_TAG,
     fetch_dicts,
@@ -428,22 +427,12 @@ def signal_backend(user, pid, action, expected=""):
     if not _send_signal(spec["function"], pid):
         raise ActionRefused(f"pid {pid} had already ended.")
     message = f"{spec['done']} pid {pid}"
-    _log(
+    log_console_change(
         user,
-        pid,
+        Activity,
+        str(pid),
+        f"pid {pid}",
         f"{message} ({session['user_name']}, "
         f"{session['application_name'] or 'no application'}): {session['query']}",
     )
     return f"{message}."
-
-
-def _log(user, pid, change_message):
-    """Record the action in the admin log."""
-    LogEntry.objects.create(
-        user_id=user.pk,
-        content_type=ContentType.objects.get_for_model(Activity),
-        object_id=str(pid),
-        object_repr=f"pid {pid}",
-        action_flag=CHANGE,
-        change_message=change_message,
-    )

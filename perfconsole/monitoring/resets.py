@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 
+from perfconsole.core.admin import log_console_change
 from perfconsole.core.db import limit_transaction, sqlstate_of, tag_sql
 from perfconsole.monitoring.models import QueryStat, TablePerformance
 
@@ -80,13 +79,12 @@ def reset_statistics(user, kind):
     except DatabaseError as error:
         raise ResetRefused(_refusal(reset, error)) from error
     message = f"{reset.title}: done for the database {connection.settings_dict['NAME']}"
-    LogEntry.objects.create(
-        user_id=user.pk,
-        content_type=ContentType.objects.get_for_model(reset.model),
-        object_id=kind,
-        object_repr=reset.title.removeprefix("Reset ").capitalize(),
-        action_flag=CHANGE,
-        change_message=f"{message} ({reset.function}).",
+    log_console_change(
+        user,
+        reset.model,
+        kind,
+        reset.title.removeprefix("Reset ").capitalize(),
+        f"{message} ({reset.function}).",
     )
     return f"{message}."
 
