@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from perfconsole.alerts.evaluation import evaluate_alerts
+from perfconsole.alerts.metrics import cache_hit_pct, seq_scan_pct
 from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
 from perfconsole.history.collector import collect
 from tests.conftest import xfail_before
@@ -134,9 +135,13 @@ def test_cache_hit_rate_judges_the_window_not_the_cold_start(
     # Lifetime, the cold reads dominate: the rule would fire on them.
     assert database_hit_rate() < 95
 
-    evaluate_alerts(now=last.taken_at + timedelta(seconds=1))
+    now = last.taken_at + timedelta(seconds=1)
+    evaluate_alerts(now=now)
 
     assert firing(Metric.CACHE_HIT_PCT) == []
+    # Judged, and on the window: not merely nothing to judge.
+    [judged] = cache_hit_pct(rules[Metric.CACHE_HIT_PCT], now)
+    assert judged.value >= 95 and "lifetime" not in judged.detail
 
 
 def test_seq_scan_share_judges_the_window(rules, probe, second_connection):
@@ -161,10 +166,15 @@ def test_seq_scan_share_judges_the_window(rules, probe, second_connection):
     # Lifetime, a third of the scans were sequential: over the rule's 20 %.
     assert 100 * seq / (seq + idx) > 20
 
-    evaluate_alerts(now=last.taken_at + timedelta(seconds=1))
+    now = last.taken_at + timedelta(seconds=1)
+    evaluate_alerts(now=now)
 
     subject = f"{PROBE_SCHEMA}.studies"
     assert subject not in [a.subject for a in firing(Metric.SEQ_SCAN_PCT)]
+    # Judged, and on the window: not merely left out.
+    rule = rules[Metric.SEQ_SCAN_PCT]
+    [judged] = [o for o in seq_scan_pct(rule, now) if o.subject == subject]
+    assert judged.value < 20 and "0 sequential and" in judged.detail
 
 
 def test_the_seeded_slow_query_rule_judges_a_quarter_of_an_hour(rules):
