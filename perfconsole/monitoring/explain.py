@@ -28,7 +28,7 @@ from psycopg import sql
 
 from perfconsole.collaboration.models import ROLLUP_TABLES
 from perfconsole.core.db import generic_plan, raw_connection, tag_sql
-from perfconsole.core.ownership import console_tables
+from perfconsole.core.ownership import MONITORED_APPS, console_tables
 from perfconsole.monitoring.plantree import PlanNode, plan_tree
 
 # pg_stat_statements replaces constants with $1, $2, ...
@@ -37,9 +37,6 @@ PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 # The role of the embedded server's explain connection, and the suggested
 # name elsewhere.
 EXPLAIN_ROLE = "perfconsole_explain"
-# The app whose tables are the monitored application's; every other app's
-# tables are the console's own.
-MONITORED_APP = "collaboration"
 # Roles whose membership would give the explain role power over others.
 POWERFUL_ROLES = [
     "pg_signal_backend",
@@ -94,8 +91,12 @@ def parameter_count(statement):
 
 def monitored_tables():
     """Return the monitored application's tables and views (the explain role's)."""
-    models = apps.get_app_config(MONITORED_APP).get_models()
-    return [model._meta.db_table for model in models] + list(ROLLUP_TABLES)
+    tables = [
+        model._meta.db_table
+        for label in sorted(MONITORED_APPS)
+        for model in apps.get_app_config(label).get_models()
+    ]
+    return tables + list(ROLLUP_TABLES)
 
 
 def explain_role():
