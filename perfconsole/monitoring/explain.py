@@ -317,9 +317,11 @@ def refuse_powerful_role(session):
 # -- the query page's plan ----------------------------------------------------
 
 
-def refusal(text):
-    """Return why text is not explained, or None for one SELECT."""
-    statement = single_statement(text)
+def refusal(statement):
+    """Return why a statement is not explained, or None for one SELECT.
+
+    statement is single_statement()'s answer: None for a text of several.
+    """
     if statement is None:
         return "Not explained: the text holds more than one statement."
     kind = statement_type(statement)
@@ -334,10 +336,10 @@ def refusal(text):
 
 def explain_statement(text):
     """Return the plan of a monitored statement, made by the explain role."""
-    message = refusal(text)
+    statement = single_statement(text)
+    message = refusal(statement)
     if message:
         return Plan(message=message)
-    statement = single_statement(text)
     parameters = parameter_count(statement)
     generic = parameters > 0
     session = None
