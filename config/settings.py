@@ -153,6 +153,10 @@ if PROCESS_KIND == "web":
     # checks the pooled connection; the pool's own check would wait
     # DB_POOL_TIMEOUT for a new connection when the server is down.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if PROCESS_KIND == "qcluster":
+    # django-q2 closes "old" connections before every poll of its queue: with
+    # no age, each worker opened a new backend about every second.
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
 # Every admin request runs with these limits (milliseconds); one that hits
 # them gets a page naming the blocking sessions instead of hanging a worker.
 ADMIN_STATEMENT_TIMEOUT_MS = env_int("ADMIN_STATEMENT_TIMEOUT_MS", 10000)

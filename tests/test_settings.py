@@ -129,3 +129,22 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_task_workers_keep_their_connection_between_polls():
+    # django-q2 closes "old" connections before each poll: with no age a
+    # worker opened a new backend about every second.
+    script = (
+        "import config.settings as s; print(s.DATABASES['default']['CONN_MAX_AGE'])"
+    )
+    ages = {
+        kind: subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "DEBUG": "1", "PERFCONSOLE_PROCESS": kind},
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        for kind in ("qcluster", "web")
+    }
+    assert ages == {"qcluster": "60", "web": "0"}
