@@ -10,11 +10,8 @@ from perfconsole.alerts.evaluation import evaluate_alerts
 from perfconsole.alerts.metrics import cache_hit_pct, seq_scan_pct
 from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
 from perfconsole.history.collector import collect
-from tests.conftest import xfail_before
 
 from .conftest import PROBE_SCHEMA, create_large_table, flush_stats, run
-
-GAP_ON_15 = "known gap on PostgreSQL 15: fails in suite order, passes alone"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,9 +52,8 @@ def publish(app):
 
 
 def test_a_regression_in_the_window_fires_though_the_lifetime_mean_hides_it(
-    rules, probe, second_connection, request
+    rules, probe, second_connection
 ):
-    xfail_before(request, 160000, GAP_ON_15)
     table = create_large_table("studies", rows=1)
     # The application's own connection: the console tags its statements.
     app = second_connection()
@@ -110,11 +106,10 @@ def test_without_history_a_rule_reads_the_lifetime_counters_and_says_so(
 
 
 def test_cache_hit_rate_judges_the_window_not_the_cold_start(
-    rules, probe, second_connection, request
+    rules, probe, second_connection
 ):
     """Reads of a temporary table larger than temp_buffers miss the cache;
     after the first collection only cached lookups run."""
-    xfail_before(request, 160000, GAP_ON_15)
     app = second_connection()
     app.execute(
         "CREATE TEMPORARY TABLE cold AS SELECT g AS id, repeat('x', 200) AS pad"

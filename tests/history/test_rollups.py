@@ -17,9 +17,6 @@ from perfconsole.history.models import (
     StatementDelta,
 )
 from perfconsole.history.rollups import prune, rollup
-from tests.conftest import xfail_before
-
-GAP_ON_15 = "known gap on PostgreSQL 15: fails in suite order, passes alone"
 
 INTEGER_COLUMNS = (
     "calls",
@@ -40,18 +37,6 @@ def history(history_db, probe, collected):
         marker(times)
         collected()
     return table, marker
-
-
-def known_gap_before_16(request):
-    """Mark a test that fails on 15 after other history tests (not alone).
-
-    Its statement is missing from the stored texts when the history tests
-    run in order on PostgreSQL 15; it passes alone and on 17 and 18.
-    """
-    if connection.pg_version < 160000:
-        request.applymarker(
-            pytest.mark.xfail(reason="known gap on PostgreSQL 15", strict=False)
-        )
 
 
 def level_sums(level):
@@ -90,9 +75,8 @@ def test_rollups_preserve_sums_exactly(history, history_db):
 
 
 def test_retention_prunes_only_rolled_rows_past_their_age(
-    history, history_db, settings, request
+    history, history_db, settings
 ):
-    xfail_before(request, 160000, GAP_ON_15)
     last = Snapshot.objects.latest().taken_at
     raw_rows = StatementDelta.objects.filter(level=Level.RAW).count()
     assert raw_rows
@@ -119,8 +103,7 @@ def test_retention_prunes_only_rolled_rows_past_their_age(
     assert not CounterDelta.objects.exists()
 
 
-def test_statement_totals_agree_across_levels(history, history_db, request):
-    known_gap_before_16(request)
+def test_statement_totals_agree_across_levels(history, history_db):
     _table, marker = history
     last = Snapshot.objects.latest().taken_at
     queryid = marker(0)
@@ -147,10 +130,7 @@ def test_statement_totals_agree_across_levels(history, history_db, request):
     assert totals[queryid]["calls"] == 10
 
 
-def test_windows_read_the_tail_not_rolled_yet_from_raw_rows(
-    history, history_db, request
-):
-    xfail_before(request, 160000, GAP_ON_15)
+def test_windows_read_the_tail_not_rolled_yet_from_raw_rows(history, history_db):
     _table, marker = history
     last = Snapshot.objects.latest().taken_at
     # Nothing rolled: a week's window still sees the raw rows.
@@ -221,8 +201,7 @@ def test_series_shows_a_gap_where_a_source_was_not_read(
     assert [p for p in hourly if p["value"] is None]  # hours without collections
 
 
-def test_window_total_for_alert_rules(history, history_db, request):
-    known_gap_before_16(request)
+def test_window_total_for_alert_rules(history, history_db):
     _table, marker = history
     last = Snapshot.objects.latest().taken_at
     queryid = marker(0)
