@@ -1,13 +1,11 @@
 """Read the statistics history over a window [start, end).
 
-Pages, alert rules and the analyzer call these functions; they pick the
+Pages, the dashboard (dashboard.Periods, its series with gaps) and the
+windows of alert rules and the analyzer (recent.py) build on these; they pick the
 level (raw, hourly, daily) from the window's length and read the part of the
 window not rolled up yet from the level below, so a window always reaches
 the last collection. A window on a rolled level is aligned to its periods: a
 period belongs to the window when it starts in it.
-
-Series have one point per period; a period in which no collection read the
-source has the value None (a gap in the chart), never 0.
 """
 
 from __future__ import annotations
@@ -272,64 +270,6 @@ def collections(database, parts, level, source):
     return {row["bucket"]: (int(row["read"]), float(row["seconds"])) for row in rows}
 
 
-def metric_sums(database, parts, level, source, metric, key):
-    """Return {period: sum of one metric} of a source, one key or all."""
-    where, params = segment_filter(database, parts)
-    if source == "statement":
-        if metric not in STATEMENT_COLUMNS:
-            raise ValueError(f"Unknown statement metric: {metric}")
-        value, table, key_column = (
-            f"d.{metric}",
-            "history_statementdelta",
-            ("d.statement_id"),
-        )
-        first: list = []
-    else:
-        value, table, key_column = (
-            "(d.counters ->> %s)::numeric",
-            ("history_counterdelta"),
-            "d.key",
-        )
-        first = [metric]
-        where += " AND d.source = %s"
-        params.append(source)
-    if key is not None:
-        where += f" AND {key_column} = %s"
-        params.append(key)
-    rows = fetch(
-        f"SELECT {bucket_sql(level)} AS bucket, sum({value}) AS total"
-        f" FROM {table} d WHERE {where} GROUP BY 1",
-        [*first, *params],
-    )
-    return {row["bucket"]: float(row["total"] or 0) for row in rows}
-
-
-def database_series(database, start, end, metric, source="database", key=None):
-    """Return one point per period: {"start", "value", "seconds"}.
-
-    source is "database" (metric: xact_commit, blks_read, ...), "statement"
-    (a StatementDelta column; key: a StatementText id), "table", "index"
-    (key: schema.name), "bgwriter", "checkpointer", "wal", "io" or
-    "activity" (metric e.g. "state:active", a sum of samples: divide by the
-    collections for a mean). value is None where no collection read it.
-    """
-    level, parts = segments(database, start, end)
-    read = collections(database, parts, level, source)
-    sums = metric_sums(database, parts, level, source, metric, key)
-    if level == Level.RAW:
-        periods = sorted(read)
-    else:
-        periods = grid(start, end, UNITS[level])
-    points = []
-    for period in periods:
-        count, seconds = read.get(period, (0, 0.0))
-        value = sums.get(period, 0.0) if count > 0 else None
-        points.append(
-            {"start": period, "value": value, "seconds": seconds, "count": count}
-        )
-    return with_gaps(points) if level == Level.RAW else points
-
-
 def grid(start, end, step):
     """Return every period start of a level in [start, end)."""
     moment = start.astimezone(timezone.get_fixed_timezone(0))
@@ -344,35 +284,3 @@ def grid(start, end, step):
         periods.append(moment)
         moment += step
     return periods
-
-
-def with_gaps(points):
-    """Insert a None point where collections stopped for a while."""
-    limit = timedelta(seconds=2.5 * settings.STATS_INTERVAL_SECONDS)
-    result = []
-    for point in points:
-        if result and point["start"] - result[-1]["start"] > limit:
-            gap = result[-1]["start"] + timedelta(
-                seconds=settings.STATS_INTERVAL_SECONDS
-            )
-            result.append({"start": gap, "value": None, "seconds": 0.0, "count": 0})
-        result.append(point)
-    return result
-
-
-def window_total(database, source, metric, minutes, key=None, now=None):
-    """Return the sum of a metric over the last minutes, for alert rules.
-
-    {"total", "collections", "seconds"}: total / seconds * 60 is the rate
-    per minute; for activity, total / collections the mean number of
-    sessions. total is None when no collection read the source.
-    """
-    now = now or timezone.now()
-    start = now - timedelta(minutes=minutes)
-    level, parts = segments(database, start, now, Level.RAW)
-    read = collections(database, parts, level, source)
-    sums = metric_sums(database, parts, level, source, metric, key)
-    count = sum(value[0] for value in read.values())
-    seconds = sum(value[1] for value in read.values())
-    total = sum(sums.values()) if count else None
-    return {"total": total, "collections": count, "seconds": seconds}

@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from perfconsole.history import windows
+from perfconsole.history import recent, windows
+from perfconsole.history.dashboard import Periods
 from perfconsole.history.models import (
     CounterDelta,
     Level,
@@ -37,6 +38,14 @@ def history(history_db, probe, collected):
         marker(times)
         collected()
     return table, marker
+
+
+def commits(db, start, end):
+    """Return {period: commits} as the dashboard's chart reads them."""
+    periods = Periods(db, start, end)
+    sums = periods.sums("database", ["xact_commit"])
+    points = periods.series("database", sums, lambda s, _: s.get("xact_commit", 0))
+    return dict(zip(periods.starts, points, strict=True))
 
 
 def level_sums(level):
@@ -178,51 +187,36 @@ def test_series_shows_a_gap_where_a_source_was_not_read(
     marker(1)
     collected()
     last = Snapshot.objects.latest().taken_at
-    series = windows.database_series(
-        database(history_db),
-        last - timedelta(hours=1),
-        last + timedelta(seconds=1),
-        "xact_commit",
+    series = commits(
+        database(history_db), last - timedelta(hours=1), last + timedelta(seconds=1)
     )
-    by_time = {point["start"]: point for point in series}
-    assert by_time[blocked.taken_at]["value"] is None
-    values = [point["value"] for point in series if point["start"] != blocked.taken_at]
+    assert series[blocked.taken_at.timestamp()] is None
+    values = [v for start, v in series.items() if start != blocked.taken_at.timestamp()]
     assert all(value is not None for value in values[1:])
     assert any(value > 0 for value in values[1:])
     # The same gap survives the hourly rollup: the hour still had readings.
     rollup(history_db, now=last + timedelta(days=2))
-    hourly = windows.database_series(
-        database(history_db),
-        last - timedelta(days=3),
-        last + timedelta(days=1),
-        "xact_commit",
+    hourly = commits(
+        database(history_db), last - timedelta(days=3), last + timedelta(days=1)
     )
-    assert [p for p in hourly if p["value"] is not None]
-    assert [p for p in hourly if p["value"] is None]  # hours without collections
+    assert [v for v in hourly.values() if v is not None]
+    assert [v for v in hourly.values() if v is None]  # hours without collections
 
 
-def test_window_total_for_alert_rules(history, history_db):
+def test_windows_of_alert_rules_count_the_collections_they_cover(history, history_db):
     _table, marker = history
     last = Snapshot.objects.latest().taken_at
     queryid = marker(0)
-    from perfconsole.history.models import StatementText
+    now = last + timedelta(seconds=1)
 
-    statement = StatementText.objects.get(queryid=queryid)
-    window = windows.window_total(
-        database(history_db),
-        "statement",
-        "calls",
-        minutes=30,
-        key=statement.id,
-        now=last + timedelta(seconds=1),
-    )
-    assert window["total"] == 10
-    assert window["collections"] == 4
-    empty = windows.window_total(
-        database(history_db),
-        "database",
-        "xact_commit",
-        30,
-        now=last - timedelta(days=1),
-    )
-    assert empty["total"] is None
+    window = recent.covering(30, now, "statement")
+    calls = {
+        row["queryid"]: row["calls"]
+        for row in windows.statement_totals(window.database, window.start, window.end)
+    }
+    assert calls[queryid] == 10
+    level, parts = windows.segments(window.database, window.start, window.end)
+    read = windows.collections(window.database, parts, level, "statement")
+    assert sum(count for count, _seconds in read.values()) == 4
+    # A day earlier nothing was collected: no window to judge.
+    assert recent.covering(30, last - timedelta(days=1), "database") is None
