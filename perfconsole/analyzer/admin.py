@@ -3,11 +3,12 @@
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse
 from django.urls import reverse
 
 from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.core.middleware import bad_request
 
 from .models import AnalyzerReport
 from .renderers import render_html, render_json
@@ -49,7 +50,7 @@ class AnalyzerReportAdmin(PageAdmin):
         """Render the report; ?format=json or ?format=html downloads it."""
         output_format = request.GET.get("format", "")
         if output_format not in ("", "json", "html"):
-            return HttpResponseBadRequest("format must be json or html")
+            return bad_request("format must be json or html")
         # A web request never builds trial indexes: they lock the table.
         options = Options.from_settings(trial_indexes=False)
         report, error = None, None

@@ -2,13 +2,14 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
 
 from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
+from perfconsole.core.middleware import bad_request
 from perfconsole.core.ownership import include_console_tables
 from perfconsole.core.tables import rows_table
 from perfconsole.health import activity
@@ -59,10 +60,8 @@ def sessions_table(request, sessions, *, all_databases=False):
 
 
 def _bad_request(what, form):
-    """Return a plain 400 that names the invalid fields."""
-    return HttpResponseBadRequest(
-        f"Invalid {what}: " + form.errors.as_text(), content_type="text/plain"
-    )
+    """Return the console's 400 page naming the invalid fields."""
+    return bad_request(f"invalid {what}: " + form.errors.as_text())
 
 
 @admin.register(Activity)

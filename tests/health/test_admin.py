@@ -78,7 +78,14 @@ def test_query_text_is_escaped(admin_client, sleeper, settings):
 
 
 def test_activity_filter_with_a_bad_value_is_a_400(admin_client):
-    assert admin_client.get(ACTIVITY_URL, {"console": "maybe"}).status_code == 400
+    refused = admin_client.get(ACTIVITY_URL, {"console": "maybe"})
+    assert refused.status_code == 400
+    # The console's 400 page, naming the field.
+    assert "Bad request" in refused.content.decode()
+    assert (
+        "Invalid filter" in refused.content.decode()
+        and "console" in refused.content.decode()
+    )
     assert admin_client.get(ACTIVITY_URL, {"console": "1"}).status_code == 200
 
 
