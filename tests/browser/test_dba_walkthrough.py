@@ -104,26 +104,32 @@ def test_query_statistics_sorted_filtered_and_exported(dba):
 
 def test_a_query_page_with_its_plan(dba, scratch):  # noqa: F811
     conn, schema = scratch
-    conn.execute(f"CREATE TABLE {schema}.items (id int PRIMARY KEY, name text)")
+    conn.execute(f"CREATE TABLE {schema}.walked_items (id int PRIMARY KEY, name text)")
     conn.execute(
-        f"INSERT INTO {schema}.items SELECT g, 'n' FROM generate_series(1, 5000) g"
+        f"INSERT INTO {schema}.walked_items SELECT g, 'n'"
+        " FROM generate_series(1, 5000) g"
     )
-    conn.execute(f"ANALYZE {schema}.items")
-    conn.execute(f"SELECT name FROM {schema}.items WHERE id = 42")
+    conn.execute(f"ANALYZE {schema}.walked_items")
+    conn.execute(f"SELECT name FROM {schema}.walked_items WHERE id = 42")
 
     dba.open(reverse("admin:monitoring_querystat_changelist"))
-    dba.find("input[name=q]").send_keys(f"{schema}.items WHERE")
+    dba.find("input[name=q]").send_keys(f"{schema}.walked_items WHERE")
     dba.click(dba.find(".pc-filters input[type=submit]"))
-    dba.click(dba.driver.find_element("partial link text", f"{schema}.items WHERE"))
-    assert f"SELECT name FROM {schema}.items WHERE id = $1" in dba.text
+    dba.click(
+        dba.driver.find_element("partial link text", f"{schema}.walked_items WHERE")
+    )
+    assert f"SELECT name FROM {schema}.walked_items WHERE id = $1" in dba.text
 
     dba.click(dba.driver.find_element("xpath", "//button[starts-with(., 'Explain')]"))
     tree = dba.find("#plan-tree")
-    assert "Index Scan using items_pkey on items" in tree.text
+    assert "Index Scan using walked_items_pkey on walked_items" in tree.text
     assert "costliest node" in tree.text
     # The text plan is one click away.
     dba.find("#plan-text summary").click()
-    assert "Index Scan using items_pkey on items" in dba.find("#plan-text pre").text
+    assert (
+        "Index Scan using walked_items_pkey on walked_items"
+        in dba.find("#plan-text pre").text
+    )
     dba.screenshot("query-plan")
 
 

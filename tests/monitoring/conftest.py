@@ -35,6 +35,10 @@ def scratch(second_connection, explain_role):
     Tables live in their own schema so pages can be filtered to them and
     other tests' tables never get in the way. The explain role may read them,
     as it may read the monitored application's tables.
+
+    PostgreSQL 18 identifies a statement by its tables' names, not their
+    schemas: a test that finds its statement by text names its tables as no
+    other test does, or it may find another test's text under its queryid.
     """
     conn = second_connection()
     schema = f"mon_{uuid.uuid4().hex[:8]}"

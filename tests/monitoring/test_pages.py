@@ -171,17 +171,18 @@ def test_it_filters_queries_by_calls_mean_and_user(admin_client, second_connecti
 @pytest.mark.django_db(transaction=True)
 def test_it_shows_a_query_with_its_counters_and_plan(admin_client, scratch):
     conn, schema = scratch
-    conn.execute(f"CREATE TABLE {schema}.items (id int PRIMARY KEY, name text)")
+    conn.execute(f"CREATE TABLE {schema}.shown_items (id int PRIMARY KEY, name text)")
     conn.execute(
-        f"INSERT INTO {schema}.items SELECT g, 'n' FROM generate_series(1, 5000) g"
+        f"INSERT INTO {schema}.shown_items SELECT g, 'n'"
+        " FROM generate_series(1, 5000) g"
     )
-    conn.execute(f"ANALYZE {schema}.items")
-    conn.execute(f"SELECT name FROM {schema}.items WHERE id = 42")
-    stat = QueryStat.objects.get(query__contains=f"{schema}.items WHERE id")
+    conn.execute(f"ANALYZE {schema}.shown_items")
+    conn.execute(f"SELECT name FROM {schema}.shown_items WHERE id = 42")
+    stat = QueryStat.objects.get(query__contains=f"{schema}.shown_items WHERE id")
     url = reverse("admin:monitoring_querystat_change", args=[stat.pk])
 
     body = admin_client.get(url).content.decode()
-    assert f"SELECT name FROM {schema}.items WHERE id = $1" in body
+    assert f"SELECT name FROM {schema}.shown_items WHERE id = $1" in body
     assert "Share of total time (%)" in body and "Calls" in body
     # Planning runs functions: never on GET, only on an explicit POST.
     assert "Index Scan" not in body
@@ -190,7 +191,7 @@ def test_it_shows_a_query_with_its_counters_and_plan(admin_client, scratch):
     body = admin_client.post(url).content.decode()
     # GENERIC_PLAN on 16+, PREPARE + force_generic_plan before.
     assert "generic plan" in body
-    assert "Index Scan using items_pkey on items" in body
+    assert "Index Scan using shown_items_pkey on shown_items" in body
     assert "actual time" not in body  # EXPLAIN only, never ANALYZE
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
