@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from perfconsole.core.admin import PageAdmin
+from perfconsole.history import window_pages
 from perfconsole.monitoring import forms, pages, resets, tables
 from perfconsole.monitoring.models import (
     IndexUsage,
@@ -26,10 +27,19 @@ class StatsTableAdmin(PageAdmin):
     description = ""
     filter_form_class = forms.StatsFilterForm
     table_class = None
+    # window_pages' function showing the page over a time window (?window=),
+    # from the statistics history; None for a page of lifetime counters only.
+    window_page = None
 
     def page_view(self, request):
+        if self.window_page is not None and "window" in request.GET:
+            return self.window_page(self, request)
         return pages.stats_table_page(
-            self, request, queryset=self.get_table_queryset(), notice=self.notice
+            self,
+            request,
+            queryset=self.get_table_queryset(),
+            notice=self.notice,
+            windows=self.window_page is not None,
         )
 
     def get_table_queryset(self):
@@ -93,6 +103,7 @@ class QueryStatAdmin(StatsTableAdmin):
     filter_form_class = forms.QueryFilterForm
     table_class = tables.QueryTable
     reset_kind = "querystat"
+    window_page = staticmethod(window_pages.statements_page)
 
     def get_table_queryset(self):
         # The filter form leaves the console's own out unless asked.
@@ -128,6 +139,7 @@ class SlowQueryAdmin(QueryStatAdmin):
         "definition, TARGETS.md), planning included."
     )
     table_class = tables.SlowQueryTable
+    window_page = None
 
 
 @admin.register(IndexUsage)

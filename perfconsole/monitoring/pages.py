@@ -14,6 +14,7 @@ from perfconsole.core import formatting
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
 from perfconsole.core.pages import admin_page_context, render_admin_page
 from perfconsole.core.tables import readable_html, timestamp_html
+from perfconsole.history.window_pages import window_switch
 from perfconsole.monitoring.explain import (
     ExplainUnavailable,
     connection_parameters,
@@ -78,12 +79,15 @@ def export_querystring(request):
     return query.urlencode()
 
 
-def stats_table_page(model_admin, request, *, queryset, notice=None):
+def stats_table_page(model_admin, request, *, queryset, notice=None, windows=False):
     """Render a filtered, sortable, lazily paginated statistics table.
 
-    notice, if given, is a function returning a note to show above the table.
+    notice, if given, is a function returning a note to show above the table;
+    windows adds the switch to the page over a time window (window_pages).
     """
     context = admin_page_context(model_admin, request, model_admin.title)
+    if windows:
+        context["window_switch"] = window_switch(request)
     form = model_admin.filter_form_class(request.GET)
     context.update(
         form=form,
