@@ -49,10 +49,15 @@ def make_room_in_pg_stat_statements(share=0.8):
         )
         (used,) = conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
         if used >= share * limit:
-            conn.execute(
-                "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database"
-                " WHERE datname = current_database()"
-            )
+            forget_statements_of_this_database(conn)
+
+
+def forget_statements_of_this_database(conn):
+    """Reset pg_stat_statements' entries of conn's database (no other's)."""
+    conn.execute(
+        "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database"
+        " WHERE datname = current_database()"
+    )
 
 
 @pytest.fixture(autouse=True)
