@@ -37,6 +37,9 @@ class BuildIndexConcurrently(NotInTransactionMixin, Operation):
 
     atomic = False
     reversible = True
+    # The sql/ folder the file is read from: this app's; another app's
+    # migrations subclass with its own reader.
+    read_sql = staticmethod(load_sql)
 
     def __init__(self, model_name, index, sql_file):
         self.model_name = model_name
@@ -76,7 +79,7 @@ class BuildIndexConcurrently(NotInTransactionMixin, Operation):
             )
         elif index_is_invalid(schema_editor.connection, name):
             schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        schema_editor.execute(load_sql(self.sql_file))
+        schema_editor.execute(self.read_sql(self.sql_file))
         schema_editor.execute("RESET statement_timeout")
         schema_editor.execute("RESET lock_timeout")
 

@@ -97,17 +97,18 @@ class Periods:
         """Return how many collections of the period read the source."""
         return self.ok.get(period, 0) - self.missing.get(period, {}).get(source, 0)
 
-    def sums(self, source, counters):
+    def sums(self, source, counters, key=None):
         """Return {period: {counter: sum}} of a JSON source, in one query.
 
-        counters None reads them all; a source read once is not read again.
+        counters None reads them all; key, one object of the source (a
+        table) rather than all; a source read once is not read again.
         """
-        memo = (source, tuple(counters) if counters else None)
+        memo = (source, tuple(counters) if counters else None, key)
         if memo not in self.memo:
-            self.memo[memo] = self.read_sums(source, counters)
+            self.memo[memo] = self.read_sums(source, counters, key)
         return self.memo[memo]
 
-    def read_sums(self, source, counters):
+    def read_sums(self, source, counters, key=None):
         if counters is None:
             return self.read_all_sums(source)
         # One sum per named counter: cheaper than expanding every counter of
@@ -116,11 +117,12 @@ class Periods:
             f"sum((d.counters ->> %s)::numeric) AS c{index}"
             for index in range(len(counters))
         )
+        one = "" if key is None else " AND d.key = %s"
         rows = fetch(
             f"SELECT {self.bucket} AS bucket, {sums_sql}"
             f" FROM history_counterdelta d WHERE ({self.where}) AND d.source = %s"
-            " GROUP BY 1",
-            [*counters, *self.params, source],
+            f"{one} GROUP BY 1",
+            [*counters, *self.params, source, *([] if key is None else [key])],
         )
         sums: dict[float, dict[str, float]] = {}
         for row in rows:
