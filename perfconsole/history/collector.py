@@ -94,17 +94,17 @@ def statements_sql(status):
     """Return the pg_stat_statements reading for the installed extension."""
     version = status.version_tuple
     if version >= (1, 11):
-        name = "statements_v1_pgss_1_11.sql"
+        name = "statements_v2_pgss_1_11.sql"
     elif version >= (1, 9):
-        name = "statements_v1_pgss_1_9.sql"
+        name = "statements_v2_pgss_1_9.sql"
     else:
-        name = "statements_v1_pgss_1_8.sql"
+        name = "statements_v2_pgss_1_8.sql"
     schema = '"{}"'.format(status.schema.replace('"', '""'))
     current = load_current(name).replace("{schema}", schema)
     # Without texts every minute; with texts only for new entries.
     live = current.replace("{source}", f"{schema}.pg_stat_statements(false)")
     texts = current.replace("{source}", f"{schema}.pg_stat_statements(true)")
-    template = load_collect("statements_v1.sql")
+    template = load_collect("statements_v2.sql")
     return template.replace("{current}", live).replace("{texts}", texts)
 
 

@@ -194,6 +194,51 @@ class Baseline(models.Model):
         return f"{self.source} {self.key}"
 
 
+class StatementBaseline(models.Model):
+    """The cumulative counters last seen of one pg_stat_statements entry.
+
+    Keyed by the entry's identity, so a collection joins the extension's
+    entries to it directly; one column per counter, so a delta is a
+    subtraction (a JSON baseline cost most of a collection's time). One row
+    per entry: rewritten in place, it does not grow with time.
+    """
+
+    pk = models.CompositePrimaryKey("database", "dbid", "userid", "queryid", "toplevel")
+    database = models.ForeignKey(
+        MonitoredDatabase,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
+    )
+    dbid = models.BigIntegerField()
+    userid = models.BigIntegerField()
+    queryid = models.BigIntegerField()
+    toplevel = models.BooleanField()
+    statement = models.ForeignKey(
+        StatementText,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
+    )
+    reset_at = models.DateTimeField(null=True, blank=True)
+    calls = models.BigIntegerField()
+    rows = models.BigIntegerField()
+    total_exec_time = models.FloatField()
+    total_plan_time = models.FloatField()
+    shared_blks_hit = models.BigIntegerField()
+    shared_blks_read = models.BigIntegerField()
+    shared_blks_dirtied = models.BigIntegerField()
+    shared_blks_written = models.BigIntegerField()
+    temp_blks_read = models.BigIntegerField()
+    temp_blks_written = models.BigIntegerField()
+    blk_read_time = models.FloatField()
+    blk_write_time = models.FloatField()
+    wal_bytes = models.BigIntegerField()
+
+    def __str__(self):
+        return f"{self.queryid} {self.calls}"
+
+
 class WindowCompare(models.Model):
     """Hold the permission to compare two windows of the history in the admin.
 

@@ -20,11 +20,11 @@ from perfconsole.core.sqlfiles import SqlFolder
 
 from .collector import without_comments
 from .models import (
-    Baseline,
     CounterDelta,
     Level,
     MonitoredDatabase,
     Snapshot,
+    StatementBaseline,
     StatementDelta,
     StatementText,
 )
@@ -146,14 +146,14 @@ def prune(database, now=None):
 
 def prune_texts(database):
     """Delete the texts no delta and no baseline refers to any more."""
-    in_baseline = Baseline.objects.filter(
-        database=database, source="statement"
-    ).values_list("key", flat=True)
+    in_baseline = StatementBaseline.objects.filter(database=database).values(
+        "statement"
+    )
     used = StatementDelta.objects.filter(database=database).values("statement")
     count, _ = (
         StatementText.objects.filter(database=database)
         .exclude(id__in=used)
-        .exclude(id__in=[int(key) for key in in_baseline])
+        .exclude(id__in=in_baseline)
         .delete()
     )
     return count

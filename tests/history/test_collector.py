@@ -9,9 +9,9 @@ from django.db import connection
 
 from perfconsole.history.collector import LOCK_CLASS, collect
 from perfconsole.history.models import (
-    Baseline,
     CounterDelta,
     Snapshot,
+    StatementBaseline,
     StatementDelta,
     StatementText,
 )
@@ -35,7 +35,7 @@ def counters_of(source, key, snapshot):
 
 def test_first_collection_stores_no_lifetime_totals(history_db, probe, collected):
     _table, marker = probe
-    marker(3)
+    queryid = marker(3)
     outcome = collected()
     first = outcome.snapshot
     assert first.status == Snapshot.OK, first.error
@@ -44,7 +44,7 @@ def test_first_collection_stores_no_lifetime_totals(history_db, probe, collected
     assert not CounterDelta.objects.exclude(
         source__in=["activity", "collection"]
     ).exists()
-    assert Baseline.objects.filter(source="statement").exists()
+    assert StatementBaseline.objects.filter(queryid=queryid).exists()
     # Sizes are read at most every STATS_SIZES_INTERVAL_SECONDS.
     assert "size" in outcome.stored
     assert "size" not in collected().stored
@@ -132,9 +132,8 @@ def test_evicted_and_re_added_entry_counts_from_zero(history_db, probe, collecte
         cursor.execute("SELECT pg_stat_statements_reset(0, 0, %s)", [queryid])
     # Gone at this collection: its baseline leaves with it.
     collected()
-    assert not Baseline.objects.filter(
-        source="statement",
-        key=str(StatementText.objects.get(queryid=queryid).id),
+    assert not StatementBaseline.objects.filter(
+        statement=StatementText.objects.get(queryid=queryid)
     ).exists()
     marker(4)
     assert delta_of(queryid, collected().snapshot).calls == 4
@@ -147,7 +146,10 @@ def test_a_locked_source_is_recorded_missing_and_the_next_carries_on(
     queryid = marker(1)
     collected()
     blocker = second_connection(autocommit=False)
-    blocker.execute("LOCK TABLE history_baseline IN ACCESS EXCLUSIVE MODE")
+    blocker.execute(
+        "LOCK TABLE history_baseline, history_statementbaseline"
+        " IN ACCESS EXCLUSIVE MODE"
+    )
     marker(4)
     blocked = collected().snapshot
     blocker.rollback()

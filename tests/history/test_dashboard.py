@@ -62,7 +62,10 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     marker(5)
     collected()
     blocker = second_connection(autocommit=False)
-    blocker.execute("LOCK TABLE history_baseline IN ACCESS EXCLUSIVE MODE")
+    blocker.execute(
+        "LOCK TABLE history_baseline, history_statementbaseline"
+        " IN ACCESS EXCLUSIVE MODE"
+    )
     marker(4)
     blocked = collected().snapshot
     blocker.rollback()

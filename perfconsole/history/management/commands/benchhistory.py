@@ -16,9 +16,11 @@ TABLES = 100
 SIZE_SQL = (
     "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c"
     " WHERE c.relkind = 'r' AND c.relname LIKE 'history\\_%%'"
-    " AND c.relname <> %s"
+    " AND c.relname <> ALL(%s)"
     " AND c.relnamespace = 'public'::regnamespace"
 )
+# The baselines: one row per object, rewritten in place.
+BASELINES = ["history_baseline", "history_statementbaseline"]
 # The collector's own statements, as pg_stat_statements counts them.
 SERVER_TIME_SQL = (
     "SELECT coalesce(sum(total_exec_time + total_plan_time), 0), "
@@ -87,14 +89,16 @@ class Command(BaseCommand):
             return cursor.fetchone()
 
     def sizes(self):
-        """Return (bytes of the history but its baseline, bytes of the baseline).
+        """Return (bytes of the history but its baselines, bytes of those).
 
-        The baseline has one row per object, rewritten: it does not grow with
+        A baseline has one row per object, rewritten: it does not grow with
         time, so it is not part of bytes per day.
         """
-        (history,) = self.scalar(SIZE_SQL, ["history_baseline"])
+        (history,) = self.scalar(SIZE_SQL, [BASELINES])
         (baseline,) = self.scalar(
-            "SELECT pg_total_relation_size('history_baseline')::bigint"
+            "SELECT sum(pg_total_relation_size(name::regclass))::bigint"
+            " FROM unnest(%s::text[]) name",
+            [BASELINES],
         )
         return history, baseline
 
