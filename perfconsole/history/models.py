@@ -166,6 +166,17 @@ class CounterDelta(models.Model):
     counters = models.JSONField(default=dict)
     gauges = models.JSONField(null=True, blank=True)
 
+    class Meta:
+        indexes = [
+            # A relation's rows by key (history.relations): built concurrently
+            # from sql/schema/relation_history_index_v1.sql by its migration.
+            models.Index(
+                fields=["database", "source", "key", "level", "period_start"],
+                condition=models.Q(source__in=["table", "index", "size"]),
+                name="history_relation_by_key",
+            )
+        ]
+
     def __str__(self):
         return f"{self.source} {self.key} {self.period_start:%Y-%m-%d %H:%M}"
 
