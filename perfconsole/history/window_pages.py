@@ -9,19 +9,26 @@ leads from one to the other.
 from __future__ import annotations
 
 from django.http import QueryDict
-from django.urls import reverse
 from django_tables2 import RequestConfig
 
-from perfconsole.core.pages import admin_page_context, render_admin_page
+from perfconsole.core.db import QUERY_TAG
+from perfconsole.core.pages import (
+    admin_page_context,
+    csv_response,
+    export_querystring,
+    render_admin_page,
+)
+from perfconsole.core.targets import SLOW_QUERY_MS
 
 from .collector import console_database
 from .models import query_stat_id
-from .window_form import CUSTOM, PRESETS, WindowForm
+from .window_form import CUSTOM, DEFAULT_WINDOW, PRESETS, WindowForm
 from .window_tables import StatementWindowTable
-from .windows import statement_totals
+from .windows import change, fetch, previous_window, statement_totals
 
 WINDOW_TEMPLATE = "admin/history/window_table.html"
 PER_PAGE = 50
+COUNTS = ("calls", "rows", "shared_blks_hit", "shared_blks_read", "previous_calls")
 
 
 def window_switch(request):
@@ -32,6 +39,8 @@ def window_switch(request):
     from–to is chosen in the window form of a windowed page.
     """
     chosen = request.GET.get("window", "")
+    if "window" in request.GET and not chosen:
+        chosen = DEFAULT_WINDOW  # what WindowForm shows for ?window=
     links = []
     for key, label in [("", "lifetime")] + [
         (key, label) for key, (label, _span) in PRESETS.items()
@@ -50,45 +59,101 @@ def window_switch(request):
     return {"links": links, "custom": chosen == CUSTOM}
 
 
-def window_table_page(model_admin, request, *, rows, table_class, description):
+def window_table_page(
+    model_admin, request, *, rows, table_class, description, filtered=False
+):
     """Render rows(database, start, end) of the chosen window as a table.
 
-    A bad window answers 400 with the form's error, nothing read.
+    The page takes model_admin's filter form (paging, CSV export); filtered
+    shows its filters too and keeps the rows its matches() accepts. A bad
+    window or filter answers 400 with the form's error, nothing read.
     """
     form = WindowForm(request.GET)
+    filters = model_admin.filter_form_class(request.GET)
     context = admin_page_context(
         model_admin,
         request,
         model_admin.title,
         form=form,
+        filters=filters,
+        show_filters=filtered,
         window_switch=window_switch(request),
         description=description,
+        export_query=export_querystring(request),
     )
-    if not form.is_valid():
+    # Both validated, so the page names every mistake at once.
+    valid = [form.is_valid(), filters.is_valid()]
+    if not all(valid):
         return render_admin_page(request, WINDOW_TEMPLATE, context, status=400)
     start, end = form.bounds()
-    table = table_class(rows(console_database(), start, end))
+    records = rows(console_database(), start, end)
+    if filtered:
+        records = [row for row in records if filters.matches(row)]
+    table = table_class(records)
     RequestConfig(request, paginate=False).configure(table)
-    table.paginate_lazily(per_page=PER_PAGE, page=page_number(request))
-    context.update(table=table, window_label=form.label(), start=start, end=end)
+    data = filters.cleaned_data
+    if data.get("_export") == "csv":
+        name = f"{model_admin.model._meta.db_table}_{form.cleaned_data['window']}"
+        return csv_response(table, name)
+    table.paginate_lazily(
+        per_page=data.get("per_page") or PER_PAGE, page=data.get("page") or 1
+    )
+    context.update(
+        table=table,
+        window_label=form.label(),
+        start=start,
+        end=end,
+        previous_start=previous_window(start, end)[0],
+    )
     return render_admin_page(request, WINDOW_TEMPLATE, context)
 
 
-def page_number(request):
-    """Return the page asked for, the first for anything but a positive number."""
-    page = request.GET.get("page", "")
-    return int(page) if page.isdigit() and int(page) > 0 else 1
-
-
 def statement_rows(database, start, end):
-    """Return the window's statements, each with a link to its page."""
+    """Return the window's statements (windows.statement_totals) for the page.
+
+    Each row also has its user's name, whether it is the console's own
+    (tagged core.db.QUERY_TAG), the change of its mean time and the id of
+    its query page.
+    """
     rows = statement_totals(database, start, end)
+    names = role_names({row["userid"] for row in rows})
     for row in rows:
-        row["url"] = reverse(
-            "admin:monitoring_querystat_change",
-            args=[query_stat_id(row["queryid"], row["userid"], row["toplevel"])],
+        # statement_totals gives floats; counts read (and export) as integers.
+        for name in COUNTS:
+            row[name] = int(row[name])
+        row["user_name"] = names.get(row["userid"], str(row["userid"]))
+        row["is_console"] = QUERY_TAG in row["query"]
+        previous_calls = row["previous_calls"]
+        previous_mean = (
+            row["previous_total_time"] / previous_calls if previous_calls else None
         )
+        row["mean_time_change"] = (
+            None
+            if row["mean_time"] is None
+            else change(row["mean_time"], previous_mean)
+        )
+        row["page_id"] = query_stat_id(row["queryid"], row["userid"], row["toplevel"])
     return rows
+
+
+def slow_statement_rows(database, start, end):
+    """Return the window's statements whose mean in it is the seed's slow."""
+    return [
+        row
+        for row in statement_rows(database, start, end)
+        if (row["mean_time"] or 0) >= SLOW_QUERY_MS
+    ]
+
+
+def role_names(oids):
+    """Return {role oid: name} of the given oids, in one query."""
+    if not oids:
+        return {}
+    rows = fetch(
+        "SELECT oid::bigint AS oid, rolname FROM pg_roles WHERE oid = ANY(%s)",
+        [sorted(oids)],
+    )
+    return {row["oid"]: row["rolname"] for row in rows}
 
 
 def statements_page(model_admin, request):
@@ -98,9 +163,29 @@ def statements_page(model_admin, request):
         request,
         rows=statement_rows,
         table_class=StatementWindowTable,
+        filtered=True,
         description=(
             "What each statement did in the window, from the statistics "
             "history (collected every minute), with the change against the "
-            "window of the same length before it."
+            "window of the same length before it; the console's own left out "
+            "unless asked for. Times include planning. Click a query for its "
+            "page and its charts over this window."
+        ),
+    )
+
+
+def slow_statements_page(model_admin, request):
+    """Render the statements slow over a window: a mean of a second or more."""
+    return window_table_page(
+        model_admin,
+        request,
+        rows=slow_statement_rows,
+        table_class=StatementWindowTable,
+        filtered=True,
+        description=(
+            "Statements whose mean time in the window was one second or more "
+            "(the seed report's definition, TARGETS.md), planning included, "
+            "from the statistics history, with the change against the window "
+            "of the same length before it."
         ),
     )

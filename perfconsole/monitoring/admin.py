@@ -139,7 +139,7 @@ class SlowQueryAdmin(QueryStatAdmin):
         "definition, TARGETS.md), planning included."
     )
     table_class = tables.SlowQueryTable
-    window_page = None
+    window_page = staticmethod(window_pages.slow_statements_page)
 
 
 @admin.register(IndexUsage)

@@ -38,6 +38,17 @@ class StatsFilterForm(forms.Form):
             queryset = queryset.filter(match)
         return queryset
 
+    def matches(self, row):
+        """Return True if a dict row passes the filters, as filter() would.
+
+        For rows read from the statistics history (window_pages), which are
+        no queryset; the row has the keys of search_fields.
+        """
+        term = (self.cleaned_data.get("q") or "").casefold()
+        return not term or any(
+            term in str(row.get(field) or "").casefold() for field in self.search_fields
+        )
+
 
 class QueryFilterForm(StatsFilterForm):
     """Filters of the query table: slow only, min calls, min mean, user."""
@@ -78,6 +89,27 @@ class QueryFilterForm(StatsFilterForm):
         if data.get("user"):
             queryset = queryset.filter(user_name=data["user"])
         return queryset
+
+    def matches(self, row):
+        """Return True if a statement over a window passes the filters.
+
+        The row is a window_pages.statement_rows one: query, is_console,
+        calls, mean_time (ms, None without calls) and user_name.
+        """
+        data = self.cleaned_data
+        mean = row["mean_time"] or 0.0
+        slow = (
+            mean >= settings.MONITORING_SLOW_QUERY_MS
+            and row["calls"] >= settings.MONITORING_SLOW_QUERY_CALLS
+        )
+        checks = [
+            data.get("console") or not row["is_console"],
+            not data.get("slow") or slow,
+            data.get("min_calls") is None or row["calls"] >= data["min_calls"],
+            data.get("min_mean_ms") is None or mean >= data["min_mean_ms"],
+            not data.get("user") or row["user_name"] == data["user"],
+        ]
+        return super().matches(row) and all(checks)
 
 
 class RelationFilterForm(StatsFilterForm):

@@ -4,15 +4,18 @@ Pages are rendered inside reading_statistics(), so the ORM's queries carry
 the tag and the timeouts; a timeout or a lock gives a message, not a 500.
 """
 
-import csv
-
 from django.contrib.admin.utils import unquote
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django_tables2 import RequestConfig
 
 from perfconsole.core import formatting
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
-from perfconsole.core.pages import admin_page_context, render_admin_page
+from perfconsole.core.pages import (
+    admin_page_context,
+    csv_response,
+    export_querystring,
+    render_admin_page,
+)
 from perfconsole.core.tables import readable_html, timestamp_html
 from perfconsole.history.window_pages import window_switch
 from perfconsole.monitoring.explain import (
@@ -59,24 +62,6 @@ def statements_notice():
         reason += "; query statistics stay empty until it is."
         steps = status.steps
     return {"reason": reason, "steps": steps}
-
-
-def csv_response(table, filename):
-    """Return every filtered row of the table as CSV."""
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    writer = csv.writer(response)
-    for row in table.export_rows():
-        writer.writerow(row)
-    return response
-
-
-def export_querystring(request):
-    """Return the current filters with _export=csv and no page."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    query["_export"] = "csv"
-    return query.urlencode()
 
 
 def stats_table_page(model_admin, request, *, queryset, notice=None, windows=False):
