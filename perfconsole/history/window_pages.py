@@ -8,10 +8,13 @@ leads from one to the other.
 
 from __future__ import annotations
 
-from django.http import QueryDict
+from django.db.models import F, Func, TextField, Value
+from django.db.models.functions import Concat
+from django.http import Http404, QueryDict
+from django.urls import reverse
 from django_tables2 import RequestConfig
 
-from perfconsole.core.db import QUERY_TAG
+from perfconsole.core.db import QUERY_TAG, StatisticsUnavailable, reading_statistics
 from perfconsole.core.pages import (
     admin_page_context,
     csv_response,
@@ -22,11 +25,18 @@ from perfconsole.core.targets import SLOW_QUERY_MS
 
 from .collector import console_database
 from .models import query_stat_id
+from .relations import index_rows, table_chart_data, table_rows
 from .window_form import CUSTOM, DEFAULT_WINDOW, PRESETS, WindowForm
-from .window_tables import StatementWindowTable
+from .window_tables import (
+    IndexWindowTable,
+    StatementWindowTable,
+    TableWindowTable,
+    window_query,
+)
 from .windows import change, fetch, previous_window, statement_totals
 
 WINDOW_TEMPLATE = "admin/history/window_table.html"
+TABLE_HISTORY_TEMPLATE = "admin/history/table_history.html"
 PER_PAGE = 50
 COUNTS = ("calls", "rows", "shared_blks_hit", "shared_blks_read", "previous_calls")
 
@@ -189,3 +199,132 @@ def slow_statements_page(model_admin, request):
             "of the same length before it."
         ),
     )
+
+
+def history_key(name_field):
+    """Return the expression of a relation's key in the history.
+
+    The collector keys a relation by quote_ident(schema).quote_ident(name)
+    (sql/current/table_v1.sql, index_v1.sql); PostgreSQL quotes it alike.
+    """
+    return Concat(
+        Func(F("schema_name"), function="quote_ident"),
+        Value("."),
+        Func(F(name_field), function="quote_ident"),
+        output_field=TextField(),
+    )
+
+
+def catalog_rows(model_admin, name_field, key=None):
+    """Return the page's relations in the catalog now, as dicts with their key.
+
+    With key, only the relation of that history key.
+    """
+    queryset = model_admin.get_table_queryset().annotate(key=history_key(name_field))
+    if key is not None:
+        queryset = queryset.filter(key=key)
+    return list(queryset.values())
+
+
+def relation_page(model_admin, request, *, read, name_field, **options):
+    """Render a relation page over a window: the catalog joined with the history.
+
+    read(database, start, end, catalog rows) returns the rows; the page's
+    filter form keeps those it matches. Reading inside reading_statistics(),
+    a lock or a timeout answers 503 with what happened.
+    """
+
+    def rows(database, start, end):
+        with reading_statistics():
+            return read(database, start, end, catalog_rows(model_admin, name_field))
+
+    try:
+        return window_table_page(
+            model_admin, request, rows=rows, filtered=True, **options
+        )
+    except StatisticsUnavailable as error:
+        context = admin_page_context(
+            model_admin,
+            request,
+            model_admin.title,
+            error=str(error),
+            window_switch=window_switch(request),
+        )
+        return render_admin_page(request, WINDOW_TEMPLATE, context, status=503)
+
+
+def tables_page(model_admin, request):
+    """Render the tables over a window: scans, writes, rows, size and growth."""
+    return relation_page(
+        model_admin,
+        request,
+        read=table_rows,
+        name_field="table_name",
+        table_class=TableWindowTable,
+        description=(
+            "What each table did in the window, from the statistics history: "
+            "scans (and the change of sequential scans against the window "
+            "before), rows written, vacuums and analyzes; live and dead rows "
+            "as last collected; its size (table, indexes and TOAST) at the "
+            "window's end and its growth over the window. Sizes are read at "
+            "most hourly and stored when they change: growth is blank where "
+            "the history has no size from the window's start. Click a table "
+            "for its charts over the window."
+        ),
+    )
+
+
+def indexes_page(model_admin, request):
+    """Render the indexes over a window: which ones no query used in it."""
+    return relation_page(
+        model_admin,
+        request,
+        read=index_rows,
+        name_field="index_name",
+        table_class=IndexWindowTable,
+        description=(
+            "Scans per index in the window, from the statistics history. "
+            "An index without a scan that the history watched through the "
+            "whole window is unused for that long (statistics resets do not "
+            "matter: the history counts what happened); one created inside "
+            "the window, or a window reaching back before the history began, "
+            "says since when it was watched. Unused large indexes lead."
+        ),
+    )
+
+
+def table_history_page(model_admin, request):
+    """Render one table's size, scans, writes and rows over a window.
+
+    The table is ?table=<its history key>, a table of the catalog now.
+    """
+    form = WindowForm(request.GET)
+    key = request.GET.get("table", "")
+    context = admin_page_context(
+        model_admin, request, f"Table {key} over time", form=form
+    )
+    if not form.is_valid():
+        return render_admin_page(request, TABLE_HISTORY_TEMPLATE, context, status=400)
+    try:
+        with reading_statistics():
+            found = catalog_rows(model_admin, "table_name", key=key)
+            if not found:
+                raise Http404(f"No table {key!r} in this database now.")
+            start, end = form.bounds()
+            database = console_database()
+            (row,) = table_rows(database, start, end, found)
+            charts = table_chart_data(database, key, start, end)
+    except StatisticsUnavailable as error:
+        context["error"] = str(error)
+        return render_admin_page(request, TABLE_HISTORY_TEMPLATE, context, status=503)
+    context.update(
+        row=row,
+        charts=charts,
+        window_label=form.label(),
+        start=start,
+        end=end,
+        tables_url=reverse("admin:monitoring_tableperformance_changelist")
+        + "?"
+        + window_query(request),
+    )
+    return render_admin_page(request, TABLE_HISTORY_TEMPLATE, context)

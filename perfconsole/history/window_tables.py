@@ -7,10 +7,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from perfconsole.core.tables import (
+    BytesColumn,
     ConsoleTable,
     DurationColumn,
     NumberColumn,
     TextColumn,
+    YesNoColumn,
 )
 from perfconsole.monitoring.tables import QUERY_PREVIEW_CHARS
 
@@ -72,3 +74,74 @@ def window_query(request):
         if name in request.GET:
             window[name] = request.GET[name]
     return window.urlencode()
+
+
+class TableWindowTable(ConsoleTable):
+    """Tables over a window (history.relations.table_rows)."""
+
+    class Meta(ConsoleTable.Meta):
+        attrs = {"class": "pc-table", "id": "window-tables"}
+        empty_text = "No table matches."
+        # What grew the most, then what is read whole the most.
+        order_by = ("-growth_bytes",)
+
+    table_name = TextColumn(verbose_name="Table")
+    size_bytes = BytesColumn(verbose_name="Size at end")
+    growth_bytes = BytesColumn(
+        verbose_name="Growth", order_by=("growth_bytes", "seq_scan")
+    )
+    seq_scan = NumberColumn(verbose_name="Seq scans")
+    seq_scan_change = ChangeColumn(verbose_name="Seq scans change", default="new")
+    seq_scan_ratio = NumberColumn(verbose_name="Seq scan (%)")
+    seq_tup_read = NumberColumn(verbose_name="Seq tuples read")
+    idx_scan = NumberColumn(verbose_name="Index scans")
+    n_tup_ins = NumberColumn(verbose_name="Inserts")
+    n_tup_upd = NumberColumn(verbose_name="Updates")
+    n_tup_del = NumberColumn(verbose_name="Deletes")
+    vacuums = NumberColumn(verbose_name="Vacuums")
+    analyzes = NumberColumn(verbose_name="Analyzes")
+    n_live_tup = NumberColumn(verbose_name="Live")
+    n_dead_tup = NumberColumn(verbose_name="Dead")
+
+    def render_table_name(self, value, record):
+        """Link the table to its charts over the same window."""
+        url = reverse("admin:monitoring_tableperformance_history")
+        query = QueryDict(window_query(self.request), mutable=True)
+        query["table"] = record["key"]
+        return format_html(
+            '<a href="{}?{}">{}.{}</a>',
+            url,
+            query.urlencode(),
+            record["schema_name"],
+            value,
+        )
+
+
+class IndexWindowTable(ConsoleTable):
+    """Indexes over a window (history.relations.index_rows)."""
+
+    class Meta(ConsoleTable.Meta):
+        attrs = {"class": "pc-table", "id": "window-indexes"}
+        empty_text = "No index matches."
+        # Unused through the whole window first, among those the largest.
+        order_by = ("watch",)
+
+    index_name = TextColumn(verbose_name="Index")
+    table_name = TextColumn(verbose_name="Table")
+    watch = TextColumn(
+        verbose_name="In the window",
+        order_by=("watch_rank", "-index_size_bytes", "index_name"),
+    )
+    index_size_bytes = BytesColumn(verbose_name="Size now")
+    idx_scan = NumberColumn(verbose_name="Scans")
+    idx_tup_read = NumberColumn(verbose_name="Tuples read")
+    idx_tup_fetch = NumberColumn(verbose_name="Tuples fetched")
+    is_unique = YesNoColumn(verbose_name="Unique")
+
+    def render_table_name(self, value, record):
+        return f"{record['schema_name']}.{value}"
+
+    def render_watch(self, value, record):
+        if record["watch_rank"] == 0:
+            return format_html('<span class="pc-status-warning">{}</span>', value)
+        return value

@@ -148,10 +148,13 @@ class IndexUsageAdmin(StatsTableAdmin):
     description = (
         "Scans per index since the last statistics reset, least scanned first "
         "and among those the largest: unused large indexes lead. 'Table index "
-        "use' is the share of the table's scans that used any index."
+        "use' is the share of the table's scans that used any index. Choose a "
+        "window above for the scans in it and the indexes unused for that "
+        "long, from the statistics history (resets do not matter there)."
     )
     filter_form_class = forms.IndexFilterForm
     table_class = tables.IndexTable
+    window_page = staticmethod(window_pages.indexes_page)
 
 
 @admin.register(TablePerformance)
@@ -159,11 +162,26 @@ class TablePerformanceAdmin(StatsTableAdmin):
     title = "Table performance"
     description = (
         "Reads and writes, dead tuples, cache hits, sizes and maintenance per "
-        "table since the last statistics reset."
+        "table since the last statistics reset; choose a window above for "
+        "what each did in it, its size and growth, and its charts."
     )
     filter_form_class = forms.TableFilterForm
     table_class = tables.TableTable
     reset_kind = "tablestat"
+    window_page = staticmethod(window_pages.tables_page)
+
+    def page_urls(self):
+        view = self.admin_site.admin_view(self.history_view)
+        return [
+            *super().page_urls(),
+            path("history/", view, name=self.url_name("history")),
+        ]
+
+    def history_view(self, request):
+        """One table's charts over a window (size, scans, writes, rows)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return window_pages.table_history_page(self, request)
 
     def get_table_queryset(self):
         # GREATEST ignores NULLs: the later of the manual and automatic runs.

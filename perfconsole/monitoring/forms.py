@@ -142,9 +142,31 @@ class RelationFilterForm(StatsFilterForm):
             queryset = queryset.filter(**{f"{self.size_field}__gte": min_bytes})
         return queryset
 
+    def matches(self, row):
+        """Return True if a relation over a window passes the filters.
+
+        The row is a catalog row (the view's columns) whose counters are
+        the window's (history.relations).
+        """
+        data = self.cleaned_data
+        size = row.get(self.size_field)
+        min_mb = data.get("min_size_mb")
+        checks = [
+            data.get("console") or row["table_name"] not in console_tables(),
+            not data.get("schema") or row["schema_name"] == data["schema"],
+            not data.get("table")
+            or data["table"].casefold() in row["table_name"].casefold(),
+            min_mb is None or (size is not None and size >= int(min_mb * 1024 * 1024)),
+        ]
+        return super().matches(row) and all(checks)
+
 
 class IndexFilterForm(RelationFilterForm):
-    unused = forms.BooleanField(required=False, label="Never scanned")
+    unused = forms.BooleanField(
+        required=False,
+        label="Not scanned",
+        help_text="Never (lifetime), or not in the window.",
+    )
 
     search_fields = ("index_name", "table_name", "definition")
     size_field = "index_size_bytes"
@@ -154,6 +176,11 @@ class IndexFilterForm(RelationFilterForm):
         if self.cleaned_data.get("unused"):
             queryset = queryset.filter(idx_scan=0)
         return queryset
+
+    def matches(self, row):
+        return super().matches(row) and (
+            not self.cleaned_data.get("unused") or row["idx_scan"] == 0
+        )
 
 
 class TableFilterForm(RelationFilterForm):
@@ -171,3 +198,9 @@ class TableFilterForm(RelationFilterForm):
                 n_dead_tup__gte=self.cleaned_data["min_dead_tuples"]
             )
         return queryset
+
+    def matches(self, row):
+        least = self.cleaned_data.get("min_dead_tuples")
+        return super().matches(row) and (
+            least is None or (row["n_dead_tup"] or 0) >= least
+        )
