@@ -85,3 +85,21 @@ def test_baseline_updates_stay_on_their_page(history_db, probe, collected):
     # no older transaction of the server (another database's included) still
     # runs, which a shared test server cannot promise.
     assert after_hot - hot >= 0.9 * (after_updates - updates)
+
+
+def test_a_lost_baseline_is_set_again_without_deltas(history_db, probe, collected):
+    """The baseline is unlogged: after a crash it is empty, its entries' texts
+    are still stored; the next collection only sets it again."""
+    _table, marker = probe
+    queryid = marker(2)
+    collected()
+    StatementBaseline.objects.all().delete()
+    marker(3)
+    after_loss = collected().snapshot
+    assert not StatementDelta.objects.filter(period_start=after_loss.taken_at).exists()
+    assert StatementBaseline.objects.filter(queryid=queryid).exists()
+    # Its text is found again, not stored twice.
+    assert StatementText.objects.filter(queryid=queryid).count() == 1
+    marker(4)
+    stored = StatementDelta.objects.filter(period_start=collected().snapshot.taken_at)
+    assert stored.get(statement__queryid=queryid).calls == 4

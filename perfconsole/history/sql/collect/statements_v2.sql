@@ -2,22 +2,27 @@
 -- baseline, in one statement, as counters_v1.sql does for the other sources
 -- (same rules: only what changed, a restart counts from zero, no delta
 -- without a baseline, entries gone leave the baseline). Unlike version 1,
--- the baseline is history_statementbaseline: keyed by the entry's identity
--- and one column per counter, so an entry is matched by one join and its
--- delta is a subtraction, with no JSON built or parsed. Only an entry
--- without a baseline (new, or evicted and added again) is looked up in
--- history_statementtext, and its text read and stored only when it is new
--- (reading every text costs more). The placeholder "current" (in braces)
--- reads the entries without their texts, "texts" with them.
+-- the baseline is history_statementbaseline, keyed by the entry's identity
+-- with one column per counter: one hash join of the entries and the
+-- baseline tells each entry changed, new or gone, and a delta is a
+-- subtraction, with no JSON built or parsed. Only an entry without a
+-- baseline is looked up in history_statementtext, and the texts are read
+-- only when an entry is new (reading every text costs more). The
+-- placeholder "current" (in braces) reads the entries without their texts,
+-- "texts" with them.
 WITH live AS MATERIALIZED (
     {current}
 ),
--- Each entry with its baseline, if any; changed: any counter moved;
--- restarted: new, reset (reset_at) or evicted and added again (fewer calls),
--- so its delta is its value now.
+-- Each entry with its baseline (new: none), and each baseline row without
+-- an entry (gone); changed: any counter moved; restarted: new, reset
+-- (reset_at) or evicted and added again (fewer calls), so its delta is its
+-- value now.
 diff AS MATERIALIZED (
     SELECT l.*, p.statement_id,
            p.statement_id IS NULL AS new,
+           l.dbid IS NULL AS gone,
+           p.dbid AS p_dbid, p.userid AS p_userid, p.queryid AS p_queryid,
+           p.toplevel AS p_toplevel,
            (
             l.reset_at, l.calls, l.rows, l.total_exec_time, l.total_plan_time,
             l.shared_blks_hit, l.shared_blks_read, l.shared_blks_dirtied,
@@ -43,41 +48,36 @@ diff AS MATERIALIZED (
            p.blk_read_time AS p_blk_read_time,
            p.blk_write_time AS p_blk_write_time, p.wal_bytes AS p_wal_bytes
     FROM live l
-    LEFT JOIN history_statementbaseline p
-      ON p.database_id = %(database)s
-     AND (p.dbid, p.userid, p.queryid, p.toplevel)
+    FULL JOIN (SELECT * FROM history_statementbaseline
+               WHERE database_id = %(database)s) p
+      ON (p.dbid, p.userid, p.queryid, p.toplevel)
          = (l.dbid, l.userid, l.queryid, l.toplevel)
 ),
+-- Entries without a baseline (new, evicted and added again, or a baseline
+-- lost in a crash), with their text's id when it is stored already.
 unmatched AS MATERIALIZED (
-    SELECT d.dbid, d.userid, d.queryid, d.toplevel FROM diff d WHERE d.new
-),
-known AS (
-    SELECT t.id, t.dbid, t.userid, t.queryid, t.toplevel
-    FROM history_statementtext t
-    JOIN unmatched u ON (u.dbid, u.userid, u.queryid, u.toplevel)
-                        = (t.dbid, t.userid, t.queryid, t.toplevel)
-    WHERE t.database_id = %(database)s
-),
-new_keys AS MATERIALIZED (
-    SELECT u.dbid, u.userid, u.queryid, u.toplevel
-    FROM unmatched u
-    WHERE NOT EXISTS (
-        SELECT 1 FROM known k WHERE (k.dbid, k.userid, k.queryid, k.toplevel)
-                                    = (u.dbid, u.userid, u.queryid, u.toplevel))
+    SELECT d.dbid, d.userid, d.queryid, d.toplevel, t.id
+    FROM diff d
+    LEFT JOIN history_statementtext t
+      ON t.database_id = %(database)s
+     AND (t.dbid, t.userid, t.queryid, t.toplevel)
+         = (d.dbid, d.userid, d.queryid, d.toplevel)
+    WHERE d.new
 ),
 texts AS MATERIALIZED (
     SELECT x.dbid, x.userid, x.queryid, x.toplevel, x.query
     FROM ({texts}) x
-    WHERE EXISTS (SELECT 1 FROM new_keys)
+    WHERE EXISTS (SELECT 1 FROM unmatched WHERE id IS NULL)
 ),
 added AS (
     INSERT INTO history_statementtext
         (database_id, dbid, userid, queryid, toplevel, query, first_seen)
     SELECT %(database)s, n.dbid, n.userid, n.queryid, n.toplevel,
            coalesce(x.query, ''), %(taken_at)s
-    FROM new_keys n
+    FROM unmatched n
     LEFT JOIN texts x ON (x.dbid, x.userid, x.queryid, x.toplevel)
                          = (n.dbid, n.userid, n.queryid, n.toplevel)
+    WHERE n.id IS NULL
     ON CONFLICT DO NOTHING
     RETURNING id, dbid, userid, queryid, toplevel
 ),
@@ -85,11 +85,14 @@ added AS (
 changes AS MATERIALIZED (
     SELECT d.*, d.statement_id AS id
     FROM diff d
-    WHERE NOT d.new AND d.changed
+    WHERE NOT d.new AND NOT d.gone AND d.changed
     UNION ALL
     SELECT d.*, i.id
     FROM diff d
-    JOIN (SELECT * FROM known UNION ALL SELECT * FROM added) i
+    JOIN (SELECT id, dbid, userid, queryid, toplevel FROM unmatched
+          WHERE id IS NOT NULL
+          UNION ALL
+          SELECT id, dbid, userid, queryid, toplevel FROM added) i
       ON (i.dbid, i.userid, i.queryid, i.toplevel)
          = (d.dbid, d.userid, d.queryid, d.toplevel)
     WHERE d.new
@@ -133,6 +136,9 @@ stored AS (
       -- The first collection only sets the baseline.
       AND EXISTS (SELECT 1 FROM history_statementbaseline b
                   WHERE b.database_id = %(database)s)
+    -- By statement: the primary key's new entries are appended at its right
+    -- edge, filling its pages (in any order they split them in halves).
+    ORDER BY c.id
     RETURNING 1
 ),
 kept AS (
@@ -173,10 +179,10 @@ added_baseline AS (
 ),
 gone AS (
     DELETE FROM history_statementbaseline b
-    WHERE b.database_id = %(database)s
-      AND NOT EXISTS (
-          SELECT 1 FROM live l WHERE (l.dbid, l.userid, l.queryid, l.toplevel)
-                                     = (b.dbid, b.userid, b.queryid, b.toplevel))
+    USING diff d
+    WHERE d.gone AND b.database_id = %(database)s
+      AND (b.dbid, b.userid, b.queryid, b.toplevel)
+          = (d.p_dbid, d.p_userid, d.p_queryid, d.p_toplevel)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM stored) AS stored,
