@@ -287,6 +287,11 @@ class CollaborationActivity(models.Model):
             ),
             # The newest activity across all studies (the admin's list).
             models.Index(fields=["-created_at"], name="collaboration_activity_created"),
+            # The admin's list filtered by type, newest first.
+            models.Index(
+                fields=["activity_type", "-created_at"],
+                name="collaboration_activity_type",
+            ),
             # A user's activity; deleting a user sets it to NULL through this.
             SeedIndex(
                 fields=["user"],
