@@ -263,7 +263,7 @@ class OrganizationMemberAdmin(BigTableAdmin):
     # An organization id lists its members in the index's order.
     uuid_search = ("organization_id", "user_id", "pk")
     email_search = "user__email"
-    # Served by idx_organization_members_org_role.
+    # With the admin's tiebreak (-id), served by organization_members_by_role.
     ordering = ("organization_id", "role")
     sortable_by = ()
 

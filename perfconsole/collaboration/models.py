@@ -162,6 +162,11 @@ class OrganizationMember(models.Model):
                 include=["user", "joined_at"],
                 name="idx_organization_members_org_role",
             ),
+            # The admin's list, in its exact order (id breaks ties).
+            models.Index(
+                fields=["organization", "role", "-id"],
+                name="organization_members_by_role",
+            ),
             # Foreign keys: deleting a user looks up the rows that point at it.
             SeedIndex(
                 fields=["invited_by"],

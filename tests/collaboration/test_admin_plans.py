@@ -241,7 +241,7 @@ SERVED_BY = [
     (
         "organizationmember",
         {"q": "{organization}"},
-        "idx_organization_members_org_role",
+        "organization_members_by_role",
     ),
     ("study", {"q": "{organization}"}, "idx_studies_organization_lookup"),
 ]
