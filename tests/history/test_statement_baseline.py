@@ -3,6 +3,7 @@ baseline by a migration without losing an interval, rewritten in place."""
 
 from django.db import connection
 
+from perfconsole.history.collector import statements_sql
 from perfconsole.history.models import (
     Baseline,
     StatementBaseline,
@@ -10,6 +11,7 @@ from perfconsole.history.models import (
     StatementText,
 )
 from perfconsole.history.sqlfiles import read_sql
+from perfconsole.monitoring.extension import statements_status
 
 from .conftest import flush_statistics
 
@@ -103,3 +105,34 @@ def test_a_lost_baseline_is_set_again_without_deltas(history_db, probe, collecte
     marker(4)
     stored = StatementDelta.objects.filter(period_start=collected().snapshot.taken_at)
     assert stored.get(statement__queryid=queryid).calls == 4
+
+
+def plan_nodes(node):
+    """Yield every node of an EXPLAIN (FORMAT JSON) plan."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def test_entries_meet_their_baseline_in_one_full_join(history_db, probe, collected):
+    """On tables never analyzed (a new install) every estimate is a few rows:
+    a join that may be a nested loop compared each of 5 000 entries with
+    every baseline row and timed out. A full join is hashed (or merged)."""
+    _table, marker = probe
+    marker(1)
+    collected()
+    sql = statements_sql(statements_status())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (now,) = cursor.fetchone()
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) " + sql,
+            {"database": history_db.id, "taken_at": now, "source": "statement"},
+        )
+        (plan,) = cursor.fetchone()
+    nodes = list(plan_nodes(plan[0]["Plan"]))
+    diff = next(node for node in nodes if node.get("Subplan Name") == "CTE diff")
+    assert diff.get("Join Type") == "Full", diff
+    assert diff["Node Type"] in ("Hash Join", "Merge Join")
+    scans = [node.get("Relation Name") for node in plan_nodes(diff)]
+    assert "history_statementbaseline" in scans
