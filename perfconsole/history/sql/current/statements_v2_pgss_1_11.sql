@@ -2,7 +2,7 @@
 -- entry evicted and added again, or reset, from one that went on;
 -- shared_/local_blk_*_time replace blk_*_time.
 -- Every entry of the current database, cumulative, one column per counter
--- (version 1 built a JSON object of them, which cost more than the read). The
+-- (version 1 built a JSON object of them, then parsed it back). The
 -- placeholder source is the extension's function (with or without texts),
 -- schema its schema.
 SELECT s.dbid::bigint AS dbid,

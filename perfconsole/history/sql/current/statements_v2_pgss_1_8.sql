@@ -1,7 +1,7 @@
 -- pg_stat_statements 1.8: no toplevel (every entry is top level), no
 -- stats_since and no info view: a reset shows as counters that went down.
 -- Every entry of the current database, cumulative, one column per counter
--- (version 1 built a JSON object of them, which cost more than the read). The
+-- (version 1 built a JSON object of them, then parsed it back). The
 -- placeholder source is the extension's function (with or without texts),
 -- schema its schema.
 SELECT s.dbid::bigint AS dbid,

@@ -1,7 +1,7 @@
 -- pg_stat_statements 1.9 and 1.10: a reset shows in
 -- pg_stat_statements_info.stats_reset.
 -- Every entry of the current database, cumulative, one column per counter
--- (version 1 built a JSON object of them, which cost more than the read). The
+-- (version 1 built a JSON object of them, then parsed it back). The
 -- placeholder source is the extension's function (with or without texts),
 -- schema its schema.
 SELECT s.dbid::bigint AS dbid,
