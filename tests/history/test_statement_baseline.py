@@ -1,9 +1,9 @@
 """The statements' baseline (history_statementbaseline): moved from the JSON
 baseline by a migration without losing an interval, rewritten in place."""
 
-from django.db import connection
+from django.db import connection, transaction
 
-from perfconsole.history.collector import statements_sql
+from perfconsole.history.collector import plan_for_whole_sets, statements_sql
 from perfconsole.history.models import (
     Baseline,
     StatementBaseline,
@@ -136,3 +136,33 @@ def test_entries_meet_their_baseline_in_one_full_join(history_db, probe, collect
     assert diff["Node Type"] in ("Hash Join", "Merge Join")
     scans = [node.get("Relation Name") for node in plan_nodes(diff)]
     assert "history_statementbaseline" in scans
+
+
+def test_a_first_collection_joins_new_entries_without_nested_loops(
+    history_db, probe, collected
+):
+    """Every entry is new at a first collection: before 17 the planner,
+    blind to the CTEs' row counts, looked each one's text up in a nested loop
+    over all of them (5 000 entries: past the statement timeout on 15)."""
+    _table, marker = probe
+    marker(1)
+    sql = statements_sql(statements_status())
+    with transaction.atomic(), connection.cursor() as cursor:
+        plan_for_whole_sets(cursor)
+        cursor.execute("SELECT now()")
+        (now,) = cursor.fetchone()
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) " + sql,
+            {"database": history_db.id, "taken_at": now, "source": "statement"},
+        )
+        (plan,) = cursor.fetchone()
+    loops = [
+        node
+        for node in plan_nodes(plan[0]["Plan"])
+        if node["Node Type"] == "Nested Loop"
+    ]
+    assert loops == []
+    # The setting ends with the collection's transaction.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_nestloop")
+        assert cursor.fetchone() == ("on",)
