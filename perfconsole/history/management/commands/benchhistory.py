@@ -29,6 +29,8 @@ SERVER_TIME_SQL = (
     " AND query ~ 'history_(baseline|counterdelta|statementdelta|statementtext"
     "|snapshot|monitoreddatabase)'"
 )
+# Entries pg_stat_statements evicted so far (its 1.9+ info view).
+DEALLOC_SQL = "SELECT coalesce((SELECT dealloc FROM pg_stat_statements_info), 0)"
 
 
 class Command(BaseCommand):
@@ -108,6 +110,7 @@ class Command(BaseCommand):
         self.stdout.write(f"baseline: {collect(database).describe()}")
         before, _ = self.sizes()
         server_before, calls_before = self.scalar(SERVER_TIME_SQL)
+        (dealloc_before,) = self.scalar(DEALLOC_SQL)
         wall, rows = [], []
         for _ in range(collections):
             if sleep:
@@ -119,6 +122,19 @@ class Command(BaseCommand):
             rows.append(outcome.snapshot.rows_stored)
         after, baseline = self.sizes()
         server_after, calls_after = self.scalar(SERVER_TIME_SQL)
+        (dealloc_after,) = self.scalar(DEALLOC_SQL)
+        if dealloc_after > dealloc_before or server_after < server_before:
+            # Evicted entries take their counted time with them.
+            server_time = (
+                "unknown: pg_stat_statements evicted"
+                f" {dealloc_after - dealloc_before} times during the run (raise"
+                " pg_stat_statements.max or reset it, and run again)"
+            )
+        else:
+            server_time = (
+                f"{(server_after - server_before) / collections:.1f}"
+                f" ({(calls_after - calls_before) / collections:.0f} statements)"
+            )
         per = (after - before) / collections
         self.stdout.write(
             f"collections: {collections}; statements: {len(shapes)}, run again"
@@ -127,8 +143,7 @@ class Command(BaseCommand):
             f"collection wall time (client, ms): mean {sum(wall) / len(wall):.1f},"
             f" max {max(wall):.1f}\n"
             "collector server time per collection (pg_stat_statements, ms):"
-            f" {(server_after - server_before) / collections:.1f}"
-            f" ({(calls_after - calls_before) / collections:.0f} statements)\n"
+            f" {server_time}\n"
             f"history tables grew {after - before} bytes: {per:.0f} per collection,"
             f" {per * 1440 / 1e6:.1f} MB per day at one collection a minute;"
             f" baseline (bounded) {baseline} bytes"
