@@ -8,10 +8,13 @@ Plans are checked, never timings: BENCHMARKS.md times the same cases at
 `large`. The data is loaded once for this module and removed afterwards.
 """
 
+import io
 import json
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -349,3 +352,19 @@ def test_bad_paging_and_sorting_input_is_no_server_error(admin_client, query):
 def test_a_nul_byte_in_a_search_is_a_bad_request(admin_client):
     response = admin_client.get(changelist("studycollaborator"), {"q": "a\x00b"})
     assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_benchadmin_times_every_case_of_a_changelist_on_one_page(settings):
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]  # the host its client names
+    out = io.StringIO()
+    call_command("benchadmin", runs=1, only="studycollaborator", stdout=out)
+
+    rows = [line.split("|")[1:-1] for line in out.getvalue().splitlines()[2:]]
+    assert len(rows) >= 5  # pages, sorts, filters, searches
+    for name, what, status, shown, *_rest in rows:
+        assert name.strip() == "studycollaborator"
+        assert status.strip() == "200", what
+        assert 1 <= int(shown) <= 50, what
+    # Its temporary superuser is gone with its session.
+    assert not get_user_model().objects.filter(username__startswith="benchadmin-")

@@ -155,9 +155,9 @@ def shown_rows(body: str) -> int | str:
     """Return how many rows the page's result table shows ("–" if none)."""
     if 'id="result_list"' not in body:
         return "–"
-    table = body.split('id="result_list"', 1)[1].split("</table>", 1)[0]
-    # The header row is the one <tr> outside <tbody>.
-    return table.count("<tr") - 1
+    table = body.split('id="result_list"', 1)[1]
+    rows = table.split("<tbody", 1)[1].split("</tbody", 1)[0]
+    return rows.count("<tr")
 
 
 class Command(BaseCommand):
