@@ -134,7 +134,13 @@ FUNCTIONS = [
     FunctionSpec(
         "get_user_collaborative_studies",
         "get_user_collaborative_studies(uuid)",
-        "functions/get_user_collaborative_studies_v1.sql",
+        "functions/get_user_collaborative_studies_v2.sql",
+    ),
+    FunctionSpec(
+        "get_user_collaborative_studies",
+        "get_user_collaborative_studies(uuid,integer,timestamp with time zone,"
+        "timestamp with time zone,uuid)",
+        "functions/get_user_collaborative_studies_paged_v1.sql",
     ),
     FunctionSpec(
         "get_organization_analytics",

@@ -159,3 +159,49 @@ def test_organization_analytics_function_uses_the_new_indexes():
     assert "idx_collaboration_activity_timeline" in plans
     assert "Seq Scan on collaboration_activity" not in plans
     assert "Seq Scan on organization_members" not in plans
+
+
+def heaviest_collaborator():
+    """Return the user on the most studies."""
+    (user,) = one(
+        "SELECT user_id FROM study_collaborators GROUP BY user_id"
+        " ORDER BY count(*) DESC, user_id LIMIT 1"
+    )
+    return user
+
+
+def test_user_studies_function_reads_studies_by_key_for_the_heaviest_user():
+    user = heaviest_collaborator()
+    [(studies,)] = run_sql(
+        "SELECT count(*) FROM study_collaborators WHERE user_id = %s", [user]
+    )
+    assert studies > 100
+    plans = nested_plans("SELECT * FROM get_user_collaborative_studies(%s)", [user])
+    assert "Seq Scan on studies" not in plans
+    assert "Seq Scan on study_collaborators" not in plans
+    assert "Seq Scan on collaboration_activity" not in plans
+    # The collaborators are counted once for all the studies, not per study.
+    assert "SubPlan" not in plans
+
+
+@pytest.mark.parametrize("later_page", [False, True])
+def test_a_page_of_user_studies_reads_indexes_under_a_limit(later_page):
+    user = heaviest_collaborator()
+    cursor = [None, None, None]
+    if later_page:
+        # The 60th row: a cursor in the middle of the user's studies.
+        [row] = run_sql(
+            "SELECT last_activity_at, study_created_at, study_id"
+            " FROM get_user_collaborative_studies(%s) OFFSET 59 LIMIT 1",
+            [user],
+        )
+        cursor = list(row)
+    plans = nested_plans(
+        "SELECT * FROM get_user_collaborative_studies(%s, 20, %s, %s, %s)",
+        [user, *cursor],
+    )
+    assert "Limit" in plans
+    assert "idx_study_collaborators_user_studies" in plans
+    assert "idx_collaboration_activity_timeline" in plans
+    for table in ["studies", "study_collaborators", "collaboration_activity"]:
+        assert f"Seq Scan on {table}" not in plans, plans
