@@ -24,6 +24,7 @@ from .dashboard import dashboard_charts, top_statements
 from .dashboard_tables import RefreshTable, TopQueryTable
 from .models import Snapshot, query_stat_id
 from .window_form import WindowForm
+from .window_tables import window_query
 
 DASHBOARD_TEMPLATE = "admin/history/dashboard.html"
 # Running every health check takes longer than the rest of the page: the
@@ -79,16 +80,20 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         try:
             with reading_statistics():
-                context.update(window_data(database, start, end))
+                context.update(window_data(database, start, end, window_query(request)))
         except StatisticsUnavailable as error:
             context["error"] = str(error)
             return render_admin_page(request, DASHBOARD_TEMPLATE, context, 503)
         return render_admin_page(request, DASHBOARD_TEMPLATE, context)
 
 
-def window_data(database, start, end):
-    """Return the dashboard's charts, top queries and latest refreshes."""
-    top = top_queries(database, start, end)
+def window_data(database, start, end, window=""):
+    """Return the dashboard's charts, top queries and latest refreshes.
+
+    window, the page's window as a query string, goes on the top queries'
+    links, so their pages chart the same window.
+    """
+    top = top_queries(database, start, end, window)
     return {
         "charts": dashboard_charts(database, start, end),
         "top_queries": top,
@@ -124,12 +129,13 @@ def health_summary():
     return summary
 
 
-def top_queries(database, start, end):
+def top_queries(database, start, end, window=""):
     """Return the window's five statements with the most total time."""
     rows = top_statements(database, start, end, TOP_QUERIES)
     for row in rows:
         page_id = query_stat_id(row["queryid"], row["userid"], row["toplevel"])
-        row["url"] = safe_reverse("admin:monitoring_querystat_change", quote(page_id))
+        url = safe_reverse("admin:monitoring_querystat_change", quote(page_id))
+        row["url"] = f"{url}?{window}" if url and window else url
     return rows
 
 

@@ -113,6 +113,9 @@ def test_the_dashboard_charts_real_collections_with_a_gap(
     assert any("dashboard_outer" in row["query"] for row in top)
     assert inner.id not in [row["statement_id"] for row in top]
     assert top[0]["url"] in response.content.decode()
+    # A window chosen on the dashboard goes with the link to the query's charts.
+    six_hours = admin_client.get(reverse(DASHBOARD), {"window": "6h"})
+    assert six_hours.context["top_queries"][0]["url"].endswith("/?window=6h")
 
     statement = StatementText.objects.get(queryid=queryid)
     page = reverse(
