@@ -134,7 +134,7 @@ FUNCTIONS = [
     FunctionSpec(
         "get_user_collaborative_studies",
         "get_user_collaborative_studies(uuid)",
-        "functions/get_user_collaborative_studies_v2.sql",
+        "functions/get_user_collaborative_studies_v3.sql",
     ),
     FunctionSpec(
         "get_user_collaborative_studies",
