@@ -188,8 +188,9 @@ def test_user_studies_function_reads_studies_by_key_for_the_heaviest_user(plan_m
     assert "studies_pkey" in plans
 
 
+@pytest.mark.parametrize("plan_mode", ["auto", "force_generic_plan"])
 @pytest.mark.parametrize("later_page", [False, True])
-def test_a_page_of_user_studies_reads_indexes_under_a_limit(later_page):
+def test_a_page_of_user_studies_reads_indexes_under_a_limit(later_page, plan_mode):
     user = heaviest_collaborator()
     cursor = [None, None, None]
     if later_page:
@@ -200,6 +201,7 @@ def test_a_page_of_user_studies_reads_indexes_under_a_limit(later_page):
             [user],
         )
         cursor = list(row)
+    run_sql(f"SET LOCAL plan_cache_mode = {plan_mode}")
     plans = nested_plans(
         "SELECT * FROM get_user_collaborative_studies(%s, 20, %s, %s, %s)",
         [user, *cursor],
