@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from perfconsole.core.db import QUERY_TAG
 from perfconsole.health.registry import registered_checks
 
 PAGES = {
@@ -63,7 +64,7 @@ class StatementTimer:
 
 def statement_name(sql):
     """Return a statement's first 70 characters, on one line, without its tag."""
-    return re.sub(r"\s+", " ", sql.replace("/* perfconsole */", "")).strip()[:70]
+    return re.sub(r"\s+", " ", sql.replace(QUERY_TAG, "")).strip()[:70]
 
 
 class Command(BaseCommand):
