@@ -59,7 +59,7 @@ def statement_row(marker):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT queryid, calls, rows, shared_blks_hit, shared_blks_read,"
-            " total_exec_time FROM pg_stat_statements"
+            " total_exec_time, total_plan_time FROM pg_stat_statements"
             " WHERE dbid = (SELECT oid FROM pg_database"
             "               WHERE datname = current_database())"
             " AND query LIKE %s AND query NOT LIKE %s",

@@ -28,6 +28,8 @@ from perfconsole.history.models import (
 )
 from perfconsole.history.windows import statement_sums
 
+from .conftest import statement_row
+
 QUERIES = "admin:monitoring_querystat_changelist"
 SLOW = "admin:monitoring_slowquery_changelist"
 PRESET_LABELS = {
@@ -81,23 +83,6 @@ def costly(conn, name, times):
     return f"{name}_b"
 
 
-def counters(marker):
-    """Read a statement's counters from pg_stat_statements, apart from the page."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT calls, rows, shared_blks_hit, shared_blks_read,"
-            " total_exec_time, total_plan_time FROM pg_stat_statements"
-            " WHERE dbid = (SELECT oid FROM pg_database"
-            "               WHERE datname = current_database())"
-            " AND query LIKE %s AND query NOT LIKE %s",
-            [f"%{marker}%", "%pg_stat_statements%"],
-        )
-        names = [column.name for column in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
 def custom_window(start, end):
     """Return the query parameters of a custom window [start, end)."""
     return {"window": "custom", "start": start.isoformat(), "end": end.isoformat()}
@@ -114,11 +99,11 @@ def two_windows(table, collected):
     conn, name = table
     collected()
     a = cheap(conn, name, 3)
-    second_a = counters(a)
+    second_a = statement_row(a)
     second = collected().snapshot
     cheap(conn, name, 5)
     b = costly(conn, name, 2)
-    third_a, third_b = counters(a), counters(b)
+    third_a, third_b = statement_row(a), statement_row(b)
     third = collected().snapshot
     middle = second.taken_at + (third.taken_at - second.taken_at) / 2
     end = third.taken_at + timedelta(microseconds=1)
