@@ -170,3 +170,18 @@ def test_importing_the_settings_starts_no_server(tmp_path):
     assert result.stdout.strip() == str(port)
     assert not data_dir.exists()
     assert not listening(port)
+
+
+def test_a_port_held_by_a_client_connection_is_not_free():
+    """A client's local end can take a port from the ephemeral range: the
+    server cannot bind it then, though nothing listens there (CI saw a
+    scratch server fail so)."""
+    from perfconsole.embedded.server import _free_port, _port_in_use
+
+    server_port = int(connection.settings_dict["PORT"])
+    with socket.socket() as client:
+        client.bind(("127.0.0.1", 0))
+        held = client.getsockname()[1]
+        client.connect(("127.0.0.1", server_port))
+        assert _port_in_use(held)
+        assert _free_port(held) != held

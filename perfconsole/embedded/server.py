@@ -313,8 +313,19 @@ def _is_postmaster(pid: int, data_dir: Path) -> bool:
 
 
 def _port_in_use(port: int) -> bool:
+    """Return True if PostgreSQL could not listen on 127.0.0.1:port now.
+
+    The probe binds as the server does (SO_REUSEADDR), so it fails for a
+    listener and also for a client connection whose local end took the port
+    from the ephemeral range, which a connect() to the port would miss.
+    """
     with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
 
 
 def _free_port(start: int) -> int:
