@@ -53,7 +53,10 @@ def make_room_in_pg_stat_statements(share=0.8):
 
 
 def forget_statements_of_this_database(conn):
-    """Reset pg_stat_statements' entries of conn's database (no other's)."""
+    """Reset pg_stat_statements' entries of this database (no other's).
+
+    conn is a psycopg connection or a cursor (Django's included).
+    """
     conn.execute(
         "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database"
         " WHERE datname = current_database()"

@@ -5,6 +5,7 @@ from django.db import connection
 
 from perfconsole.monitoring.explain import EXPLAIN_ROLE
 from perfconsole.monitoring.statviews import sync_views
+from tests.conftest import forget_statements_of_this_database
 
 SCHEMA = "analyzer_fixture"
 ROWS = 30000
@@ -46,10 +47,8 @@ def install_statements():
     """Install pg_stat_statements in the test database and start it empty."""
     _execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     sync_views()
-    _execute(
-        "SELECT pg_stat_statements_reset(0, "
-        "(SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
-    )
+    with connection.cursor() as cursor:
+        forget_statements_of_this_database(cursor)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
+from tests.conftest import forget_statements_of_this_database
+
 from .conftest import SCHEMA, run_lookups
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,7 +106,7 @@ def test_the_admin_page_never_builds_trial_indexes(
     settings.ANALYZER_TRIAL_INDEXES = True
     this_database = "(SELECT oid FROM pg_database WHERE datname = current_database())"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_stat_statements_reset(0, {this_database}, 0)")
+        forget_statements_of_this_database(cursor)
     run_lookups(30)
     response = admin_client.get(reverse("admin:analyzer_analyzerreport_changelist"))
     # The suggestion is shown, unchecked, and no index was built to check it.
