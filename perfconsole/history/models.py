@@ -15,10 +15,56 @@ class Level(models.IntegerChoices):
 
 
 class MonitoredDatabase(models.Model):
-    """A database whose statistics are collected (today: the console's own)."""
+    """A database whose statistics are collected: the console's own, or a target.
+
+    A target is reached with libpq connection parameters. Its password is
+    never stored here: it comes from libpq's password or service file, or
+    from the environment variable named in password_env.
+    """
+
+    PRIMARY = "primary"
+    STANDBY = "standby"
+    ROLES = [(PRIMARY, "primary"), (STANDBY, "standby")]
+    UNKNOWN = "unknown"
+    UP = "up"
+    DOWN = "down"
+    STATUSES = [(UNKNOWN, "not checked yet"), (UP, "up"), (DOWN, "down")]
 
     name = models.CharField(max_length=200, unique=True)
     is_console_database = models.BooleanField(default=False)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    dbname = models.CharField("database name", max_length=63, blank=True)
+    user = models.CharField(max_length=63, blank=True)
+    service = models.CharField(
+        max_length=63, blank=True, help_text="a service of pg_service.conf"
+    )
+    sslmode = models.CharField(max_length=12, blank=True)
+    password_env = models.CharField(
+        "password environment variable",
+        max_length=100,
+        blank=True,
+        help_text="the variable holding the password; leave empty to use "
+        "libpq's password file or service file",
+    )
+    role = models.CharField(max_length=10, choices=ROLES, default=PRIMARY)
+    primary = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="standbys",
+        help_text="for a standby: the target it replicates",
+    )
+    enabled = models.BooleanField(default=True)
+    collect_interval_s = models.PositiveIntegerField(
+        "collection interval (seconds)", default=60
+    )
+    # What the last collection or connection test found.
+    status = models.CharField(max_length=10, choices=STATUSES, default=UNKNOWN)
+    status_reason = models.TextField(blank=True)
+    status_since = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Raw rows before this instant are rolled into hours; hours into days.
     hourly_done_until = models.DateTimeField(null=True, blank=True)
