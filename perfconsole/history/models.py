@@ -72,6 +72,11 @@ class MonitoredDatabase(models.Model):
     # Relation sizes cost more to read: when they were last collected.
     sizes_taken_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        permissions = [
+            ("test_connection", "Can test a monitored database's connection")
+        ]
+
     def __str__(self):
         return self.name
 
