@@ -18,7 +18,8 @@ from perfconsole.core.pages import (
     render_admin_page,
 )
 
-from .models import BenchmarkRun
+from . import scaling_report
+from .models import BenchmarkRun, ScalingRun
 from .presentation import compare_runs, shown_settings
 from .tables import CompareTable, ResultTable
 
@@ -131,3 +132,39 @@ class BenchmarkRunAdmin(LargestFirstMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
                 args=[runs[0][0], runs[1][0]],
             )
         )
+
+
+@admin.register(ScalingRun)
+class ScalingRunAdmin(LargestFirstMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """`benchmark --scaling` runs: p95 against data and organization size."""
+
+    list_display = ("started_at", "scale_list", "iterations", "load_before")
+    list_per_page = 50
+
+    @admin.display(description="scales (rows)")
+    def scale_list(self, run):
+        return "; ".join(
+            f"{scale['label']} ({scale['data_rows']:,})" for scale in run.scales
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Show one scaling run: the table, the log-log charts, the verdicts."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if not object_id.isdigit():
+            raise Http404("A scaling run's id is a number.")
+        run = get_object_or_404(ScalingRun, pk=object_id)
+        labels = run.scale_labels
+        analysed = scaling_report.analyse(run.points.all(), labels)
+        context = admin_page_context(
+            self,
+            request,
+            f"Cost as work grows: scaling run {run.pk}",
+            run=run,
+            analysed=analysed,
+            rows=scaling_report.table_rows(analysed, labels),
+            charts=scaling_report.chart_data(analysed, run.scales),
+            flat_ratio=scaling_report.FLAT_RATIO,
+            allowance=round(scaling_report.SLOPE_ALLOWANCE, 2),
+        )
+        return render_admin_page(request, "admin/benchmarks/scaling.html", context)

@@ -148,3 +148,85 @@ class BenchmarkResult(models.Model):
     @property
     def without_p50_ms(self):
         return (self.without or {}).get("p50_ms")
+
+
+class ScalingRun(models.Model):
+    """One `benchmark --scaling` run: the queries across scales and buckets."""
+
+    started_at = models.DateTimeField(db_index=True)
+    duration_s = models.FloatField(default=0)
+    server_version = models.CharField(max_length=100)
+    iterations = models.PositiveIntegerField()
+    warmup = models.PositiveIntegerField(default=0)
+    seed = models.IntegerField(default=1)
+    # [{"label", "database", "data_rows", "row_counts"}], smallest data first.
+    scales = models.JSONField(default=list)
+    load_before = models.CharField(
+        max_length=50, blank=True, help_text="load averages (1, 5, 15 min) at start"
+    )
+    load_after = models.CharField(
+        max_length=50, blank=True, help_text="load averages (1, 5, 15 min) at end"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        default_permissions = ("view",)
+
+    def __str__(self):
+        labels = ", ".join(scale["label"] for scale in self.scales)
+        return f"{formatting.timestamp(self.started_at)} ({labels})"
+
+    @classmethod
+    @transaction.atomic
+    def store(cls, points, **facts) -> ScalingRun:
+        """Save a scaling run: its facts and its points (scaling.Point)."""
+        started_at = datetime.fromtimestamp(facts.pop("started_at"), tz=UTC)
+        run = cls.objects.create(started_at=started_at, **facts)
+        ScalingPoint.objects.bulk_create(
+            ScalingPoint(run=run, position=position, **vars(point))
+            for position, point in enumerate(points)
+        )
+        return run
+
+    @property
+    def scale_labels(self) -> list[str]:
+        """Return the scales' labels, smallest data first."""
+        return [scale["label"] for scale in self.scales]
+
+
+class ScalingPoint(models.Model):
+    """One query's figures at one scale, for one group of parameters.
+
+    The group is "all" (the benchmark's usual mix of parameters) or an
+    organization-size bucket such as "100-999" (members).
+    """
+
+    run = models.ForeignKey(ScalingRun, on_delete=models.CASCADE, related_name="points")
+    position = models.PositiveIntegerField(default=0)
+    query = models.CharField(max_length=100)
+    label = models.CharField(max_length=200)
+    function = models.BooleanField(
+        default=False, help_text="an unbounded SQL function (not an index lookup)"
+    )
+    scale = models.CharField(max_length=40)
+    data_rows = models.BigIntegerField(help_text="rows in the collaboration tables")
+    group = models.CharField(max_length=20)
+    organizations = models.IntegerField(
+        null=True, blank=True, help_text="organizations in the bucket"
+    )
+    median_members = models.FloatField(
+        null=True, blank=True, help_text="median members of the bucket's organizations"
+    )
+    calls = models.PositiveIntegerField()
+    p50_ms = models.FloatField()
+    p95_ms = models.FloatField()
+    max_ms = models.FloatField()
+    rows = models.FloatField(help_text="rows returned, mean per call")
+    rows_p95 = models.FloatField(help_text="rows returned, 95th percentile")
+
+    class Meta:
+        ordering = ["run", "position"]
+        default_permissions = ("view",)
+
+    def __str__(self):
+        return f"{self.query} {self.scale} {self.group}"

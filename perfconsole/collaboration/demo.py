@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from psycopg import sql
 
 from .models import (
@@ -387,14 +387,19 @@ def load_demo(
     seed: int = 1,
     anchor: datetime | None = None,
     stream=None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> dict[str, int]:
-    """Replace the collaboration data with generated rows; return row counts."""
+    """Replace the collaboration data with generated rows; return row counts.
+
+    `using` names the database alias (another scale's database, in tests).
+    """
+    database = connections[using]
     anchor = anchor or datetime.now(UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     generator = Generator(scale, seed, anchor)
     progress = Progress(scale.total_rows, stream)
-    with transaction.atomic(), connection.cursor() as wrapper:
+    with transaction.atomic(using=using), database.cursor() as wrapper:
         cursor = wrapper.cursor
         cursor.execute("SET LOCAL statement_timeout = 0")
         # TRUNCATE waits for every reader of the tables: fail clearly instead.
@@ -459,8 +464,8 @@ def load_demo(
             counts[table] = cursor.fetchone()[0]
     # VACUUM sets the visibility map, so index-only scans stay index-only;
     # it cannot run inside a transaction (a test's), where ANALYZE must do.
-    command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
-    with connection.cursor() as cursor:
+    command = "ANALYZE" if database.in_atomic_block else "VACUUM (ANALYZE)"
+    with database.cursor() as cursor:
         cursor.execute("SELECT refresh_organization_activity_rollup()")
         for table in [
             *COLLABORATION_TABLES,

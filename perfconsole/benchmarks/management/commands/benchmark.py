@@ -10,6 +10,7 @@ from perfconsole.benchmarks.models import BenchmarkRun
 from perfconsole.benchmarks.queries import QUERIES, by_name
 from perfconsole.benchmarks.runner import Benchmark, detect_scale, server_facts
 from perfconsole.benchmarks.safety import development_verdict
+from perfconsole.benchmarks.scaling_command import refuse_with_scaling, run_scaling
 from perfconsole.collaboration.demo import SCALES, tables_are_empty
 from perfconsole.core.arguments import BIGINT_MAX, check_output_file, check_range
 
@@ -88,6 +89,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-store", action="store_true", help="do not keep the run"
         )
+        parser.add_argument(
+            "--scaling",
+            action="store_true",
+            help="measure how cost grows: each query at each scale (--database) "
+            "and for organizations of 1-9, 10-99, 100-999, 1k-9k and 10k+ "
+            "members; prints p95 per scale and bucket, the fitted log-log "
+            "slopes and verdicts, and stores the run for the admin's chart",
+        )
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="databases",
+            metavar="LABEL=NAME",
+            help="with --scaling: one scale, a database of demo data on the "
+            "console's server, e.g. --database small=perfconsole_small "
+            "--database medium=perfconsole_medium --database large=perfconsole "
+            "(repeatable; default: the console's database under its detected "
+            "scale). The run is stored in the console's database",
+        )
 
     def handle(self, *, scale, iterations, warmup, seed, names, json_file, **options):
         check_range("--iterations", iterations, 1, MAX_ITERATIONS)
@@ -101,6 +121,12 @@ class Command(BaseCommand):
             unit="seconds",
         )
         check_range("--seed", seed, 0, BIGINT_MAX)
+        if options["scaling"]:
+            refuse_with_scaling(scale=scale, json_file=json_file, **options)
+            run_scaling(self, iterations, warmup, seed, names, options)
+            return
+        if options["databases"]:
+            raise CommandError("--database only makes sense with --scaling")
         check_output_file("--json", json_file)
         if options["bare"] and not options["compare"]:
             raise CommandError("--bare only makes sense with --compare")
