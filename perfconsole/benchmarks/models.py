@@ -223,6 +223,12 @@ class ScalingPoint(models.Model):
     max_ms = models.FloatField()
     rows = models.FloatField(help_text="rows returned, mean per call")
     rows_p95 = models.FloatField(help_text="rows returned, 95th percentile")
+    buffers_hit = models.FloatField(
+        default=0, help_text="shared buffers hit, mean per call"
+    )
+    buffers_read = models.FloatField(
+        default=0, help_text="shared buffers read (not in PostgreSQL's cache)"
+    )
 
     class Meta:
         ordering = ["run", "position"]

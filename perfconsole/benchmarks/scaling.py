@@ -76,6 +76,8 @@ class Point:
     max_ms: float
     rows: float
     rows_p95: float
+    buffers_hit: float = 0
+    buffers_read: float = 0
 
 
 def parse_database(text: str) -> tuple[str, str]:
@@ -326,5 +328,7 @@ class ScalingBenchmark:
                     max_ms=figures.max_ms,
                     rows=figures.rows,
                     rows_p95=plans.summary(measured.rows)["p95"],
+                    buffers_hit=figures.buffers_hit,
+                    buffers_read=figures.buffers_read,
                 )
             )

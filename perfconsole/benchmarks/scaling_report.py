@@ -225,6 +225,16 @@ def text(analysed, scales: list[dict], *, load: str = "") -> str:
             f" (rows {slope_text(query.bucket_rows_slope)})"
         )
     lines.append("")
+    lines.append("Shared buffers per call, hit/read (read: not in PostgreSQL's cache):")
+    for query in analysed:
+        lines.append(
+            f"  {query.name}: "
+            + "; ".join(
+                f"{scale} {point.buffers_hit:g}/{point.buffers_read:g}"
+                for scale, point in query.by_scale.items()
+            )
+        )
+    lines.append("")
     lines.append("Verdicts:")
     for query in analysed:
         kind = "function" if query.function else "lookup"

@@ -180,6 +180,7 @@ def test_the_command_measures_every_query_at_both_scales(other_database, capsys)
         assert p.calls == 3 and 0 < p.p50_ms <= p.p95_ms <= p.max_ms
     analytics = [p for p in points if p.query == "team_analytics_function"]
     assert {p.rows_p95 for p in analytics} == {1}
+    assert all(p.buffers_hit + p.buffers_read > 0 for p in points)
     assert "Verdicts:" in out and "user_collaborative_studies (function)" in out
     assert f"big = {other_database}" in out
     # The extra connection is closed.
