@@ -7,8 +7,12 @@ class HistoryConfig(AppConfig):
     verbose_name = "Statistics history"
 
     def ready(self):
-        # The dashboard's admin lives in its own module (not admin.py).
-        from . import dashboard_admin  # noqa: F401
+        # The dashboard's and the monitored databases' admins live in
+        # modules of their own (not admin.py).
+        from . import (
+            dashboard_admin,  # noqa: F401
+            databases_admin,  # noqa: F401
+        )
 
     def schedules(self):
         """Return this app's schedules (see maintenance.schedules).

@@ -1,0 +1,64 @@
+"""The fleet overview's table: one row per target (fleet.FleetRow), worst first."""
+
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+from django.utils.html import format_html
+
+from perfconsole.core.tables import (
+    ConsoleTable,
+    NumberColumn,
+    TextColumn,
+    TimestampColumn,
+    status_span,
+    timestamp_html,
+)
+
+# Health states the console colours (core.tables.status_span).
+COLOURED = {"ok", "warning", "critical"}
+STATUS_COLOURS = {"up": "ok", "lagging": "warning", "down": "critical"}
+
+
+class FleetTable(ConsoleTable):
+    """Status, health, alerts, connections, throughput and last collection."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+        attrs = {"class": "pc-table", "id": "fleet"}
+        empty_text = "No enabled target."
+
+    name = TextColumn(verbose_name="target", accessor="database__name")
+    status = TextColumn(verbose_name="status", empty_values=())
+    health = TextColumn(verbose_name="worst health state", empty_values=())
+    alerts = NumberColumn(verbose_name="open alerts")
+    connections = NumberColumn(verbose_name="client connections")
+    tps = NumberColumn(verbose_name="transactions per second")
+    last_collection = TimestampColumn(verbose_name="last collection", relative=True)
+
+    def render_name(self, value, record):
+        url = reverse(
+            "admin:history_monitoreddatabase_change", args=[quote(record.database.pk)]
+        )
+        role = record.database.get_role_display()
+        return format_html(
+            '<a href="{}">{}</a> <span class="help">{}</span>', url, value, role
+        )
+
+    def render_status(self, value, record):
+        word = status_span(STATUS_COLOURS.get(value, "warning"), value)
+        since = (
+            format_html(" since {}", timestamp_html(record.since, relative=True))
+            if record.since
+            else ""
+        )
+        reason = format_html(": {}", record.reason) if record.reason else ""
+        return format_html("{}{}{}", word, since, reason)
+
+    def render_health(self, value, record):
+        if value is None:
+            return record.health_note or "not checked"
+        word = status_span(value) if value in COLOURED else value
+        if not record.health_note:
+            return word
+        return format_html(
+            '{} <span class="help">({})</span>', word, record.health_note
+        )
