@@ -30,6 +30,11 @@
     return String(parseFloat(value.toPrecision(3)));
   }
 
+  /* An axis's labels: uPlot passes null for the log ticks it leaves unlabelled. */
+  function ticks(u, splits) {
+    return splits.map(function (value) { return value === null ? "" : short(value); });
+  }
+
   function options(chart, width) {
     var fg = cssVar("--body-fg", "#333");
     var grid = cssVar("--hairline-color", cssVar("--border-color", "#ccc"));
@@ -55,12 +60,12 @@
       axes: [
         Object.assign({}, axis, {
           label: chart.x_label,
-          values: function (u, splits) { return splits.map(short); }
+          values: ticks
         }),
         Object.assign({}, axis, {
           label: "p95 (ms)",
           size: 70,
-          values: function (u, splits) { return splits.map(short); }
+          values: ticks
         })
       ],
       scales: {
