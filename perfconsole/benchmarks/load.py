@@ -1,7 +1,8 @@
-"""The seed's load scenarios: collaborations, lookups, dashboard (TARGETS.md).
+"""The seed's load scenarios: collaborations, lookups, users, dashboard.
 
-Every scenario is bounded by a duration (and the workers by a deadline), runs
-its database work on its own psycopg connections (one per worker thread), and
+TARGETS.md lists them. Every scenario is bounded by a duration (and the
+workers by a deadline), runs its database work on its own psycopg connections
+(one per worker thread; the simulated users share one pool), and
 leaves no data behind: writes are remembered by id and deleted at the end,
 the dashboard's temporary staff account and its session are deleted too.
 """
@@ -24,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 import psycopg
 from django.db import connection
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from perfconsole.collaboration.models import ActivityType as Activity
 from perfconsole.core.db import console_connection_params, raw_connection
@@ -31,6 +33,11 @@ from perfconsole.core.targets import (
     LOAD_CONCURRENT_USERS,
     LOAD_DASHBOARD_PER_MINUTE,
     LOAD_LOOKUPS_PER_S,
+    LOAD_POOL_MAX,
+    LOAD_POOL_MIN,
+    LOAD_POOL_TIMEOUT_S,
+    LOAD_SIMULATED_USERS,
+    LOOKUPS_SHARE_OF_PGBENCH,
 )
 
 from . import parameters, plans
@@ -46,16 +53,22 @@ ACTIVITY_TYPES = [
 
 @dataclass
 class Tally:
-    """What the workers of one phase did: latencies (ms) and errors."""
+    """What the workers of one phase did: latencies (ms) and errors.
+
+    A latency is one call; a call may carry several operations (a pipelined
+    batch), which `items` counts.
+    """
 
     latencies: list = field(default_factory=list)
+    items: int = 0
     errors: int = 0
     error_samples: list = field(default_factory=list)
     by_operation: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, operation: str, elapsed_ms: float) -> None:
+    def record(self, operation: str, elapsed_ms: float, items: int = 1) -> None:
         with self.lock:
+            self.items += items
             self.latencies.append(elapsed_ms)
             self.by_operation.setdefault(operation, []).append(elapsed_ms)
 
@@ -67,7 +80,7 @@ class Tally:
 
     @property
     def count(self) -> int:
-        return len(self.latencies)
+        return self.items
 
     def summary(self, seconds: float) -> dict:
         """Return throughput, latency percentiles and errors of the phase."""
@@ -130,12 +143,14 @@ def connect() -> psycopg.Connection:
     return raw_connection()
 
 
-def run_workers(count: int, work, seconds: float, tally: Tally) -> float:
+def run_workers(count: int, work, seconds: float, tally: Tally, opener=None) -> float:
     """Run `work(conn, number, deadline)` in `count` threads; return seconds.
 
-    Every worker opens its connection first; the clock starts when all are
-    connected, so connection set-up is not counted in the rates.
+    Every worker opens its connection first (with `opener`, by default
+    connect()); the clock starts when all are connected, so connection
+    set-up is not counted in the rates.
     """
+    opener = opener or connect
     clock = {}
 
     def start_clock():
@@ -146,7 +161,7 @@ def run_workers(count: int, work, seconds: float, tally: Tally) -> float:
 
     def thread_main(number):
         try:
-            conn = connect()
+            conn = opener()
         except psycopg.Error as error:
             tally.fail(error)
             conn = None
@@ -274,6 +289,18 @@ def remove_created(created: dict) -> dict:
 
 # -- lookups ----------------------------------------------------------------
 
+# Lookups a pipelined call sends in one round trip.
+PIPELINE_BATCH = 50
+
+
+def prepared_connection() -> psycopg.Connection:
+    """Open an autocommit connection that prepares every statement at once.
+
+    pgbench's reference runs with -M prepared: the lookups do the same, so
+    both sides ask the server for the same work (no parse and plan per call).
+    """
+    return raw_connection(console_connection_params(prepare_threshold=0))
+
 
 def lookups(
     seconds: float,
@@ -283,14 +310,17 @@ def lookups(
     stream=None,
     pgbench: bool = True,
     processes: int = 2,
+    batch: int = PIPELINE_BATCH,
 ) -> dict:
     """Sustain `rate` member lookups per second, then find the highest rate.
 
     Phase "paced": workers share the target rate, each sending on a fixed
-    schedule. Phase "unthrottled": the same workers as fast as they can.
-    Phase "processes": the workers split over processes, as fast as they can,
-    since one Python process is held back by its interpreter lock. Then
-    pgbench, when found, on the same query and users for reference.
+    schedule. Phase "unthrottled": the same workers as fast as they can, one
+    lookup per round trip. Phase "pipeline": the workers split over
+    `processes` processes, each sending `batch` lookups per round trip in
+    psycopg's pipeline mode, so the client's per-call cost (one interpreter,
+    one lock) no longer sets the rate. Then pgbench, when found, on the same
+    query and users: one statement per round trip, and pipelined like ours.
     """
     pools = candidate_pools(seed)
     users = pools.large_users + pools.small_users
@@ -298,33 +328,50 @@ def lookups(
     paced = _lookup_phase(sql, users, seconds, workers, rate, seed, stream)
     unthrottled = _lookup_phase(sql, users, seconds, workers, None, seed, stream)
     if stream:
-        stream.write(f"  lookups in {processes} processes ...\n")
-    spread = _lookup_processes(sql, users, seconds, workers, processes, seed)
+        stream.write(
+            f"  lookups pipelined, {processes} processes, batches of {batch} ...\n"
+        )
+    pipelined = _lookup_processes(sql, users, seconds, workers, processes, seed, batch)
     result = {
         "scenario": "lookups",
         "workers": workers,
         "target_per_s": rate,
         "paced": paced,
         "unthrottled": unthrottled,
-        "processes": spread,
+        "pipeline": pipelined,
         "highest_per_s": max(
-            unthrottled["throughput_per_s"], spread["throughput_per_s"]
+            unthrottled["throughput_per_s"], pipelined["throughput_per_s"]
         ),
         "target_met": paced["throughput_per_s"] >= rate * 0.98 and paced["errors"] == 0,
     }
     binary = find_pgbench() if pgbench else None
     if binary:
         result["pgbench"] = run_pgbench(binary, sql, users, seconds, workers)
-    else:
-        result["pgbench"] = {"skipped": "pgbench not found"}
-    reference = result["pgbench"].get("throughput_per_s")
-    if reference:
-        # Our goal (targets.LOOKUPS_GOAL): as close to pgbench as a Python
-        # client gets.
-        result["share_of_pgbench_pct"] = round(
-            100 * result["highest_per_s"] / reference, 1
+        result["pgbench_pipelined"] = run_pgbench(
+            binary, sql, users, seconds, workers, batch=batch
         )
+    else:
+        result["pgbench"] = result["pgbench_pipelined"] = {
+            "skipped": "pgbench not found"
+        }
+    result.update(_shares_of_pgbench(result))
     return result
+
+
+def _shares_of_pgbench(result: dict) -> dict:
+    """Return the highest rate as a share of both pgbench runs, and the verdict."""
+    shares: dict = {}
+    for key in ("pgbench", "pgbench_pipelined"):
+        reference = result[key].get("throughput_per_s")
+        if reference:
+            shares[f"share_of_{key}_pct"] = round(
+                100 * result["highest_per_s"] / reference, 1
+            )
+    shares["share_goal"] = str(LOOKUPS_SHARE_OF_PGBENCH)
+    shares["share_goal_met"] = LOOKUPS_SHARE_OF_PGBENCH.met(
+        shares.get("share_of_pgbench_pct")
+    )
+    return shares
 
 
 def _lookup_phase(sql, users, seconds, workers, rate, seed, stream, tally=None):
@@ -353,29 +400,61 @@ def _lookup_phase(sql, users, seconds, workers, rate, seed, stream, tally=None):
 
     label = f"lookups at {rate:g}/s" if rate else "lookups unthrottled"
     with Progress(tally, label, stream, seconds):
-        elapsed = run_workers(workers, work, seconds, tally)
+        elapsed = run_workers(workers, work, seconds, tally, prepared_connection)
     return tally.summary(elapsed)
 
 
-def _lookup_child(queue, sql, users, seconds, workers, seed) -> None:
-    """Run an unthrottled phase in a child process; put its tally on a queue."""
+def _pipeline_phase(sql, users, seconds, workers, seed, batch, tally) -> dict:
+    """Send lookups in pipelined batches as fast as possible; return figures.
+
+    One latency is a batch's round trip: `batch` lookups sent, then all
+    their rows read. The rows are counted, so a batch that returned nothing
+    would show.
+    """
+    if not psycopg.Pipeline.is_supported():
+        raise RuntimeError("pipeline mode needs libpq 14 or later")
+    rows = [0] * workers
+
+    def work(conn, number, deadline):
+        rng = random.Random(f"{seed}:{number}")
+        cursor = conn.cursor()
+        while time.monotonic() < deadline:
+            params = [{"user_id": rng.choice(users)} for _ in range(batch)]
+            started = time.perf_counter()
+            try:
+                with conn.pipeline():
+                    cursor.executemany(sql, params, returning=True)
+                rows[number] += sum(
+                    len(result.fetchall()) for result in cursor.results()
+                )
+            except psycopg.Error as error:
+                tally.fail(error)
+                continue
+            tally.record("batch", (time.perf_counter() - started) * 1000, batch)
+
+    elapsed = run_workers(workers, work, seconds, tally, prepared_connection)
+    return {**tally.summary(elapsed), "rows": sum(rows)}
+
+
+def _lookup_child(queue, sql, users, seconds, workers, seed, batch) -> None:
+    """Run a pipelined phase in a child process; put its tally on a queue."""
     try:
         tally = Tally()
-        figures = _lookup_phase(sql, users, seconds, workers, None, seed, None, tally)
+        figures = _pipeline_phase(sql, users, seconds, workers, seed, batch, tally)
         queue.put((tally.latencies, tally.errors, tally.error_samples, figures))
     except Exception as error:  # the parent must hear of any failure
-        queue.put(([], 1, [repr(error)], {"seconds": seconds}))
+        queue.put(([], 1, [repr(error)], {"seconds": seconds, "operations": 0}))
 
 
-def _lookup_processes(sql, users, seconds, workers, processes, seed) -> dict:
-    """Run the unthrottled phase in `processes` forked processes at once."""
+def _lookup_processes(sql, users, seconds, workers, processes, seed, batch) -> dict:
+    """Run the pipelined phase in `processes` forked processes at once."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     per_process = max(1, workers // processes)
     children = [
         context.Process(
             target=_lookup_child,
-            args=(queue, sql, users, seconds, per_process, seed + number),
+            args=(queue, sql, users, seconds, per_process, seed + number, batch),
         )
         for number in range(processes)
     ]
@@ -386,16 +465,23 @@ def _lookup_processes(sql, users, seconds, workers, processes, seed) -> dict:
         child.join(30)
     tally = Tally()
     rate = 0.0
+    rows = 0
     for latencies, errors, samples, figures in parts:
         tally.latencies += latencies
+        tally.items += figures["operations"]
         tally.errors += errors
         tally.error_samples += samples[:2]
-        rate += len(latencies) / figures["seconds"] if latencies else 0.0
+        rows += figures.get("rows", 0)
+        if figures["operations"]:
+            rate += figures["operations"] / figures["seconds"]
     summary = tally.summary(seconds)
     # Each process keeps its own clock: the rate is the sum of their rates.
     summary["throughput_per_s"] = round(rate, 1)
+    summary["rows"] = rows
     summary["processes"] = processes
     summary["workers_per_process"] = per_process
+    summary["batch"] = batch
+    summary["latency_of"] = f"a round trip of {batch} lookups"
     return summary
 
 
@@ -412,15 +498,28 @@ def find_pgbench() -> str | None:
     return None
 
 
-def run_pgbench(binary: str, sql: str, users: list, seconds: float, clients: int):
-    """Run pgbench on the lookup query with the same users; return its rate."""
+def pgbench_script(sql: str, users: list, batch: int = 1) -> str:
+    """Return a pgbench script of the lookup on the users, `batch` pipelined."""
     literal = ",".join(f"'{user}'" for user in users[:200])
     body = sql.replace("%(user_id)s", f"(ARRAY[{literal}]::uuid[])[:n]")
-    script = f"\\set n random(1, {min(len(users), 200)})\n{' '.join(body.split())};\n"
+    lookup = f"\\set n random(1, {min(len(users), 200)})\n{' '.join(body.split())};\n"
+    if batch == 1:
+        return lookup
+    return f"\\startpipeline\n{lookup * batch}\\endpipeline\n"
+
+
+def run_pgbench(
+    binary: str, sql: str, users: list, seconds: float, clients: int, batch: int = 1
+) -> dict:
+    """Run pgbench on the lookup query with the same users; return its rate.
+
+    With `batch` > 1 each transaction is a pipeline of that many lookups; the
+    rate is of lookups, not of pipelines.
+    """
     params = console_connection_params()
     env = {"PGPASSWORD": str(params.get("password") or ""), "PATH": "/usr/bin:/bin"}
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
-        file.write(script)
+        file.write(pgbench_script(sql, users, batch))
         file.flush()
         command = [
             binary,
@@ -453,9 +552,208 @@ def run_pgbench(binary: str, sql: str, users: list, seconds: float, clients: int
     return {
         "binary": binary,
         "clients": clients,
-        "throughput_per_s": float(tps.group(1)) if tps else None,
+        "batch": batch,
+        "throughput_per_s": round(float(tps.group(1)) * batch, 1) if tps else None,
         "latency_avg_ms": float(latency.group(1)) if latency else None,
     }
+
+
+# -- users ------------------------------------------------------------------
+
+# A simulated user's visit: the reads of one page, on one pooled connection.
+VISIT = [
+    ("member_lookup", "lookup_load_v1"),
+    ("permission_check", "study_permission_check_v1"),
+    ("feed_page", "activity_feed_v1"),
+]
+USERS_APPLICATION = "perfconsole-loadtest-users"
+
+
+def free_connections() -> tuple[int, int]:
+    """Return (connections a new client may still open, max_connections)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('max_connections')::int,"
+            " current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+            " - (SELECT count(*) FROM pg_stat_activity"
+            "     WHERE backend_type = 'client backend')"
+        )
+        most, free = cursor.fetchone()
+    return free, most
+
+
+def users(
+    seconds: float,
+    count: int = LOAD_SIMULATED_USERS,
+    pool_min: int = LOAD_POOL_MIN,
+    pool_max: int = LOAD_POOL_MAX,
+    pool_timeout: float = LOAD_POOL_TIMEOUT_S,
+    think: float = 1.0,
+    seed: int = 1,
+    stream=None,
+) -> dict:
+    """Run `count` simulated users sharing one connection pool; read only.
+
+    Each user, a thread, is one collaborator of one study; it waits a think
+    time (uniform, `think` seconds on average), then visits a page: takes a
+    connection from the pool, looks up its memberships, checks its
+    permission on the study, reads the study's feed, gives the connection
+    back. The pool is psycopg's, as Django's production pool (`DB_POOL_*`),
+    sized `pool_min`..`pool_max` with `pool_timeout`. The wait for a
+    connection and the queries are timed apart: the wait is what the pool's
+    queueing costs.
+    """
+    free, most = free_connections()
+    if pool_max > free:
+        raise ValueError(
+            f"a pool of {pool_max} connections needs {pool_max} free; the server "
+            f"has {free} (max_connections {most})"
+        )
+    pools = candidate_pools(seed)
+    pairs = pools.large_pairs + pools.small_pairs
+    visit = [(name, read_sql(sql_file)) for name, sql_file in VISIT]
+    queries, waits, visits = Tally(), Tally(), Tally()
+    pool = ConnectionPool(
+        kwargs={
+            **console_connection_params(application_name=USERS_APPLICATION),
+            "autocommit": True,
+        },
+        min_size=pool_min,
+        max_size=pool_max,
+        timeout=pool_timeout,
+        name="loadtest-users",
+        open=False,
+    )
+    try:
+        pool.open(wait=True, timeout=pool_timeout)
+    except PoolTimeout as error:
+        pool.close()
+        raise RuntimeError(f"the pool did not open: {error}") from error
+    largest = PoolSizes(pool)
+
+    def one_visit(study, user):
+        params = {"study_id": study, "user_id": user}
+        started = time.perf_counter()
+        with pool.connection() as conn:
+            waited = time.perf_counter()
+            waits.record("pool_wait", (waited - started) * 1000)
+            for name, sql in visit:
+                begun = time.perf_counter()
+                conn.execute(sql, params).fetchall()
+                queries.record(name, (time.perf_counter() - begun) * 1000)
+        visits.record("visit", (time.perf_counter() - started) * 1000)
+
+    def user_main(number, clock):
+        rng = random.Random(f"{seed}:{number}")
+        study, user = rng.choice(pairs)
+        deadline = clock["deadline"]
+        while True:
+            pause = rng.uniform(0, 2 * think)
+            if time.monotonic() + pause >= deadline:
+                break
+            time.sleep(pause)
+            try:
+                one_visit(study, user)
+            except psycopg.Error as error:
+                visits.fail(error)
+
+    try:
+        with Progress(visits, f"{count} users", stream, seconds), largest:
+            elapsed = run_users(count, user_main, seconds, pool_timeout)
+        stats = pool.get_stats()
+    finally:
+        pool.close()
+    return {
+        "scenario": "users",
+        "users": count,
+        "target": f"{count} concurrent users on a pool of {pool_min}–{pool_max}",
+        "think_s": think,
+        "pool": {
+            "min": pool_min,
+            "max": pool_max,
+            "timeout_s": pool_timeout,
+            "largest_size": largest.largest,
+            "connections_opened": stats.get("connections_num", 0),
+            "requests": stats.get("requests_num", 0),
+            "requests_queued": stats.get("requests_queued", 0),
+            "requests_wait_ms": stats.get("requests_wait_ms", 0),
+            "requests_timed_out": stats.get("requests_errors", 0),
+        },
+        "visits": visits.summary(elapsed),
+        "queries": queries.summary(elapsed),
+        "pool_wait": waits.summary(elapsed),
+        "errors": visits.errors,
+        "error_samples": visits.error_samples,
+        "wait_share_pct": _share(sum(waits.latencies), sum(visits.latencies)),
+    }
+
+
+def _share(part: float, whole: float) -> float:
+    """Return part as a percentage of whole (0 when whole is 0)."""
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+class PoolSizes:
+    """Sample a pool's size ten times a second; keep the largest seen."""
+
+    def __init__(self, pool: ConnectionPool):
+        self.pool = pool
+        self.largest = pool.get_stats().get("pool_size", 0)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join()
+        self._sample()
+
+    def _sample(self):
+        self.largest = max(self.largest, self.pool.get_stats().get("pool_size", 0))
+
+    def _loop(self):
+        while not self.stopped.wait(0.1):
+            self._sample()
+
+
+def run_users(count: int, user_main, seconds: float, pool_timeout: float) -> float:
+    """Run `user_main(number, clock)` in `count` threads; return seconds.
+
+    The clock starts once every thread has started; a thread stops at the
+    deadline after its current visit, which may wait up to the pool timeout.
+    """
+    clock: dict = {}
+
+    def start_clock():
+        clock["start"] = time.monotonic()
+        clock["deadline"] = clock["start"] + seconds
+
+    barrier = threading.Barrier(count + 1, action=start_clock)
+
+    def thread_main(number):
+        barrier.wait()
+        user_main(number, clock)
+
+    # A user's thread holds a few frames: a small stack lets a thousand of
+    # them start without reserving gigabytes of address space.
+    previous = threading.stack_size(512 * 1024)
+    try:
+        threads = [
+            threading.Thread(target=thread_main, args=(number,), daemon=True)
+            for number in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+    finally:
+        threading.stack_size(previous)
+    barrier.wait()
+    for thread in threads:
+        thread.join(seconds + pool_timeout + 60)
+    return time.monotonic() - clock["start"]
 
 
 # -- dashboard --------------------------------------------------------------

@@ -94,6 +94,26 @@ def test_loadtest_refuses_out_of_range_numbers(options, message):
         call_command("loadtest", "lookups", **options)
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"users": 0}, "--users must be at least 1 and at most 2,000"),
+        ({"users": 2001}, "--users .* at most 2,000; got 2001"),
+        ({"pool_max": 0}, "--pool-max must be at least 1"),
+        ({"pool_min": -1}, "--pool-min must be at least 0"),
+        ({"pool_min": 30, "pool_max": 20}, "--pool-min .30. must not exceed"),
+        ({"pool_timeout": 0}, "--pool-timeout must be greater than 0"),
+        ({"think": -1}, "--think must be at least 0"),
+        ({"think": math.nan}, "--think"),
+        ({"batch": 0}, "--batch must be at least 1 and at most 1,000"),
+        ({"pool_max": 500}, "a pool of 500 connections needs 500 free"),
+    ],
+)
+def test_loadtest_users_refuses_bad_options(options, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("loadtest", "users", duration=1, **options)
+
+
 def test_loadtest_checks_the_json_folder_before_the_run(tmp_path):
     missing = tmp_path / "missing" / "load.json"
     with pytest.raises(CommandError, match="folder .*missing does not exist"):
