@@ -58,6 +58,11 @@ class MonitoredDatabaseForm(forms.ModelForm):
             "enabled",
             "collect_interval_s",
         )
+        help_texts = {
+            "password_env": f"a variable named {PASSWORD_ENV_PREFIX}…, set in the "
+            "console's web and task processes, that holds the password; leave "
+            "empty to use libpq's password file or service file",
+        }
 
     def clean(self):
         cleaned = super().clean()

@@ -2,6 +2,7 @@
 
 import html
 import logging
+import socket
 import time
 import uuid
 
@@ -10,6 +11,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
 from perfconsole.history.connection_test import run_connection_test
+from perfconsole.history.connections import TARGET_CONNECT_TIMEOUT_S
 from perfconsole.history.models import MonitoredDatabase
 
 from .conftest import admin_connection
@@ -101,6 +103,19 @@ def test_a_port_nothing_listens_on_is_down_at_once(
     assert target.status == MonitoredDatabase.DOWN
     assert "Connection refused" in target.status_reason
     assert "down: cannot connect" in LogEntry.objects.get().change_message
+
+
+def test_a_server_that_never_answers_times_out(transactional_db, make_target):
+    # The kernel completes the handshake; nothing ever answers libpq.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        target = make_target(port=silent.getsockname()[1])
+        started = time.monotonic()
+        report = run_connection_test(target)
+    assert time.monotonic() - started < TARGET_CONNECT_TIMEOUT_S + 3
+    assert not report.connected
+    assert "timeout expired" in report.reason
 
 
 def test_a_database_that_does_not_exist_is_named(transactional_db, make_target):
