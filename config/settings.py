@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "perfconsole.benchmarks",
     "perfconsole.analyzer",
     "perfconsole.history",
+    "perfconsole.replication",
 ]
 
 MIDDLEWARE = [

@@ -306,6 +306,27 @@ def refresh_failed(rule, now):
     ]
 
 
+def replication_lag_bytes(rule, now):
+    """Return each standby's replay position behind its primary's, in bytes."""
+    from perfconsole.replication import fleet
+
+    return [Observation(*observed) for observed in fleet.lag_bytes()]
+
+
+def replication_lag_s(rule, now):
+    """Return each standby's replay lag (primary's view) and delay (its own)."""
+    from perfconsole.replication import fleet
+
+    return [Observation(*observed) for observed in fleet.lag_seconds()]
+
+
+def inactive_slot_bytes(rule, now):
+    """Return the WAL each inactive replication slot keeps, in bytes."""
+    from perfconsole.replication import fleet
+
+    return [Observation(*observed) for observed in fleet.inactive_slots()]
+
+
 def regex_escape(word):
     """Escape a table name for a PostgreSQL regular expression."""
     return "".join("\\" + ch if not ch.isalnum() and ch != "_" else ch for ch in word)
@@ -320,6 +341,9 @@ METRICS = {
     Metric.REFRESH_FAILED: refresh_failed,
     Metric.CACHE_HIT_PCT: cache_hit_pct,
     Metric.INVALID_INDEX: invalid_index,
+    Metric.REPLICATION_LAG_BYTES: replication_lag_bytes,
+    Metric.REPLICATION_LAG_SECONDS: replication_lag_s,
+    Metric.INACTIVE_SLOT_BYTES: inactive_slot_bytes,
 }
 
 

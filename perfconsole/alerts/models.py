@@ -19,6 +19,9 @@ class Metric(models.TextChoices):
     REFRESH_FAILED = "refresh_failed", "Last view refresh failed (1 = yes)"
     CACHE_HIT_PCT = "cache_hit_pct", "Cache hit rate (%)"
     INVALID_INDEX = "invalid_index", "Invalid index (1 = yes)"
+    REPLICATION_LAG_BYTES = "replication_lag_bytes", "Replication lag (bytes)"
+    REPLICATION_LAG_SECONDS = "replication_lag_s", "Replication lag (seconds)"
+    INACTIVE_SLOT_BYTES = "inactive_slot_bytes", "WAL kept by an inactive slot (bytes)"
 
 
 # Metrics judged over the rule's window when the statistics history covers it.

@@ -26,6 +26,8 @@ from perfconsole.health.registry import (
 )
 from perfconsole.health.thresholds import thresholds
 from perfconsole.history import recent
+from perfconsole.history.collector import console_database
+from perfconsole.replication.fleet import standby_index_scans
 
 # The cache hit rate is judged over the last day of the statistics history.
 CACHE_WINDOW_MINUTES = 24 * 60
@@ -341,6 +343,7 @@ def check_unused_indexes():
              LIMIT 100""",
         [limits["unused_index_max_scans"], limits["unused_index_min_bytes"]] * 2,
     )
+    rows, servers = _with_standby_scans(rows, limits["unused_index_max_scans"])
     reset = stats_reset_time()
     since = (
         f"since statistics were reset at {formatting.timestamp(reset)}"
@@ -361,10 +364,36 @@ def check_unused_indexes():
     floor = formatting.size(limits["unused_index_min_bytes"])
     return Outcome(
         WARNING if any(not row[KEEP] for row in rows) else OK,
-        _unused_summary(rows, floor, since),
+        _unused_summary(rows, floor, since) + servers,
         rows,
         fix,
     )
+
+
+def _with_standby_scans(rows, max_scans):
+    """Add the scans of this database's standbys; drop the indexes they use.
+
+    Each standby (a monitored database whose primary is this one) keeps its
+    own counts: an index without scans here may serve every read there.
+    Return the rows still unused and a sentence naming the servers whose
+    scans were summed ("" without standbys). Behind a standby that could not
+    be read an index may still serve reads, so none is recommended for
+    dropping.
+    """
+    database = console_database()
+    scans = standby_index_scans(database, [row["subject"] for row in rows])
+    if not scans.counted and not scans.not_counted:
+        return rows, ""
+    unused = []
+    for row in rows:
+        row["idx_scan"] += scans.of(row["subject"])
+        if row["idx_scan"] <= max_scans:
+            unused.append(row)
+    unread = ", ".join(name for name, _reason in scans.not_counted)
+    for row in unused:
+        if unread and not row[KEEP]:
+            row[KEEP] = f"may be scanned on the standby {unread}, which was not counted"
+    return unused, f" {scans.servers(database.name)}."
 
 
 def _unused_summary(rows, floor, since):

@@ -1,0 +1,177 @@
+"""Replication across the monitored databases: standbys of a target, lag, slots.
+
+A standby is a MonitoredDatabase whose `primary` is another target. Index
+usage adds the scans of a target's standbys to its own before an index is
+called unused; the alert rules read lag and slots on every enabled target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
+from perfconsole.history.collector import console_database
+from perfconsole.history.connections import PasswordMissing, connection_alias
+from perfconsole.history.models import MonitoredDatabase
+
+from . import statistics
+from .statistics import read_sql
+
+
+def target_alias(database):
+    """Return the alias reaching a target; a missing password is unavailability."""
+    try:
+        return connection_alias(database)
+    except PasswordMissing as missing:
+        raise StatisticsUnavailable(str(missing)) from None
+
+
+def standbys_of(database):
+    """Return the targets registered as standbys of a database, by name."""
+    return list(MonitoredDatabase.objects.filter(primary=database).order_by("name"))
+
+
+@dataclass
+class StandbyScans:
+    """Index scans counted on a target's standbys, and which standbys counted."""
+
+    scans: dict[str, int] = field(default_factory=dict)
+    counted: list[str] = field(default_factory=list)
+    # (standby name, why its scans are not in the sums)
+    not_counted: list[tuple[str, str]] = field(default_factory=list)
+
+    def of(self, subject):
+        return self.scans.get(subject, 0)
+
+    def servers(self, primary_name):
+        """Say which servers' scans were summed, and which could not be."""
+        text = "Scans counted on " + ", ".join([primary_name, *self.counted])
+        for name, reason in self.not_counted:
+            text += f"; standby {name} not counted ({reason})"
+        return text
+
+
+def standby_index_scans(database, subjects):
+    """Sum the scans of the named indexes (schema.index) on a target's standbys.
+
+    A standby that is disabled or cannot be read is named in not_counted:
+    its scans are unknown, so an index may still serve reads there.
+    """
+    result = StandbyScans()
+    if not subjects:
+        return result
+    for standby in standbys_of(database):
+        if not standby.enabled:
+            result.not_counted.append((standby.name, "disabled"))
+            continue
+        try:
+            rows = fetch_dicts(
+                read_sql("index_scans_v1.sql"),
+                [list(subjects)],
+                using=target_alias(standby),
+            )
+        except StatisticsUnavailable as error:
+            result.not_counted.append((standby.name, str(error)))
+            continue
+        result.counted.append(standby.name)
+        for row in rows:
+            subject = row["subject"]
+            result.scans[subject] = result.scans.get(subject, 0) + row["idx_scan"]
+    return result
+
+
+def enabled_targets():
+    """Return every enabled target, the console's own database first."""
+    console_database()
+    return list(
+        MonitoredDatabase.objects.filter(enabled=True).order_by(
+            "-is_console_database", "name"
+        )
+    )
+
+
+def read_every_target(read, targets=None):
+    """Return [(target, read(alias))] for every enabled target.
+
+    Raises StatisticsUnavailable naming the targets that could not be read:
+    an alert rule then leaves its open alerts as they are, rather than
+    resolving the alerts of a server it could not see.
+    """
+    results, failures = [], []
+    for target in enabled_targets() if targets is None else targets:
+        try:
+            results.append((target, read(target_alias(target))))
+        except StatisticsUnavailable as error:
+            failures.append(f"{target.name}: {error}")
+    if failures:
+        raise StatisticsUnavailable("; ".join(failures))
+    return results
+
+
+def standby_label(target, sender):
+    """Name a standby as its primary's pg_stat_replication shows it."""
+    name = sender["application_name"] or "unnamed"
+    return f"{target.name} → {name} ({sender['client']})"
+
+
+def lag_bytes():
+    """Return (subject, bytes, detail) for each standby a target sends WAL to."""
+    return [
+        (
+            standby_label(target, sender),
+            float(sender["replay_behind_bytes"]),
+            f"state {sender['state']}, {sender['sync_state']}; replay "
+            f"{sender['replay_behind_bytes']:,} bytes behind "
+            f"(flush {sender['flush_behind_bytes']:,})",
+        )
+        for target, rows in read_every_target(statistics.senders)
+        for sender in rows
+        if sender["replay_behind_bytes"] is not None
+    ]
+
+
+def lag_seconds():
+    """Return (subject, seconds, detail) for each standby, from both sides.
+
+    The primary's replay_lag for each standby it sends to, and each standby
+    target's own replay delay (the primary's view misses a paused replay:
+    its replay_lag is only measured when replay moves).
+    """
+    observations = []
+    for target, rows in read_every_target(statistics.senders):
+        for sender in rows:
+            observations.append(
+                (
+                    standby_label(target, sender),
+                    float(sender["replay_lag_s"] or 0.0),
+                    f"replay lag measured by {target.name}",
+                )
+            )
+    standbys = [t for t in enabled_targets() if t.role == MonitoredDatabase.STANDBY]
+    for target, row in read_every_target(statistics.receiver, standbys):
+        if row["replay_delay_s"] is None:
+            continue
+        paused = "replay paused; " if statistics.is_paused(row) else ""
+        observations.append(
+            (
+                f"{target.name} (replay delay)",
+                float(row["replay_delay_s"]),
+                f"{paused}{row['replay_behind_bytes'] or 0:,} bytes received "
+                "and not replayed",
+            )
+        )
+    return observations
+
+
+def inactive_slots():
+    """Return (subject, bytes kept, detail) for each inactive slot of every target."""
+    return [
+        (
+            f"{target.name}: slot {slot['slot_name']}",
+            float(slot["retained_bytes"] or 0),
+            f"{slot['slot_type']} slot, inactive, WAL status {slot['wal_status']}",
+        )
+        for target, rows in read_every_target(statistics.slots)
+        for slot in rows
+        if not slot["active"]
+    ]

@@ -1,0 +1,346 @@
+"""Replication read from a real primary and its streaming standby.
+
+The servers (tests/replication_servers.py) run for the whole session; a test
+that pauses replay resumes it, a test that creates a slot drops it.
+"""
+
+import importlib
+import time
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Permission
+
+from perfconsole.alerts.evaluation import evaluate_alerts
+from perfconsole.alerts.models import Alert, AlertRule, AlertState
+from perfconsole.history.collector import console_database
+from perfconsole.history.connections import connection_alias
+from perfconsole.replication import fleet, statistics
+
+STANDBY = "perfconsole_test_standby"
+PAGE = "/admin/replication/replication/"
+MB = 1024 * 1024
+replication_rules = importlib.import_module(
+    "perfconsole.alerts.migrations.0005_replication_rules"
+)
+
+
+def write_wal(conn, megabytes):
+    """Write about that much WAL on the primary (a table of its own)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS wal_filler (v text)")
+    conn.execute(
+        "INSERT INTO wal_filler SELECT repeat('x', 1000) FROM generate_series(1, %s)",
+        [megabytes * 1000],
+    )
+
+
+def only_rule(metric, threshold):
+    """Seed the replication rules, keep one enabled with a test threshold."""
+    replication_rules.seed_rules(apps, None)
+    rule = AlertRule.objects.get(metric=metric)
+    rule.threshold = threshold
+    rule.save()
+    AlertRule.objects.exclude(pk=rule.pk).update(enabled=False)
+    return rule
+
+
+def wait_until(condition, what, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds} s for {what}")
+        time.sleep(0.2)
+
+
+# -- both sides -----------------------------------------------------------------
+
+
+def test_the_primary_lists_its_standby_streaming(targets):
+    primary, _standby = targets
+    (sender,) = statistics.senders(connection_alias(primary))
+    assert sender["application_name"] == STANDBY
+    assert sender["client"] == "127.0.0.1"
+    assert (sender["state"], sender["sync_state"]) == ("streaming", "async")
+    assert sender["replay_behind_bytes"] >= 0
+    assert statistics.receiver(connection_alias(primary))["in_recovery"] is False
+
+
+def test_the_standby_shows_its_replay_side(targets, replication_pair):
+    _primary, standby = targets
+    replication_pair.wait_until_replayed()
+    alias = connection_alias(standby)
+    receiver = statistics.receiver(alias)
+    assert receiver["in_recovery"] is True
+    assert receiver["receiver_status"] == "streaming"
+    assert receiver["sender_port"] == replication_pair.primary_port
+    assert receiver["replay_pause_state"] == "not paused"
+    # Everything received is replayed: no delay, however old the last commit
+    # (the primary may have sent a record since: wait for its replay).
+    wait_until(
+        lambda: statistics.receiver(alias)["replay_delay_s"] == 0,
+        "no replay delay",
+    )
+    conflicts = {row["datname"]: row for row in statistics.conflicts(alias)}
+    assert conflicts["perfconsole"]["confl_snapshot"] == 0
+    assert statistics.senders(alias) == []
+
+
+def test_a_paused_replay_lags_and_fires_the_lag_alert(
+    targets, replication_pair, paused_replay
+):
+    primary, standby = targets
+    rule = only_rule("replication_lag_bytes", threshold=1 * MB)
+    with replication_pair.connect_primary() as conn:
+        wait_until(
+            lambda: (
+                paused_replay.execute(
+                    "SELECT pg_get_wal_replay_pause_state()"
+                ).fetchone()[0]
+                == "paused"
+            ),
+            "replay to pause",
+        )
+        before = statistics.senders(connection_alias(primary))[0]
+        write_wal(conn, 2)
+    after = statistics.senders(connection_alias(primary))[0]
+    assert after["replay_behind_bytes"] > before["replay_behind_bytes"] + 2 * MB
+
+    summary = evaluate_alerts()
+    (alert,) = Alert.objects.filter(rule=rule, state=AlertState.FIRING)
+    assert alert in summary.fired
+    assert alert.subject == f"scratch primary → {STANDBY} (127.0.0.1)"
+    assert alert.value > 2 * MB
+
+    time.sleep(1.1)
+    receiver = statistics.receiver(connection_alias(standby))
+    assert receiver["replay_pause_state"] == "paused"
+    assert receiver["replay_behind_bytes"] > 0
+    assert receiver["replay_delay_s"] >= 1
+    delays = {subject: value for subject, value, _ in fleet.lag_seconds()}
+    assert delays["scratch standby (replay delay)"] >= 1
+
+    paused_replay.execute("SELECT pg_wal_replay_resume()")
+    replication_pair.wait_until_replayed()
+    wait_until(
+        lambda: (
+            statistics.senders(connection_alias(primary))[0]["replay_behind_bytes"] < MB
+        ),
+        "the primary to see the standby caught up",
+    )
+    summary = evaluate_alerts()
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED
+    assert alert in summary.resolved
+
+
+def test_an_inactive_slot_keeping_wal_fires_the_slot_alert(targets, replication_pair):
+    rule = only_rule("inactive_slot_bytes", threshold=1 * MB)
+    with replication_pair.connect_primary() as conn:
+        conn.execute(
+            "SELECT pg_create_physical_replication_slot('perfconsole_idle', true)"
+        )
+        try:
+            write_wal(conn, 2)
+            slots = {
+                row["slot_name"]: row
+                for row in statistics.slots(connection_alias(targets[0]))
+            }
+            assert slots["perfconsole_idle"]["active"] is False
+            assert slots["perfconsole_idle"]["retained_bytes"] > 2 * MB
+            evaluate_alerts()
+            (alert,) = Alert.objects.filter(rule=rule, state=AlertState.FIRING)
+            assert alert.subject == "scratch primary: slot perfconsole_idle"
+            assert alert.value > 2 * MB
+        finally:
+            conn.execute("SELECT pg_drop_replication_slot('perfconsole_idle')")
+    evaluate_alerts()
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED
+
+
+def test_a_rule_leaves_its_alerts_when_a_target_cannot_be_read(
+    targets, replication_pair
+):
+    """A standby that is down resolves nothing: its lag is unknown, not zero."""
+    from tests.replication.conftest import target_row
+
+    rule = only_rule("replication_lag_s", threshold=0)
+    target_row("gone standby", 9, role="standby", primary=targets[0])
+    summary = evaluate_alerts()
+    assert summary.errors and "gone standby" in summary.errors[0]
+    assert not Alert.objects.filter(rule=rule).exists()
+
+
+# -- unused indexes -------------------------------------------------------------
+
+
+def scan_on_standby(replication_pair):
+    """Create a table and index on the primary; scan the index on the standby."""
+    with replication_pair.connect_primary() as conn:
+        conn.execute("DROP TABLE IF EXISTS standby_reads")
+        conn.execute(
+            "CREATE TABLE standby_reads AS"
+            " SELECT g AS id, g % 100 AS v FROM generate_series(1, 20000) g"
+        )
+        conn.execute("CREATE INDEX standby_reads_v ON standby_reads (v)")
+    replication_pair.wait_until_replayed()
+    with replication_pair.connect_standby() as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        conn.execute("SELECT count(*) FROM standby_reads WHERE v = 7").fetchone()
+        # The scan reaches pg_stat_user_indexes once the session reports it.
+        conn.execute("SELECT pg_stat_force_next_flush()")
+
+
+def test_an_index_scanned_only_on_the_standby_counts_there(targets, replication_pair):
+    primary, _standby = targets
+    scan_on_standby(replication_pair)
+    subject = "public.standby_reads_v"
+    with replication_pair.connect_primary() as conn:
+        (here,) = conn.execute(
+            "SELECT idx_scan FROM pg_stat_user_indexes"
+            " WHERE indexrelname = 'standby_reads_v'"
+        ).fetchone()
+    assert here == 0
+    scans = fleet.standby_index_scans(primary, [subject])
+    assert scans.of(subject) >= 1
+    assert scans.counted == ["scratch standby"]
+    assert scans.not_counted == []
+    assert (
+        scans.servers("scratch primary")
+        == "Scans counted on scratch primary, scratch standby"
+    )
+
+
+@pytest.fixture
+def console_index(db, settings):
+    """An index of the console's database that no query there scans."""
+    from django.db import connection
+
+    settings.HEALTH_THRESHOLDS = {"unused_index_min_bytes": 0}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE standby_reads AS"
+            " SELECT g AS id, g % 100 AS v FROM generate_series(1, 2000) g"
+        )
+        cursor.execute("CREATE INDEX standby_reads_v ON standby_reads (v)")
+    return "public.standby_reads_v"
+
+
+def unused_subjects(result):
+    return {row["subject"] for row in result.rows}
+
+
+def test_the_unused_index_check_sums_the_standbys_scans(
+    console_index, replication_pair
+):
+    """The suite's own database cannot have a standby (its server is shared):
+    the scratch standby stands in as one, and carries an index of the same
+    name that reads scanned there."""
+    from perfconsole.health.checks import check_unused_indexes
+    from tests.replication.conftest import target_row
+
+    alone = check_unused_indexes()
+    assert console_index in unused_subjects(alone)
+    assert "Scans counted on" not in alone.summary
+
+    scan_on_standby(replication_pair)
+    target_row(
+        "scratch standby",
+        replication_pair.standby_port,
+        role="standby",
+        primary=console_database(),
+    )
+    result = check_unused_indexes()
+    assert console_index not in unused_subjects(result)
+    assert (
+        f"Scans counted on {console_database().name}, scratch standby."
+        in result.summary
+    )
+
+
+def test_a_standby_that_cannot_be_read_is_named_and_not_counted(console_index):
+    from perfconsole.health.checks import KEEP, check_unused_indexes
+    from tests.replication.conftest import target_row
+
+    # Port 9 (discard): nothing listens there, the connection is refused.
+    target_row("gone standby", 9, role="standby", primary=console_database())
+    result = check_unused_indexes()
+    (row,) = [row for row in result.rows if row["subject"] == console_index]
+    assert (
+        row[KEEP] == "may be scanned on the standby gone standby, which was not counted"
+    )
+    assert "standby gone standby not counted (" in result.summary
+    assert f"DROP INDEX CONCURRENTLY {console_index}" not in "\n".join(result.fix_sql)
+
+
+# -- the page -------------------------------------------------------------------
+
+
+def test_the_page_shows_both_sides(admin_client, targets, replication_pair):
+    primary, standby = targets
+    page = admin_client.get(PAGE, {"database": primary.pk})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert STANDBY in text and "streaming" in text
+    assert "is not in recovery" in text
+
+    page = admin_client.get(PAGE, {"database": standby.pk})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="replay-state">not paused<' in text
+    assert "This server sends WAL to no standby." in text
+
+
+def test_the_page_defaults_to_the_console_database(admin_client):
+    page = admin_client.get(PAGE)
+    assert page.status_code == 200
+    assert (
+        f'id="replication-target">{console_database().name}<' in page.content.decode()
+    )
+
+
+def test_a_target_that_is_down_is_said_so(admin_client, db):
+    from tests.replication.conftest import target_row
+
+    gone = target_row("gone <b>server</b>", 9)
+    page = admin_client.get(PAGE, {"database": gone.pk})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "could not be reached" in text
+    assert "gone &lt;b&gt;server&lt;/b&gt;" in text and "<b>server" not in text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "database=abc",
+        "database=-1",
+        "database=1.5",
+        "database=",
+        "database=%EF%BC%91",  # a full-width digit one
+        "database=99999999999999999999999",
+        "database=1&database=2",
+        "database=%3Cscript%3E",
+    ],
+)
+def test_junk_database_parameters_answer_400(admin_client, query):
+    page = admin_client.get(f"{PAGE}?{query}")
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert "Database must be the number of one monitored database" in text
+    assert "<script>" not in text
+
+
+def test_an_unknown_database_answers_400(admin_client):
+    page = admin_client.get(PAGE, {"database": 987654321})
+    assert page.status_code == 400
+    assert "No monitored database has the number 987654321" in page.content.decode()
+
+
+def test_the_page_needs_its_permission(client, staff_user):
+    client.force_login(staff_user)
+    assert client.get(PAGE).status_code == 403
+    staff_user.user_permissions.add(Permission.objects.get(codename="view_replication"))
+    client.force_login(staff_user)
+    assert client.get(PAGE).status_code == 200
