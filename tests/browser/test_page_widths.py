@@ -191,7 +191,9 @@ def rows(demo_data):
             reduction_p95_pct=95,
         )
         runs.append(run)
-    return {"alert": alert, "runs": runs}
+    from tests.benchmarks.test_scaling import stored_run
+
+    return {"alert": alert, "runs": runs, "scaling": stored_run()}
 
 
 def every_page(rows):
@@ -214,6 +216,10 @@ def every_page(rows):
     yield (
         "benchmark_compare",
         reverse("admin:benchmarks_benchmarkrun_compare", args=[first.pk, second.pk]),
+    )
+    yield (
+        "scaling_run",
+        reverse("admin:benchmarks_scalingrun_change", args=[rows["scaling"].pk]),
     )
     yield (
         "materialized_view",
