@@ -145,7 +145,7 @@ FUNCTIONS = [
     FunctionSpec(
         "get_organization_analytics",
         "get_organization_analytics(uuid,integer)",
-        "functions/get_organization_analytics_v3.sql",
+        "functions/get_organization_analytics_v4.sql",
     ),
     FunctionSpec(
         "organization_activity_scan",
@@ -172,6 +172,19 @@ ROLLUP_TRIGGERS = {
         "studies_rollup_update",
         "studies_rollup_delete",
         "studies_rollup_truncate",
+    ],
+    # The member counts get_organization_analytics reads (migration 0012).
+    "organization_members": [
+        "organization_members_count_insert",
+        "organization_members_count_update",
+        "organization_members_count_delete",
+        "organization_members_count_truncate",
+    ],
+    "organization_member_last_activity": [
+        "organization_member_last_activity_count_insert",
+        "organization_member_last_activity_count_update",
+        "organization_member_last_activity_count_delete",
+        "organization_member_last_activity_count_truncate",
     ],
 }
 REBUILD_HINT = f"manage.py refreshviews --view {ROLLUP_NAME}"

@@ -211,3 +211,58 @@ def test_a_page_of_user_studies_reads_indexes_under_a_limit(later_page, plan_mod
     assert "idx_collaboration_activity_timeline" in plans
     for table in ["studies", "study_collaborators", "collaboration_activity"]:
         assert f"Seq Scan on {table}" not in plans, plans
+
+
+def nested_plan_nodes(statement, params):
+    """Run a statement; return every node of the plans auto_explain reports."""
+    run_sql("SET LOCAL auto_explain.log_format = 'json'")
+    plans = nested_plans(statement, params)
+    nodes = []
+    decoder = json.JSONDecoder()
+    text = plans
+    while "{" in text:
+        plan, end = decoder.raw_decode(text[text.index("{") :])
+        text = text[text.index("{") + end :]
+        stack = [plan["Plan"]]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            stack.extend(node.get("Plans", []))
+    return nodes
+
+
+def test_organization_analytics_reads_no_member_list_for_the_largest_organization():
+    (org,) = one(
+        "SELECT organization_id FROM organization_members GROUP BY organization_id"
+        " ORDER BY count(*) DESC, organization_id LIMIT 1"
+    )
+    [(members,)] = run_sql(
+        "SELECT count(*) FROM organization_members WHERE organization_id = %s", [org]
+    )
+    assert members > 1_000
+    nodes = nested_plan_nodes("SELECT * FROM get_organization_analytics(%s, 30)", [org])
+    scanned = {
+        (node["Node Type"], node.get("Relation Name"), node.get("Index Name"))
+        for node in nodes
+    }
+    # v4's path: the maintained counts, not the members.
+    indexes = {index for _, _, index in scanned}
+    assert "organization_member_counts_pkey" in indexes
+    assert "organization_member_activity_hourly_pkey" in indexes
+    # Members are only looked up by (organization, user), never listed.
+    for node in nodes:
+        if node.get("Relation Name") == "organization_members":
+            assert "user_id =" in node.get("Index Cond", ""), node
+    # A review request's completion is found through its study's timeline,
+    # never by walking every completion of the window.
+    assert "collaboration_activity_type" not in indexes
+    big_tables = [
+        "organization_members",
+        "collaboration_activity",
+        "studies",
+        "organization_member_last_activity",
+        "organization_activity_hourly",
+        "organization_member_activity_hourly",
+    ]
+    for kind, table, _ in scanned:
+        assert (kind, table) not in {("Seq Scan", name) for name in big_tables}
