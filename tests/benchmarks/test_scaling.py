@@ -69,9 +69,10 @@ def test_a_lookup_is_flat_within_one_and_a_half_times():
     steep = [*flat[:1], point("activity_feed", "large", 1_000_000, 0.151)]
 
     [query] = scaling_report.analyse(flat, ["medium", "large"])
-    [verdict] = query.verdicts
+    verdict, by_size = query.verdicts
     assert verdict.met is True
     assert "large/medium = 1.50 for 10.0x the data" in verdict.text
+    assert by_size.met is None and "too few points" in by_size.text
     [query] = scaling_report.analyse(steep, ["medium", "large"])
     assert query.verdicts[0].met is False
 
@@ -302,6 +303,8 @@ def test_the_page_shows_the_table_charts_and_verdicts(admin_client):
     assert "<strong>met</strong> activity_feed (lookup): p95 &lt;b&gt;big" in page
     assert "/tiny = 1.20 for 10.0x the data" in page
     assert "<strong>MISSED</strong> team_analytics_function (function)" in page
+    # Every query's p95 grows 10x across buckets on constant rows.
+    assert page.count("<strong>MISSED</strong>") == len(QUERIES)
     # Labels and names are escaped, in the HTML and in the chart's JSON.
     assert "<b>" not in page and "<i>" not in page
     assert "&lt;i&gt;db&lt;/i&gt;" in page
