@@ -2,12 +2,13 @@
 
 Each scale is a database of demo data on the console's own server (they
 share its buffer cache), opened under a database alias of its own. In each,
-every query is measured with the runner's timing (runner.measure: EXPLAIN
-ANALYZE server time, rows) for the benchmark's usual mix of parameters
-("all") and for parameters drawn from each organization-size bucket, whose
-median size is recorded. Scales are measured in turn for one query before
-the next, so a change of the machine's load touches every scale alike. Each
-database's work runs in a transaction that is rolled back, as in `benchmark`.
+every query is measured with the runner's timing (runner.explain: EXPLAIN
+ANALYZE's execution time, rows, buffers) for the benchmark's usual mix of
+parameters ("all") and for parameters drawn from each organization-size
+bucket, whose median size is recorded. The calls of one query go round the
+scales and groups one at a time, so a burst of load on the shared machine
+slows every scale alike. Each database's work runs in a transaction that is
+rolled back, as in `benchmark`.
 """
 
 from __future__ import annotations
@@ -273,9 +274,8 @@ class ScalingBenchmark:
                 groups[scale.label] = self.groups(cursor)
                 cursors[scale.label] = cursor
             for query in self.queries:
-                for scale in self.scales:
-                    self.say(f"measuring {query.name} at {scale.label}")
-                    self.measure(cursors[scale.label], query, scale, groups)
+                self.say(f"measuring {query.name}")
+                self.measure(query, cursors, groups)
             # Nothing of the benchmark is kept: roll every database back.
             for scale in self.scales:
                 transaction.set_rollback(True, using=scale.alias)
@@ -300,35 +300,74 @@ class ScalingBenchmark:
             )
         return found
 
-    def measure(self, cursor, query, scale, groups) -> None:
-        """Measure one query at one scale for each group of parameters."""
-        for group, organizations, median, pools in groups[scale.label]:
-            if not can_draw(query.params, pools):
-                continue
-            param_list = parameters.draw(
-                query.params, pools, self.iterations, self.seed
-            )
-            measured = runner.measure(
-                cursor, query, param_list, warmup=self.warmup, client=False
-            )
-            figures = measured.figures()
-            self.points.append(
-                Point(
-                    query=query.name,
-                    label=query.label,
-                    function=query.name in FUNCTIONS,
-                    scale=scale.label,
-                    data_rows=scale.data_rows,
-                    group=group,
-                    organizations=organizations,
-                    median_members=median,
-                    calls=figures.iterations,
-                    p50_ms=figures.p50_ms,
-                    p95_ms=figures.p95_ms,
-                    max_ms=figures.max_ms,
-                    rows=figures.rows,
-                    rows_p95=plans.summary(measured.rows)["p95"],
-                    buffers_hit=figures.buffers_hit,
-                    buffers_read=figures.buffers_read,
-                )
-            )
+    def measure(self, query, cursors, groups) -> None:
+        """Measure one query at every scale and group, one call of each in turn.
+
+        Round-robin, so a burst of load on the shared machine slows every
+        scale and group alike instead of the one measured at that moment.
+        """
+        series = []
+        for scale in self.scales:
+            for group, organizations, median, pools in groups[scale.label]:
+                if can_draw(query.params, pools):
+                    params = parameters.draw(
+                        query.params, pools, self.iterations, self.seed
+                    )
+                    point = Series(scale, group, organizations, median, params)
+                    series.append(point)
+        for _ in range(self.warmup):
+            for one in series:
+                for params in one.params:
+                    runner.run_plain(cursors[one.scale.label], query, params)
+        for call in range(self.iterations):
+            for one in series:
+                one.time(cursors[one.scale.label], query, one.params[call])
+        self.points += [one.point(query) for one in series]
+
+
+@dataclass
+class Series:
+    """The calls of one query at one scale for one group of parameters."""
+
+    scale: ScaleDatabase
+    group: str
+    organizations: int | None
+    median_members: float | None
+    params: list
+    server_ms: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    hit: int = 0
+    read: int = 0
+
+    def time(self, cursor, query, params) -> None:
+        """Time one call as the runner does: EXPLAIN ANALYZE's execution time."""
+        document = runner.explain(cursor, query, params)
+        plan = document["Plan"]
+        self.server_ms.append(document["Execution Time"])
+        self.rows.append(plan.get("Actual Rows", 0))
+        hit, read = plans.buffers(plan)
+        self.hit += hit
+        self.read += read
+
+    def point(self, query) -> Point:
+        """Return the figures of these calls."""
+        server = plans.summary(self.server_ms)
+        calls = max(1, len(self.server_ms))
+        return Point(
+            query=query.name,
+            label=query.label,
+            function=query.name in FUNCTIONS,
+            scale=self.scale.label,
+            data_rows=self.scale.data_rows,
+            group=self.group,
+            organizations=self.organizations,
+            median_members=self.median_members,
+            calls=len(self.server_ms),
+            p50_ms=server["p50"],
+            p95_ms=server["p95"],
+            max_ms=server["max"],
+            rows=round(sum(self.rows) / calls, 1),
+            rows_p95=plans.summary(self.rows)["p95"],
+            buffers_hit=round(self.hit / calls, 1),
+            buffers_read=round(self.read / calls, 1),
+        )
