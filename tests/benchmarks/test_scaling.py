@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -123,11 +124,11 @@ def other_database(db):
     )
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        settings_dict = connection.settings_dict
-        url = (
-            f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:"
-            f"{settings_dict['PORT']}/{name}"
-        )
+        db = connection.settings_dict
+        login = quote(db["USER"], safe="")
+        if db.get("PASSWORD"):
+            login += ":" + quote(db["PASSWORD"], safe="")
+        url = f"postgresql://{login}@{db['HOST']}:{db['PORT']}/{name}"
         env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1"}
         env.pop("PERFCONSOLE_PROCESS", None)
         subprocess.run(
