@@ -113,21 +113,37 @@ def judge(query: QueryScaling, scales: list[str]) -> None:
         )
         query.verdicts = [across, by_size]
     else:
-        query.verdicts = [stays_flat(overall), by_size]
+        query.verdicts = [stays_flat(overall, query.by_bucket), by_size]
 
 
-def stays_flat(overall: list) -> Verdict:
-    """Judge an index lookup: p95 at the largest scale against the one before."""
+def stays_flat(overall: list, by_bucket: dict) -> Verdict:
+    """Judge an index lookup: p95 at the largest scale against the one before.
+
+    Judged on the usual mix of parameters; the ratio of each bucket present
+    at both scales (the same organization sizes on more data) is said too.
+    """
     if len(overall) < 2:
         return Verdict("flat: needs two scales", None)
     before, after = overall[-2], overall[-1]
     data = after.data_rows / max(1, before.data_rows)
-    ratio = after.p95_ms / before.p95_ms if before.p95_ms > 0 else math.inf
+    same_sizes = [
+        f"{bucket} {ratio(point, by_bucket[after.scale][bucket])}"
+        for bucket, point in by_bucket.get(before.scale, {}).items()
+        if bucket in by_bucket.get(after.scale, {})
+    ]
+    by_size = f"; by organization size: {', '.join(same_sizes)}" if same_sizes else ""
     return Verdict(
-        f"p95 {after.scale}/{before.scale} = {ratio:.2f} for {data:.1f}x the data"
-        f" (flat: <= {FLAT_RATIO:g})",
-        ratio <= FLAT_RATIO,
+        f"p95 {after.scale}/{before.scale} = {ratio(before, after)} for"
+        f" {data:.1f}x the data (flat: <= {FLAT_RATIO:g}){by_size}",
+        after.p95_ms <= FLAT_RATIO * before.p95_ms,
     )
+
+
+def ratio(before, after) -> str:
+    """Return after's p95 over before's, as text."""
+    if before.p95_ms <= 0:
+        return "–"
+    return f"{after.p95_ms / before.p95_ms:.2f}"
 
 
 def grows_with_result(where: str, slope, rows_slope) -> Verdict:

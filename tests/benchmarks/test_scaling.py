@@ -303,6 +303,7 @@ def test_the_page_shows_the_table_charts_and_verdicts(admin_client):
     # A 1.2x lookup is flat; the function's p95 grows 10x on constant rows.
     assert "<strong>met</strong> activity_feed (lookup): p95 &lt;b&gt;big" in page
     assert "/tiny = 1.20 for 10.0x the data" in page
+    assert "by organization size: 10-99 1.20, 100-999 1.20" in page
     assert "<strong>MISSED</strong> team_analytics_function (function)" in page
     # Every query's p95 grows 10x across buckets on constant rows.
     assert page.count("<strong>MISSED</strong>") == len(QUERIES)
