@@ -567,6 +567,7 @@ VISIT = [
     ("feed_page", "activity_feed_v1"),
 ]
 USERS_APPLICATION = "perfconsole-loadtest-users"
+POOL_OPEN_TIMEOUT_S = 60
 
 
 def free_connections() -> tuple[int, int]:
@@ -581,6 +582,60 @@ def free_connections() -> tuple[int, int]:
         )
         most, free = cursor.fetchone()
     return free, most
+
+
+class ServerTimes:
+    """What the server spent on some statements, from pg_stat_statements.
+
+    The client's latency includes its own waits (for the interpreter, for
+    a core); the server's mean execution time says what the database took.
+    Calls of the same statements by other clients of the database count too.
+    """
+
+    def __init__(self, statements: list[tuple[str, str]], params: dict):
+        self.error = ""
+        self.ids: dict[str, int] = {}
+        self.before: dict[int, tuple[int, float]] = {}
+        try:
+            with connect() as conn:
+                for name, sql in statements:
+                    plan = conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}", params)
+                    self.ids[name] = plan.fetchone()[0][0]["Query Identifier"]
+                self.before = self._totals(conn)
+        except (psycopg.Error, KeyError) as error:
+            # No pg_stat_statements, or query ids not computed.
+            self.error = str(error) or "no query identifier"
+
+    def _totals(self, conn) -> dict[int, tuple[int, float]]:
+        rows = conn.execute(
+            "SELECT queryid, sum(calls), sum(total_exec_time)"
+            "  FROM pg_stat_statements"
+            " WHERE queryid = ANY(%s) AND dbid = (SELECT oid FROM pg_database"
+            "                                      WHERE datname = current_database())"
+            " GROUP BY queryid",
+            [list(self.ids.values())],
+        ).fetchall()
+        return {queryid: (int(calls), float(total)) for queryid, calls, total in rows}
+
+    def since(self) -> dict:
+        """Return each statement's calls and mean server time since creation."""
+        if self.error:
+            return {"unavailable": self.error}
+        try:
+            with connect() as conn:
+                after = self._totals(conn)
+        except psycopg.Error as error:
+            return {"unavailable": str(error)}
+        figures = {}
+        for name, queryid in self.ids.items():
+            calls, total = after.get(queryid, (0, 0.0))
+            calls_before, total_before = self.before.get(queryid, (0, 0.0))
+            calls -= calls_before
+            figures[name] = {
+                "calls": calls,
+                "mean_ms": round((total - total_before) / calls, 3) if calls else None,
+            }
+        return figures
 
 
 def users(
@@ -626,11 +681,15 @@ def users(
         open=False,
     )
     try:
-        pool.open(wait=True, timeout=pool_timeout)
+        # Opening pool_min connections may take longer than one checkout may
+        # wait: the run starts with the pool filled either way.
+        pool.open(wait=True, timeout=max(pool_timeout, POOL_OPEN_TIMEOUT_S))
     except PoolTimeout as error:
         pool.close()
         raise RuntimeError(f"the pool did not open: {error}") from error
     largest = PoolSizes(pool)
+    study, user = pairs[0]
+    server = ServerTimes(visit, {"study_id": study, "user_id": user})
 
     def one_visit(study, user):
         params = {"study_id": study, "user_id": user}
@@ -682,6 +741,7 @@ def users(
         },
         "visits": visits.summary(elapsed),
         "queries": queries.summary(elapsed),
+        "server": server.since(),
         "pool_wait": waits.summary(elapsed),
         "errors": visits.errors,
         "error_samples": visits.error_samples,

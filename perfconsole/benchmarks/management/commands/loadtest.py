@@ -295,12 +295,16 @@ class Command(BaseCommand):
         ]
         for part in ("visits", "queries", "pool_wait"):
             lines.append(f"  {part}: {self.figures(result[part])}")
+        server = result["server"]
         for operation, figures in result["queries"]["by_operation"].items():
+            mean = server.get(operation, {}).get("mean_ms")
             lines.append(
                 f"    {operation}: {figures['count']} queries, p50 "
                 f"{figures['p50']} ms, p95 {figures['p95']} ms, p99 "
-                f"{figures['p99']} ms"
+                f"{figures['p99']} ms; server mean {mean} ms"
             )
+        if "unavailable" in server:
+            lines.append(f"    server times unavailable: {server['unavailable']}")
         lines.append(
             f"  pool: at most {pool['largest_size']} connections open "
             f"({pool['connections_opened']} opened), {pool['requests_queued']} of "
