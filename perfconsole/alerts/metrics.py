@@ -327,6 +327,30 @@ def inactive_slot_bytes(rule, now):
     return [Observation(*observed) for observed in fleet.inactive_slots()]
 
 
+def database_unreachable(rule, now):
+    """Return 1 for each monitored database that is down, 0 when up.
+
+    The subject is the database's name: the alert names its target. The
+    collection of each target records its status (history.dispatch).
+    """
+    from perfconsole.history.models import MonitoredDatabase
+
+    databases = MonitoredDatabase.objects.filter(
+        enabled=True, status__in=[MonitoredDatabase.UP, MonitoredDatabase.DOWN]
+    )
+    return [
+        Observation(
+            database.name,
+            1.0 if database.status == MonitoredDatabase.DOWN else 0.0,
+            f"down since {formatting.timestamp(database.status_since)}: "
+            f"{database.status_reason}"[:2000]
+            if database.status == MonitoredDatabase.DOWN
+            else "",
+        )
+        for database in databases
+    ]
+
+
 def regex_escape(word):
     """Escape a table name for a PostgreSQL regular expression."""
     return "".join("\\" + ch if not ch.isalnum() and ch != "_" else ch for ch in word)
@@ -344,6 +368,7 @@ METRICS = {
     Metric.REPLICATION_LAG_BYTES: replication_lag_bytes,
     Metric.REPLICATION_LAG_SECONDS: replication_lag_s,
     Metric.INACTIVE_SLOT_BYTES: inactive_slot_bytes,
+    Metric.DATABASE_UNREACHABLE: database_unreachable,
 }
 
 

@@ -22,6 +22,7 @@ class Metric(models.TextChoices):
     REPLICATION_LAG_BYTES = "replication_lag_bytes", "Replication lag (bytes)"
     REPLICATION_LAG_SECONDS = "replication_lag_s", "Replication lag (seconds)"
     INACTIVE_SLOT_BYTES = "inactive_slot_bytes", "WAL kept by an inactive slot (bytes)"
+    DATABASE_UNREACHABLE = "database_unreachable", "Database unreachable (1 = yes)"
 
 
 # Metrics judged over the rule's window when the statistics history covers it.
@@ -35,7 +36,11 @@ WINDOW_METRICS = {
 MAX_WINDOW_MINUTES = 30 * 24 * 60
 # Metrics that are percentages, and metrics that are yes/no flags (value 1).
 PERCENT_METRICS = {Metric.INDEX_USAGE_PCT, Metric.SEQ_SCAN_PCT, Metric.CACHE_HIT_PCT}
-FLAG_METRICS = {Metric.REFRESH_FAILED, Metric.INVALID_INDEX}
+FLAG_METRICS = {
+    Metric.REFRESH_FAILED,
+    Metric.INVALID_INDEX,
+    Metric.DATABASE_UNREACHABLE,
+}
 
 
 class Comparison(models.TextChoices):

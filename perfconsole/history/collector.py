@@ -7,6 +7,12 @@ timeout, a missing grant or extension) is named in the snapshot's `missing`,
 the others are stored, and the next collection carries on from the last
 baseline. A transaction-level advisory lock lets only one collection of a
 database write at a time; a second one skips.
+
+The console's own database is read inside the storing statements; a target
+is read on its own connection and its rows staged on the console's
+(readers.py): the same statements store both. What a target could not give
+(its server down, a refused login, no pg_stat_statements, a missing grant,
+a timeout) is the reason it is marked down (fleet.py).
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from django.db import DatabaseError, connection, transaction
 
 from perfconsole.core.db import explain_database_error, limit_transaction, tag_sql
 from perfconsole.core.sqlfiles import SqlFolder
-from perfconsole.monitoring.extension import statements_status
 
+from .connections import PasswordMissing, connection_alias
 from .models import MonitoredDatabase, Snapshot
+from .readers import LocalReader, RemoteReader, SourceUnreadable, TargetUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,9 @@ class Outcome:
     snapshot: Snapshot | None = None
     skipped: bool = False
     stored: dict[str, int] = field(default_factory=dict)
+    # Why the database counts as down (None: up): the collection failed,
+    # or the database could not give its statements.
+    down_reason: str | None = None
 
     def describe(self):
         """Return one line for a command's output or a task's result."""
@@ -90,8 +100,12 @@ def console_database():
     return database
 
 
-def statements_sql(status):
-    """Return the pg_stat_statements reading for the installed extension."""
+def statements_sql(status, database=None, reader=None):
+    """Return the pg_stat_statements storing statement for the extension.
+
+    With a reader of a target, the entries (and new entries' texts) are
+    staged first and the statement reads them there.
+    """
     version = status.version_tuple
     if version >= (1, 11):
         name = "statements_v2_pgss_1_11.sql"
@@ -104,6 +118,8 @@ def statements_sql(status):
     # Without texts every minute; with texts only for new entries.
     live = current.replace("{source}", f"{schema}.pg_stat_statements(false)")
     texts = current.replace("{source}", f"{schema}.pg_stat_statements(true)")
+    if reader is not None:
+        live, texts = reader.statement_sources(database, live, texts)
     template = load_collect("statements_v2.sql")
     return template.replace("{current}", live).replace("{texts}", texts)
 
@@ -111,6 +127,10 @@ def statements_sql(status):
 def counters_sql(current):
     """Return the storing statement of one generic source."""
     return load_collect("counters_v1.sql").replace("{current}", current)
+
+
+# Steps that repair the console's own views: nothing to run for a target.
+CONSOLE_ONLY_STEP = "python manage.py syncstatviews"
 
 
 def server_sources(server_version):
@@ -130,13 +150,17 @@ def server_sources(server_version):
 class Collection:
     """One collection of one database, inside one transaction."""
 
-    def __init__(self, database, cursor, taken_at):
+    def __init__(self, database, cursor, taken_at, reader):
         self.database = database
         self.cursor = cursor
         self.taken_at = taken_at
+        self.reader = reader
         self.stored: dict[str, int] = {}
         self.missing: list[str] = []
         self.errors: list[str] = []
+        # Sources the database itself could not give (not the console's
+        # faults, such as a lock on the history's tables), with the reason.
+        self.unreadable: dict[str, str] = {}
         self.info_view = ""
 
     def params(self, source):
@@ -146,55 +170,108 @@ class Collection:
             "source": source,
         }
 
-    def run(self, source, sql):
-        """Run one source's storing statement in a savepoint; note a failure."""
+    def run(self, source, template, current=None):
+        """Store one source in a savepoint; note a failure.
+
+        template is the storing statement; current, the reading its
+        placeholder stands for, given to the reader (run here or staged).
+        """
         try:
             with transaction.atomic():
+                sql = template
+                if current is not None:
+                    sql = template.replace(
+                        "{current}", self.reader.current(source, current)
+                    )
                 self.cursor.execute(tag_sql(sql), self.params(source))
                 row = self.cursor.fetchone() if self.cursor.description else None
+        except SourceUnreadable as error:
+            self.lack(source, str(error), unreadable=True)
+            return False
         except DatabaseError as error:
             self.lack(source, explain_database_error(error))
             return False
         self.stored[source] = row[0] if row else self.cursor.rowcount
         return True
 
-    def lack(self, source, reason):
+    def run_counters(self, source, current):
+        """Store one generic source (key, reset_at, counters, gauges)."""
+        return self.run(source, load_collect("counters_v1.sql"), current)
+
+    def lack(self, source, reason, unreadable=False):
         """Record that a source could not be read in this collection."""
         self.missing.append(source)
         self.errors.append(f"{source}: {reason}")
+        if unreadable:
+            self.unreadable[source] = reason
 
     def statements(self):
         """Store pg_stat_statements (and its info view) when it is usable."""
         try:
             with transaction.atomic():
-                status = statements_status()
+                status = self.reader.statements_status()
+        except SourceUnreadable as error:
+            self.lack("statement", str(error), unreadable=True)
+            return
         except DatabaseError as error:
             self.lack("statement", explain_database_error(error))
             return
         if not status.usable:
-            reason = status.error or "pg_stat_statements is not usable"
-            steps = "; ".join(status.steps)
-            self.lack("statement", f"{reason} ({steps})" if steps else reason)
+            self.lack("statement", self.unusable_reason(status), unreadable=True)
             return
-        self.run("statement", statements_sql(status))
+        try:
+            with transaction.atomic():
+                sql = statements_sql(status, self.database, self.reader)
+        except SourceUnreadable as error:
+            self.lack("statement", str(error), unreadable=True)
+            return
+        except DatabaseError as error:
+            self.lack("statement", explain_database_error(error))
+            return
+        self.run("statement", sql)
         if status.version_tuple >= (1, 9):
             schema = '"{}"'.format(status.schema.replace('"', '""'))
             info = load_current("statements_info_v1.sql").replace("{schema}", schema)
             self.info_view = f"{schema}.pg_stat_statements_info"
-            self.run("statements_info", counters_sql(info))
+            self.run_counters("statements_info", info)
 
-    def all_sources(self, server_version, with_sizes):
+    def unusable_reason(self, status):
+        """Say why pg_stat_statements cannot be read here, and how to fix it."""
+        reason = status.error or "pg_stat_statements is not usable"
+        steps = status.steps
+        if self.reader.remote:
+            steps = [step for step in steps if not step.startswith(CONSOLE_ONLY_STEP)]
+        return f"{reason} ({'; '.join(steps)})" if steps else reason
+
+    def all_sources(self, with_sizes):
         """Read and store every source."""
         self.statements()
         for source in ("database", "table", "index"):
-            self.run(source, counters_sql(load_current(f"{source}_v1.sql")))
-        for source, current in server_sources(server_version):
-            self.run(source, counters_sql(current))
+            self.run_counters(source, load_current(f"{source}_v1.sql"))
+        for source, current in server_sources(self.reader.server_version):
+            self.run_counters(source, current)
         if with_sizes:
-            if not self.run("size", counters_sql(load_current("size_v1.sql"))):
+            if not self.run_counters("size", load_current("size_v1.sql")):
                 with_sizes = False
-        self.run("activity", load_collect("activity_v1.sql"))
+        self.run(
+            "activity",
+            load_collect("activity_v2.sql"),
+            load_current("activity_v1.sql"),
+        )
+        self.run(
+            "replication",
+            load_collect("replication_v1.sql"),
+            load_current("replication_v1.sql"),
+        )
         return with_sizes
+
+    def down_reason(self):
+        """Return why the database counts as down, or None.
+
+        Without its statements the console has nothing to show of it;
+        other sources missing (sizes behind a lock) leave it up.
+        """
+        return self.unreadable.get("statement")
 
 
 def previous_snapshot(database):
@@ -219,17 +296,30 @@ def collect(database=None):
     """Take one snapshot of a monitored database; return an Outcome.
 
     A failure of the whole transaction (the server gone, a timeout on the
-    lock) is recorded as a failed snapshot in a transaction of its own.
+    lock, a target that cannot be reached) is recorded as a failed snapshot
+    in a transaction of its own.
     """
     reconnect_if_broken()
     started = time.perf_counter()
     try:
         database = database or console_database()
         return _collect(database, started)
+    except (PasswordMissing, TargetUnreachable) as error:
+        return failed(database, str(error), started, down=True)
     except DatabaseError as error:
-        reason = explain_database_error(error)
-        logger.warning("Statistics collection failed: %s", reason)
-        return record_failure(database, reason, started)
+        # On the console's connection: the target is not to blame, unless
+        # it is the console's own database.
+        down = database is None or database.is_console_database
+        return failed(database, explain_database_error(error), started, down)
+
+
+def failed(database, reason, started, down):
+    """Log and record a failed collection; return its Outcome."""
+    name = database.name if database else "the console's database"
+    logger.warning("Statistics collection of %s failed: %s", name, reason)
+    outcome = record_failure(database, reason, started)
+    outcome.down_reason = reason if down else None
+    return outcome
 
 
 def reconnect_if_broken():
@@ -262,15 +352,29 @@ def _collect(database, started):
         # Re-read under the lock: another collection may just have finished.
         database.refresh_from_db()
         previous = previous_snapshot(database)
-        collection = Collection(database, cursor, taken_at)
-        with_sizes = collection.all_sources(
-            connection.pg_version, sizes_due(database, taken_at)
-        )
-        if with_sizes:
-            database.sizes_taken_at = taken_at
-            database.save(update_fields=["sizes_taken_at"])
-        snapshot = save_snapshot(collection, previous, started)
-    return Outcome(snapshot=snapshot, stored=collection.stored)
+        if database.is_console_database:
+            collection = Collection(database, cursor, taken_at, LocalReader(cursor))
+            snapshot = store_all(collection, previous, started)
+        else:
+            alias = connection_alias(database)
+            with RemoteReader(database, alias, cursor) as reader:
+                collection = Collection(database, cursor, taken_at, reader)
+                snapshot = store_all(collection, previous, started)
+    return Outcome(
+        snapshot=snapshot,
+        stored=collection.stored,
+        down_reason=collection.down_reason(),
+    )
+
+
+def store_all(collection, previous, started):
+    """Store every source of a collection and its snapshot; return the snapshot."""
+    database, taken_at = collection.database, collection.taken_at
+    with_sizes = collection.all_sources(sizes_due(database, taken_at))
+    if with_sizes:
+        database.sizes_taken_at = taken_at
+        database.save(update_fields=["sizes_taken_at"])
+    return save_snapshot(collection, previous, started)
 
 
 def plan_for_whole_sets(cursor):
@@ -306,7 +410,7 @@ def save_snapshot(collection, previous, started):
         status=status,
         error="\n".join(collection.errors),
         missing=collection.missing,
-        stats_reset=database_stats_reset(collection.cursor),
+        stats_reset=database_stats_reset(collection.reader),
         statements_reset=reset,
         statements_dealloc=dealloc,
         rows_stored=sum(collection.stored.values()),
@@ -322,23 +426,24 @@ def statements_info(collection):
         return None, None
     try:
         with transaction.atomic():
-            collection.cursor.execute(
-                tag_sql(f"SELECT stats_reset, dealloc FROM {collection.info_view}")
+            return collection.reader.fetch_one(
+                f"SELECT stats_reset, dealloc FROM {collection.info_view}"
             )
-            return collection.cursor.fetchone()
-    except DatabaseError:
+    except (DatabaseError, SourceUnreadable):
         return None, None
 
 
-def database_stats_reset(cursor):
-    """Return pg_stat_database.stats_reset of the current database."""
-    cursor.execute(
-        tag_sql(
-            "SELECT stats_reset FROM pg_stat_database"
-            " WHERE datname = current_database()"
-        )
-    )
-    return cursor.fetchone()[0]
+def database_stats_reset(reader):
+    """Return pg_stat_database.stats_reset of the database, or None."""
+    try:
+        with transaction.atomic():
+            row = reader.fetch_one(
+                "SELECT stats_reset FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            )
+    except SourceUnreadable:
+        return None
+    return row[0] if row else None
 
 
 def store_collection_row(database, taken_at, counters):

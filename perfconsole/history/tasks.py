@@ -2,12 +2,24 @@
 
 
 def collect_statistics():
-    """Take one snapshot of every monitored database's statistics."""
-    from .collector import collect, console_database
+    """Collect every monitored database that is due (every minute).
 
-    # Today only the console's own database; more servers add rows here.
-    database = console_database()
-    return f"{database.name}: {collect(database).describe()}"
+    The console's own database is collected here; each other target gets a
+    collect_target task of its own (dispatch.dispatch).
+    """
+    from .collector import console_database
+    from .dispatch import dispatch
+
+    # The console's own database exists before anything is configured.
+    console_database()
+    return dispatch()
+
+
+def collect_target(pk):
+    """Collect one monitored database (queued by collect_statistics)."""
+    from .dispatch import collect_target as collect
+
+    return collect(pk)
 
 
 def rollup_statistics():

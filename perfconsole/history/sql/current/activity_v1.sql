@@ -1,11 +1,10 @@
--- A sample of pg_stat_activity in the database: client sessions by state,
--- and the sessions at work (not idle) by wait event type and event. Summed by
--- the rollups, the counts divided by the number of collections give the mean
--- number of sessions in each state or wait.
-INSERT INTO history_counterdelta
-    (database_id, level, period_start, source, key, counters, gauges)
-SELECT %(database)s, 0, %(taken_at)s, 'activity', '',
-       coalesce(jsonb_object_agg(s.name, s.sessions), '{}'), NULL
+-- A sample of pg_stat_activity in the database, as one object of counters:
+-- client sessions by state, and the sessions at work (not idle) by wait
+-- event type and event. The collector's own session is left out.
+SELECT ''::text AS key,
+       NULL::timestamptz AS reset_at,
+       coalesce(jsonb_object_agg(s.name, s.sessions), '{}') AS counters,
+       NULL::jsonb AS gauges
 FROM (
     SELECT x.name, count(*) AS sessions
     FROM (

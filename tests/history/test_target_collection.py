@@ -1,0 +1,287 @@
+"""Targets other than the console's database are collected on their own
+connection, each in a task of its own: a scratch PostgreSQL server started
+here is one, stopped and started again; a database without pg_stat_statements
+and a target that times out are others."""
+
+import importlib
+import os
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
+from perfconsole.embedded import EmbeddedServer
+from perfconsole.embedded.server import SUPERUSER, _free_port
+from perfconsole.history.collector import collect
+from perfconsole.history.connections import ALIAS_PREFIX
+from perfconsole.history.dispatch import dispatch
+from perfconsole.history.models import (
+    Baseline,
+    CounterDelta,
+    MonitoredDatabase,
+    Snapshot,
+    StatementDelta,
+    StatementText,
+)
+
+# Far from the suite's own servers and the replication tests' (55400+).
+FIRST_PORT = 55600
+
+
+@pytest.fixture(scope="module")
+def scratch_target(tmp_path_factory):
+    """Start a PostgreSQL server of its own (pg_stat_statements preloaded)."""
+    server = EmbeddedServer(
+        tmp_path_factory.mktemp("target") / "pgdata",
+        bin_dir=os.environ.get("EMBEDDED_PG_BIN"),
+        port=_free_port(FIRST_PORT),
+    )
+    server.ensure_running()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def running(scratch_target, django_db_blocker, monkeypatch):
+    """Return the scratch server, started again if a test stopped it.
+
+    Django's test case refuses connections through aliases it did not list
+    when it started; a target's alias is registered during the test.
+    """
+    guarded = BaseDatabaseWrapper.ensure_connection
+    real = django_db_blocker._real_ensure_connection
+
+    def ensure_connection(wrapper, *args, **kwargs):
+        if wrapper.alias.startswith(ALIAS_PREFIX):
+            return real(wrapper, *args, **kwargs)
+        return guarded(wrapper, *args, **kwargs)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
+    scratch_target.ensure_running()
+    return scratch_target
+
+
+def on_target(server, sql, database="perfconsole"):
+    """Run statements on the scratch server, as its superuser."""
+    with psycopg.connect(server.url(database), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def target_of(server, name=None, database="perfconsole"):
+    """Create the monitored database of one database on the scratch server."""
+    return MonitoredDatabase.objects.create(
+        name=name or f"scratch-{uuid.uuid4().hex[:6]}",
+        host="127.0.0.1",
+        port=server.planned_port(),
+        dbname=database,
+        user=SUPERUSER,
+    )
+
+
+@pytest.fixture
+def marker_table(running):
+    """Create a table on the target; return it and a marker function.
+
+    The marker runs a statement shape only this test runs, on the target.
+    """
+    table = f"target_probe_{uuid.uuid4().hex[:8]}"
+    on_target(running, f"CREATE TABLE {table} (id int PRIMARY KEY, note text)")
+
+    def marker(times):
+        with psycopg.connect(running.url(), autocommit=True) as conn:
+            for value in range(times):
+                conn.execute(
+                    f"INSERT INTO {table} VALUES (%s, 'n') ON CONFLICT DO NOTHING",
+                    [value],
+                )
+                conn.execute(
+                    f"SELECT count(*) AS {table}_marker FROM {table} WHERE id > %s",
+                    [value],
+                )
+            conn.execute("SELECT pg_stat_force_next_flush()")
+
+    yield table, marker
+    on_target(running, f"DROP TABLE IF EXISTS {table}")
+
+
+def test_a_target_is_collected_on_its_own_connection_with_its_own_deltas(
+    history_db, marker_table, running
+):
+    table, marker = marker_table
+    target = target_of(running)
+    marker(2)
+    first = collect(target).snapshot
+    assert first.status == Snapshot.OK, first.error
+    marker(5)
+    second = collect(target)
+    assert second.snapshot.status == Snapshot.OK, second.snapshot.error
+    assert second.down_reason is None
+    assert {"statement", "database", "table", "index", "activity"} <= set(second.stored)
+
+    # The marker ran only on the target: its text and deltas are the
+    # target's, and the console's own database has none of them.
+    text = StatementText.objects.get(database=target, query__contains=f"{table}_marker")
+    delta = StatementDelta.objects.get(
+        database=target, statement=text, period_start=second.snapshot.taken_at
+    )
+    assert (delta.calls, delta.rows) == (5, 5)
+    assert not StatementText.objects.filter(
+        database=history_db, query__contains=f"{table}_marker"
+    ).exists()
+    counters = CounterDelta.objects.get(
+        database=target,
+        source="table",
+        key=f"public.{table}",
+        period_start=second.snapshot.taken_at,
+    ).counters
+    # 7 inserts in all, 2 before the baseline; the ids 0 and 1 conflict.
+    assert counters["n_tup_ins"] == 3
+    assert counters["idx_scan"] >= 5
+    # Texts are read once: a known entry is not fetched or stored again.
+    marker(1)
+    third = collect(target).snapshot
+    assert third.status == Snapshot.OK, third.error
+    assert (
+        StatementText.objects.filter(
+            database=target, query__contains=f"{table}_marker"
+        ).count()
+        == 1
+    )
+    # The console's own collection still reads its own views only.
+    console = collect(history_db).snapshot
+    assert console.status == Snapshot.OK, console.error
+    assert not StatementDelta.objects.filter(
+        database=history_db, statement__query__contains=f"{table}_marker"
+    ).exists()
+
+
+@pytest.fixture
+def unreachable_rule(history_db):
+    """Return the seeded "database unreachable" rule (a flush removes it)."""
+    seeded = importlib.import_module(
+        "perfconsole.alerts.migrations.0006_database_unreachable_rule"
+    ).RULE
+    rule, _ = AlertRule.objects.get_or_create(name=seeded["name"], defaults=seeded)
+    return rule
+
+
+def the_alert_of(target):
+    """Return the open "database unreachable" alert of a target, or None."""
+    return Alert.objects.filter(
+        rule__metric=Metric.DATABASE_UNREACHABLE,
+        subject=target.name,
+        state__in=[AlertState.FIRING, AlertState.ACKNOWLEDGED],
+    ).first()
+
+
+@pytest.mark.slow
+def test_a_stopped_target_is_down_with_its_alert_and_the_others_carry_on(
+    history_db, running, unreachable_rule
+):
+    scratch = target_of(running)
+    # A second target on another server: the suite's own, reached as a target.
+    settings_dict = connection.settings_dict
+    other = MonitoredDatabase.objects.create(
+        name="suite-server",
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=int(settings_dict["PORT"]),
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+    )
+    result = dispatch(sync=True)
+    assert f"{scratch.name}: queued" in result and "suite-server: queued" in result
+    for target in (scratch, other):
+        target.refresh_from_db()
+        assert target.status == MonitoredDatabase.UP, target.status_reason
+        assert Snapshot.objects.filter(database=target, status=Snapshot.OK).exists()
+
+    running.stop()
+    later = timezone.now() + timedelta(seconds=scratch.collect_interval_s)
+    dispatch(now=later, sync=True)
+    scratch.refresh_from_db()
+    assert scratch.status == MonitoredDatabase.DOWN
+    assert "could not be reached" in scratch.status_reason
+    assert str(scratch.port) in scratch.status_reason
+    down_since = scratch.status_since
+    failed = Snapshot.objects.filter(database=scratch).latest()
+    assert failed.status == Snapshot.FAILED
+    assert failed.error == scratch.status_reason
+    # A gap in its charts: the failed collection is counted, nothing read.
+    assert CounterDelta.objects.get(
+        database=scratch, source="collection", period_start=failed.taken_at
+    ).counters == {"failed": 1}
+    alert = the_alert_of(scratch)
+    assert alert is not None and alert.state == AlertState.FIRING
+    assert "could not be reached" in alert.detail
+    # The other target was collected in the same dispatch, and is up.
+    other.refresh_from_db()
+    assert other.status == MonitoredDatabase.UP
+    assert Snapshot.objects.filter(database=other).count() == 2
+    assert the_alert_of(other) is None
+
+    # Down still: the same since, the same alert.
+    dispatch(now=later + timedelta(minutes=1), sync=True)
+    scratch.refresh_from_db()
+    assert (scratch.status, scratch.status_since) == (
+        MonitoredDatabase.DOWN,
+        down_since,
+    )
+    assert the_alert_of(scratch).pk == alert.pk
+
+    running.ensure_running()
+    dispatch(now=later + timedelta(minutes=2), sync=True)
+    scratch.refresh_from_db()
+    assert scratch.status == MonitoredDatabase.UP, scratch.status_reason
+    assert scratch.status_reason == "" and scratch.status_since > down_since
+    assert the_alert_of(scratch) is None
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED
+
+
+def test_a_target_without_pg_stat_statements_is_down_with_how_to_fix_it(
+    history_db, running, unreachable_rule
+):
+    name = f"nostatements_{uuid.uuid4().hex[:6]}"
+    # template0 has no extension; template1 has pg_stat_statements here.
+    on_target(running, f"CREATE DATABASE {name} TEMPLATE template0", "postgres")
+    try:
+        target = target_of(running, database=name)
+        dispatch(sync=True)
+        target.refresh_from_db()
+        snapshot = Snapshot.objects.filter(database=target).latest()
+    finally:
+        on_target(running, f"DROP DATABASE {name} WITH (FORCE)", "postgres")
+    # Only the statements are missing: the other sources set their baseline.
+    assert snapshot.status == Snapshot.PARTIAL
+    assert snapshot.missing == ["statement"]
+    assert {"database", "bgwriter", "wal"} <= set(
+        Baseline.objects.filter(database=target).values_list("source", flat=True)
+    )
+    assert target.status == MonitoredDatabase.DOWN
+    assert "CREATE EXTENSION pg_stat_statements" in target.status_reason
+    # The console's own repair command does nothing for a target.
+    assert "syncstatviews" not in target.status_reason
+    assert the_alert_of(target) is not None
+
+
+def test_a_target_that_times_out_is_down_and_comes_back(history_db, running):
+    target = target_of(running)
+    assert collect(target).down_reason is None
+    # A session on the target holds the catalog the extension check reads.
+    holder = psycopg.connect(running.url())
+    try:
+        holder.execute("LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE")
+        outcome = collect(target)
+    finally:
+        holder.close()
+    assert outcome.snapshot.status == Snapshot.PARTIAL
+    assert "statement" in outcome.snapshot.missing
+    assert "lock timeout" in outcome.down_reason
+    # The sources that did not wait were stored.
+    assert "database" in outcome.stored
+    assert collect(target).down_reason is None
