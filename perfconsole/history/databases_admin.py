@@ -22,7 +22,7 @@ from perfconsole.core.pages import admin_page_context, render_admin_page
 from .connection_test import run_connection_test
 from .databases_form import CONNECTION_FIELDS, MonitoredDatabaseForm
 from .fleet import fleet_rows
-from .fleet_tables import FleetTable
+from .fleet_tables import FindingTable, FleetTable
 from .models import MonitoredDatabase
 from .removal import history_counts, remove_database
 
@@ -176,6 +176,7 @@ class MonitoredDatabaseAdmin(admin.ModelAdmin):
             f"Connection test of {database.name}",
             database=database,
             report=report,
+            findings=FindingTable(report.findings),
             change_url=reverse(
                 "admin:history_monitoreddatabase_change", args=[quote(database.pk)]
             ),

@@ -1,4 +1,8 @@
-"""The fleet overview's table: one row per target (fleet.FleetRow), worst first."""
+"""Tables of the monitored databases' pages.
+
+The fleet overview (one row per target, fleet.FleetRow, worst first) and a
+connection test's findings (connection_test.Finding).
+"""
 
 from django.contrib.admin.utils import quote
 from django.urls import reverse
@@ -7,6 +11,7 @@ from django.utils.html import format_html
 from perfconsole.core.tables import (
     ConsoleTable,
     NumberColumn,
+    SqlColumn,
     TextColumn,
     TimestampColumn,
     status_span,
@@ -62,3 +67,24 @@ class FleetTable(ConsoleTable):
         return format_html(
             '{} <span class="help">({})</span>', word, record.health_note
         )
+
+
+class FindingTable(ConsoleTable):
+    """What a connection test looked at: works or not, what it found, the fix."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+        attrs = {"class": "pc-table", "id": "test-findings"}
+
+    name = TextColumn(verbose_name="what")
+    ok = TextColumn(verbose_name="works")
+    detail = TextColumn(verbose_name="found")
+    fix = SqlColumn(verbose_name="how to fix", empty_values=())
+
+    def render_ok(self, value):
+        return status_span("ok" if value else "warning", "yes" if value else "no")
+
+    def render_fix(self, value):
+        if not value:
+            return ""
+        return format_html('<pre class="pc-sql">{}</pre>', "\n".join(value))

@@ -36,6 +36,10 @@ def test_a_database_of_the_suite_server_is_up_with_nothing_missing(
     page = response.content.decode()
     assert "nothing is missing" in page
     assert "PostgreSQL 1" in page
+    findings_table = page[page.index('id="test-findings"') :]
+    for name in ("server version", "monitoring grant", "track_io_timing", "role"):
+        assert name in findings_table
+    assert "pg_stat_statements 1." in findings_table
     target.refresh_from_db()
     assert target.status == MonitoredDatabase.UP
     assert target.status_reason == ""
