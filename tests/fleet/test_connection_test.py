@@ -10,6 +10,7 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
+from perfconsole.history.collector import console_database
 from perfconsole.history.connection_test import run_connection_test
 from perfconsole.history.connections import TARGET_CONNECT_TIMEOUT_S
 from perfconsole.history.models import MonitoredDatabase
@@ -47,6 +48,15 @@ def test_a_database_of_the_suite_server_is_up_with_nothing_missing(
     entry = LogEntry.objects.get(object_id=str(target.pk))
     assert entry.action_flag == CHANGE
     assert "Tested the connection: up, nothing missing" in entry.change_message
+
+
+def test_the_console_database_is_tested_through_its_own_connection(admin_client):
+    console = console_database()
+    page = admin_client.post(button_url(console)).content.decode()
+    assert "Connected: the target is <strong>up</strong>" in page
+    console.refresh_from_db()
+    assert console.status == MonitoredDatabase.UP
+    assert console.last_checked_at is not None
 
 
 def test_a_database_without_the_extension_says_how_to_install_it(
