@@ -131,13 +131,14 @@ def other_database(db):
         url = f"postgresql://{login}@{db['HOST']}:{db['PORT']}/{name}"
         env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1"}
         env.pop("PERFCONSOLE_PROCESS", None)
-        subprocess.run(
+        migrated = subprocess.run(
             [sys.executable, "manage.py", "migrate", "collaboration", "-v0"],
             cwd=ROOT,
             env=env,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        assert migrated.returncode == 0, migrated.stderr
         alias = scaling.open_alias("setup", name)
         load_demo(TINY4, seed=2, using=alias)
         scaling.close_alias(alias)
