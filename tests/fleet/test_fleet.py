@@ -111,26 +111,39 @@ def test_transactions_per_second_and_last_collection(transactional_db, make_targ
     assert row.last_collection == now
 
 
-def test_open_alerts_are_counted(transactional_db, make_target):
+def test_open_alerts_are_counted_per_target(transactional_db, make_target):
     from perfconsole.alerts.models import Alert, AlertRule
 
     rule = AlertRule.objects.create(
         name="fleet rule", metric="dead_tuples", comparison="gt", threshold=1
     )
+    unreachable = AlertRule.objects.create(
+        name="fleet unreachable",
+        metric="database_unreachable",
+        comparison="gte",
+        threshold=1,
+    )
+    console = console_database()
+    make_target(name="other")
+    make_target(name="quiet")
     now = timezone.now()
-    for subject, state in [("a", "firing"), ("b", "acknowledged"), ("c", "resolved")]:
+    for alert_rule, subject, state in [
+        (rule, "a", "firing"),
+        (rule, "b", "acknowledged"),
+        (rule, "c", "resolved"),
+        (unreachable, "other", "firing"),
+        (unreachable, "gone target", "firing"),
+    ]:
         Alert.objects.create(
-            rule=rule,
+            rule=alert_rule,
             subject=subject,
-            value=2,
+            value=1,
             state=state,
             first_seen=now,
             last_seen=now,
         )
-    console = console_database()
-    make_target(name="other")
     alerts = {row.database.name: row.alerts for row in fleet_rows()}
-    assert alerts[console.name] == 2
+    assert alerts == {console.name: 2, "other": 1, "quiet": 0}
 
 
 def test_no_query_per_target_against_the_console_database(admin_client, make_target):
