@@ -38,6 +38,8 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # libpq reads a dbname with "=" or a URI scheme as a whole connection string.
 CONNECTION_STRING = re.compile(r"=|^postgres(ql)?://", re.IGNORECASE)
 MAX_PORT = 65535
+# The collection schedule runs once a minute at most; raw rows last two days.
+MIN_INTERVAL_S, MAX_INTERVAL_S = 60, 86_400
 
 
 class MonitoredDatabaseForm(forms.ModelForm):
@@ -79,6 +81,7 @@ class MonitoredDatabaseForm(forms.ModelForm):
             self.check_port(cleaned.get("port"))
             self.check_dbname(cleaned.get("dbname"), cleaned.get("service"))
             self.check_password_env(cleaned.get("password_env"))
+        self.check_interval(cleaned.get("collect_interval_s"))
         if "role" in self.fields:
             self.check_role(cleaned.get("role"), cleaned.get("primary"))
         return cleaned
@@ -87,6 +90,15 @@ class MonitoredDatabaseForm(forms.ModelForm):
         """Refuse a port outside 1-65535."""
         if port is not None and not 1 <= port <= MAX_PORT:
             self.add_error("port", f"A port is a number from 1 to {MAX_PORT}.")
+
+    def check_interval(self, seconds):
+        """Refuse an interval the schedule cannot keep, or longer than a day."""
+        if seconds is not None and not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
+            self.add_error(
+                "collect_interval_s",
+                f"From {MIN_INTERVAL_S} seconds (collections start once a minute "
+                f"at most) to {MAX_INTERVAL_S:,} (a day).",
+            )
 
     def check_dbname(self, dbname, service):
         """Ask for a database name or a service; refuse a connection string."""

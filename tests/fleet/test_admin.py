@@ -60,6 +60,8 @@ BAD_INPUT = [
     ({"role": "standby"}, "primary", "A standby needs"),
     ({"sslmode": "maybe"}, "sslmode", "Select a valid choice"),
     ({"collect_interval_s": "-5"}, "collect_interval_s", "greater than or equal"),
+    ({"collect_interval_s": "30"}, "collect_interval_s", "From 60 seconds"),
+    ({"collect_interval_s": "100000"}, "collect_interval_s", "(a day)"),
 ]
 
 
