@@ -266,8 +266,14 @@ class Command(BaseCommand):
             f"  target {result['target_per_s']:g}/s {verdict} "
             f"(reached {result['paced']['throughput_per_s']}/s)"
         )
+        best = max(
+            ("unthrottled", "pipeline"),
+            key=lambda phase: result[phase]["throughput_per_s"],
+        )
         lines.append("  side by side, lookups per second:")
-        lines.append(f"    console (highest): {result['highest_per_s']:>10}/s")
+        lines.append(
+            f"    {f'console, highest ({best})':<34}{result['highest_per_s']:>12,.0f}/s"
+        )
         for key, label in (
             ("pgbench", "pgbench, one per round trip"),
             ("pgbench_pipelined", f"pgbench, pipelined by {pipeline['batch']}"),
@@ -275,12 +281,12 @@ class Command(BaseCommand):
             bench = result[key]
             if bench.get("throughput_per_s"):
                 lines.append(
-                    f"    {label}: {bench['throughput_per_s']:>10}/s "
-                    f"({bench['clients']} clients, -M prepared); console = "
-                    f"{result[f'share_of_{key}_pct']} % of it"
+                    f"    {label:<34}{bench['throughput_per_s']:>12,.0f}/s"
+                    f"  console = {result[f'share_of_{key}_pct']} % of it "
+                    f"({bench['clients']} clients, -M prepared)"
                 )
             else:
-                lines.append(f"    {label}: {bench}")
+                lines.append(f"    {label:<34}{bench}")
         if result["share_goal_met"] is not None:
             verdict = "met" if result["share_goal_met"] else "MISSED"
             lines.append(f"  goal {result['share_goal']} of pgbench: {verdict}")
