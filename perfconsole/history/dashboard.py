@@ -320,6 +320,7 @@ def dashboard_charts(database, start, end):
         wal_chart(periods),
         checkpoints_chart(periods),
         size_chart(periods),
+        *replication_charts(periods),
     ]
     return chart_data(periods, charts)
 
@@ -460,6 +461,70 @@ def size_chart(periods):
     return chart(
         "size", "Size of tables, indexes and TOAST", "B", [("size", values)], note
     )
+
+
+# The replication sample's lines: (key prefix, gauge, label suffix) per chart.
+REPLICATION_LINES = {
+    "bytes": [
+        ("standby:", "replay_behind_bytes", "replay behind"),
+        ("slot:", "retained_bytes", "WAL kept"),
+        ("replay", "behind_bytes", "received, not replayed"),
+    ],
+    "seconds": [
+        ("standby:", "replay_lag_s", "replay lag"),
+        ("replay", "delay_s", "replay delay"),
+    ],
+}
+
+
+def replication_charts(periods):
+    """Return the replication charts: bytes behind or kept, and lag in seconds.
+
+    One line per standby this server sends to, per slot and, on a standby,
+    its own replay; each point is the period's largest value. A period
+    where a standby or slot was not there is a gap in its line.
+    """
+    rows = fetch(
+        f"SELECT {periods.bucket} AS bucket, d.key, d.gauges"
+        f" FROM history_counterdelta d WHERE ({periods.where})"
+        " AND d.source = 'replication' ORDER BY 1, 2",
+        periods.params,
+    )
+    charts = {}
+    for kind, lines in REPLICATION_LINES.items():
+        points: dict[str, dict[float, float]] = defaultdict(dict)
+        for row in rows:
+            gauges = as_dict(row["gauges"])
+            for prefix, gauge, suffix in lines:
+                if not row["key"].startswith(prefix) or gauges.get(gauge) is None:
+                    continue
+                label = f"{row['key'].removeprefix(prefix)} {suffix}".strip()
+                period = points[label]
+                period[row["bucket"]] = max(
+                    float(gauges[gauge]), period.get(row["bucket"], 0.0)
+                )
+        charts[kind] = [
+            (label, [values.get(start) for start in periods.starts])
+            for label, values in sorted(points.items())
+        ]
+    return [
+        chart(
+            "replication_bytes",
+            "Replication: WAL behind and kept",
+            "B",
+            charts["bytes"],
+            note="Each standby's replay position behind this server's, each "
+            "slot's WAL kept, and on a standby the WAL received and not replayed.",
+        ),
+        chart(
+            "replication_seconds",
+            "Replication lag",
+            "s",
+            charts["seconds"],
+            note="The replay lag this server measured for each standby, and on "
+            "a standby the age of the last replayed transaction while WAL waits.",
+        ),
+    ]
 
 
 def size_of(gauges):

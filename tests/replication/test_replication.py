@@ -6,15 +6,19 @@ that pauses replay resumes it, a test that creates a slot drops it.
 
 import importlib
 import time
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 from perfconsole.alerts.evaluation import evaluate_alerts
 from perfconsole.alerts.models import Alert, AlertRule, AlertState
-from perfconsole.history.collector import console_database
+from perfconsole.history.collector import collect, console_database
 from perfconsole.history.connections import connection_alias
+from perfconsole.history.dashboard import dashboard_charts
+from perfconsole.history.models import CounterDelta
 from perfconsole.replication import fleet, statistics
 
 STANDBY = "perfconsole_test_standby"
@@ -134,25 +138,31 @@ def test_a_paused_replay_lags_and_fires_the_lag_alert(
 
 
 def test_an_inactive_slot_keeping_wal_fires_the_slot_alert(targets, replication_pair):
-    rule = only_rule("inactive_slot_bytes", threshold=1 * MB)
+    alias = connection_alias(targets[0])
+
+    def idle_slot():
+        (slot,) = [s for s in statistics.slots(alias) if s["slot_name"] == "idle"]
+        return slot
+
     with replication_pair.connect_primary() as conn:
-        conn.execute(
-            "SELECT pg_create_physical_replication_slot('perfconsole_idle', true)"
-        )
+        conn.execute("SELECT pg_create_physical_replication_slot('idle', true)")
         try:
+            # A new slot keeps the WAL since the last checkpoint already:
+            # the rule's threshold is above that, only the writes pass it.
+            before = idle_slot()["retained_bytes"]
+            rule = only_rule("inactive_slot_bytes", threshold=before + 1 * MB)
+            evaluate_alerts()
+            assert not Alert.objects.filter(rule=rule).exists()
             write_wal(conn, 2)
-            slots = {
-                row["slot_name"]: row
-                for row in statistics.slots(connection_alias(targets[0]))
-            }
-            assert slots["perfconsole_idle"]["active"] is False
-            assert slots["perfconsole_idle"]["retained_bytes"] > 2 * MB
+            slot = idle_slot()
+            assert slot["active"] is False
+            assert slot["retained_bytes"] > before + 2 * MB
             evaluate_alerts()
             (alert,) = Alert.objects.filter(rule=rule, state=AlertState.FIRING)
-            assert alert.subject == "scratch primary: slot perfconsole_idle"
-            assert alert.value > 2 * MB
+            assert alert.subject == "scratch primary: slot idle"
+            assert alert.value > before + 2 * MB
         finally:
-            conn.execute("SELECT pg_drop_replication_slot('perfconsole_idle')")
+            conn.execute("SELECT pg_drop_replication_slot('idle')")
     evaluate_alerts()
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
@@ -169,6 +179,46 @@ def test_a_rule_leaves_its_alerts_when_a_target_cannot_be_read(
     summary = evaluate_alerts()
     assert summary.errors and "gone standby" in summary.errors[0]
     assert not Alert.objects.filter(rule=rule).exists()
+
+
+# -- history ---------------------------------------------------------------------
+
+
+def test_lag_is_collected_into_the_history_and_charted(
+    transactional_db, targets, replication_pair, paused_replay
+):
+    """Transactional: a collection stages a target's rows in temporary
+    tables dropped at its commit."""
+    primary, standby = targets
+    with replication_pair.connect_primary() as conn:
+        write_wal(conn, 2)
+    for target in (primary, standby):
+        outcome = collect(target)
+        assert "replication" not in outcome.snapshot.missing, outcome.describe()
+    sent = CounterDelta.objects.get(
+        database=primary, source="replication", key=f"standby:{STANDBY} 127.0.0.1"
+    )
+    assert sent.gauges["replay_behind_bytes"] > 2 * MB
+    replay = CounterDelta.objects.get(
+        database=standby, source="replication", key="replay"
+    )
+    assert replay.gauges["paused"] == 1
+    assert replay.gauges["behind_bytes"] > 0
+
+    now = timezone.now()
+    data = dashboard_charts(
+        primary, now - timedelta(hours=1), now + timedelta(minutes=1)
+    )
+    (chart,) = [c for c in data["charts"] if c["id"] == "replication_bytes"]
+    (line,) = [
+        s for s in chart["series"] if s["label"] == f"{STANDBY} 127.0.0.1 replay behind"
+    ]
+    assert max(v for v in line["values"] if v is not None) > 2 * MB
+    data = dashboard_charts(
+        standby, now - timedelta(hours=1), now + timedelta(minutes=1)
+    )
+    (chart,) = [c for c in data["charts"] if c["id"] == "replication_bytes"]
+    assert [s["label"] for s in chart["series"]] == ["received, not replayed"]
 
 
 # -- unused indexes -------------------------------------------------------------
