@@ -728,6 +728,8 @@ def users(
         "users": count,
         "target": f"{count} concurrent users on a pool of {pool_min}–{pool_max}",
         "think_s": think,
+        # What the users ask for when a visit takes no time at all.
+        "offered_per_s": round(count / think, 1) if think else None,
         "pool": {
             "min": pool_min,
             "max": pool_max,

@@ -297,7 +297,8 @@ class Command(BaseCommand):
         pool = result["pool"]
         lines = [
             f"{result['users']} users, think {result['think_s']:g} s, pool "
-            f"{pool['min']}–{pool['max']} (timeout {pool['timeout_s']:g} s):"
+            f"{pool['min']}–{pool['max']} (timeout {pool['timeout_s']:g} s), "
+            f"offering {result['offered_per_s'] or 'as many as served'} visits/s:"
         ]
         for part in ("visits", "queries", "pool_wait"):
             lines.append(f"  {part}: {self.figures(result[part])}")
