@@ -7,6 +7,9 @@ import pytest
 
 from perfconsole.core.db import raw_connection
 
+# A scratch primary and its streaming standby, for any test that asks.
+from tests.replication_servers import replication_pair  # noqa: F401
+
 DATABASE_FIXTURES = {"db", "transactional_db"}
 
 

@@ -70,6 +70,15 @@ class ReplicationPair:
     def connect_standby(self) -> psycopg.Connection:
         return psycopg.connect(self.standby_url, autocommit=True)
 
+    def stop_standby(self) -> None:
+        """Stop the standby (a test of a server that is down)."""
+        stop_standby(self.primary, self.standby_dir)
+
+    def start_standby(self) -> None:
+        """Start the standby again after stop_standby(); wait until it streams."""
+        run_standby(self.primary, self.standby_dir)
+        self.wait_until_streaming()
+
     def wait_until_streaming(self) -> None:
         """Wait until the primary lists the standby as streaming."""
         with self.connect_primary() as conn:
@@ -136,8 +145,15 @@ def start_standby(primary: EmbeddedServer, standby_dir: Path, name: str) -> int:
     )
     conf = standby_dir / "perfconsole.conf"
     conf.write_text(conf.read_text() + STANDBY_SETTINGS + f"port = {port}\n")
+    run_standby(primary, standby_dir)
+    return port
+
+
+def run_standby(primary: EmbeddedServer, standby_dir: Path) -> None:
+    """Start the standby in standby_dir and wait until it accepts connections."""
     log = standby_dir.parent / "standby.log"
     log.touch()
+    standby = EmbeddedServer(standby_dir, bin_dir=primary.bin_dir)
     standby._chown(log)
     # pg_ctl, not EmbeddedServer: a standby is never "ready" in postmaster.pid
     # ("standby"), and its databases are read-only.
@@ -146,7 +162,6 @@ def start_standby(primary: EmbeddedServer, standby_dir: Path, name: str) -> int:
         + ["-w", "-t", "60", "start"],
         start_new_session=True,
     )
-    return port
 
 
 def stop_standby(primary: EmbeddedServer, standby_dir: Path) -> None:
@@ -164,8 +179,8 @@ def stop_standby(primary: EmbeddedServer, standby_dir: Path) -> None:
 def replication_pair(tmp_path_factory):
     """Start a scratch primary and its streaming standby for the session.
 
-    Tests that pause replay resume it before they end; tests that create
-    slots drop them.
+    Tests that pause replay resume it before they end, tests that create
+    slots drop them, and tests that stop the standby start it again.
     """
     base = tmp_path_factory.mktemp("replication")
     primary = start_primary(base / "primary")

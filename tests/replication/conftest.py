@@ -5,7 +5,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from perfconsole.history.connections import ALIAS_PREFIX
 from perfconsole.history.models import MonitoredDatabase
-from tests.replication_servers import replication_pair  # noqa: F401
 
 
 def target_row(name, port, **fields):
@@ -43,7 +42,7 @@ def target_connections(request, monkeypatch):
 
 
 @pytest.fixture
-def targets(db, replication_pair):  # noqa: F811
+def targets(db, replication_pair):
     """Register the scratch primary and its standby as monitored databases."""
     primary = target_row("scratch primary", replication_pair.primary_port)
     standby = target_row(
@@ -56,7 +55,7 @@ def targets(db, replication_pair):  # noqa: F811
 
 
 @pytest.fixture
-def paused_replay(replication_pair):  # noqa: F811
+def paused_replay(replication_pair):
     """Pause the standby's replay for a test; resume it whatever happens.
 
     A commit is replayed first: the replay delay is the age of the last

@@ -262,6 +262,21 @@ def test_an_index_scanned_only_on_the_standby_counts_there(targets, replication_
     )
 
 
+def test_a_stopped_standby_is_named_not_counted(targets, replication_pair):
+    primary, _standby = targets
+    subject = "public.standby_reads_v"
+    replication_pair.stop_standby()
+    try:
+        scans = fleet.standby_index_scans(primary, [subject])
+    finally:
+        replication_pair.start_standby()
+    assert scans.counted == []
+    ((name, reason),) = scans.not_counted
+    assert name == "scratch standby"
+    assert "could not be reached" in reason
+    assert fleet.standby_index_scans(primary, [subject]).counted == [name]
+
+
 @pytest.fixture
 def console_index(db, settings):
     """An index of the console's database that no query there scans."""
