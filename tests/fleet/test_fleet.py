@@ -190,3 +190,17 @@ def test_a_missing_password_variable_is_down_with_the_reason(
     row = next(row for row in fleet_rows() if row.database.name == "no password")
     assert row.status == MonitoredDatabase.DOWN
     assert "PERFCONSOLE_PASSWORD_UNSET_X" in row.reason
+
+
+def test_the_admin_index_links_the_overview_for_those_who_may_open_it(
+    client, django_user_model
+):
+    user = django_user_model.objects.create_user(
+        username="watcher", password="x", is_staff=True
+    )
+    client.force_login(user)
+    assert b"console-fleet-link" not in client.get(reverse("admin:index")).content
+    user.user_permissions.add(Permission.objects.get(codename="view_monitoreddatabase"))
+    client.force_login(django_user_model.objects.get(pk=user.pk))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert f'href="{FLEET_URL}"' in page
