@@ -80,6 +80,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # ?target=<id> picks the monitored database the pages show (after the
+    # session, the user and messages it needs).
+    "perfconsole.history.scoping.TargetMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.core.middleware import bad_request
+from perfconsole.history.scoping import request_scope
 
 from .models import AnalyzerReport
 from .renderers import render_html, render_json
@@ -54,10 +55,11 @@ class AnalyzerReportAdmin(PageAdmin):
         # A web request never builds trial indexes: they lock the table.
         options = Options.from_settings(trial_indexes=False)
         report, error = None, None
+        scope = request_scope(request)
         try:
-            report = build_report(options)
+            report = build_report(options, scope)
         except StatisticsUnavailable as exc:
-            error = str(exc)
+            error = scope.unavailable(exc)
         if report is not None and output_format == "json":
             return HttpResponse(render_json(report), content_type="application/json")
         if report is not None and output_format == "html":

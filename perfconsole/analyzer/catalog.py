@@ -1,12 +1,25 @@
 """Read what the analyzer needs from PostgreSQL's catalog and statistics.
 
 Every query goes through perfconsole.core.db.fetch_dicts: tagged, read-only,
-with a statement and lock timeout.
+with a statement and lock timeout, on the monitored database the report is
+about (health.registry.checking).
 """
 
 from __future__ import annotations
 
-from perfconsole.core.db import cache_hits, fetch_dicts
+from perfconsole.core import db
+from perfconsole.health.registry import checked_alias
+
+
+def fetch_dicts(sql, params=None):
+    """Run one query on the monitored database being analyzed."""
+    return db.fetch_dicts(sql, params, using=checked_alias())
+
+
+def cache_hits():
+    """Return the cache hits (core.db.cache_hits) of the database being analyzed."""
+    return db.cache_hits(checked_alias())
+
 
 # The key columns of every plain index, to tell whether a suggestion is new.
 INDEX_INVENTORY_SQL = """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from perfconsole.health.checks import KEEP
-from perfconsole.health.registry import get_check, run_all_checks
+from perfconsole.health.registry import checked_alias, get_check, run_all_checks
 from perfconsole.monitoring.settings_review import review_settings
 
 from .findings import CRITICAL, INFO, WARNING, Finding
@@ -118,7 +118,7 @@ def settings_findings():
     seed's. A changed setting still waiting for a restart is a warning.
     """
     findings = []
-    for row in review_settings():
+    for row in review_settings(checked_alias()):
         wanted = row.computed if row.computed is not None else row.seed_recommended
         if row.pending_restart:
             findings.append(

@@ -25,12 +25,18 @@ from perfconsole.core.targets import (
     SLOW_QUERY_MS,
 )
 from perfconsole.health.checks import stats_reset_time
-from perfconsole.health.registry import get_check
+from perfconsole.health.registry import (
+    checked_alias,
+    checked_database,
+    checking,
+    get_check,
+)
 from perfconsole.health.thresholds import thresholds
 from perfconsole.history import recent
 from perfconsole.history.models import query_stat_id
 from perfconsole.history.windows import statement_totals
 from perfconsole.monitoring.models import QueryStat, TablePerformance
+from perfconsole.monitoring.targetviews import reading_views
 
 from . import catalog
 from .findings import CRITICAL, INFO, WARNING, Finding, Report, TargetCheck, prioritize
@@ -73,16 +79,26 @@ class Options:
         return cls(**values)
 
 
-def build_report(options=None):
+def build_report(options=None, scope=None):
     """Run every analysis and return the prioritized report.
 
     A part that cannot run (timeout, missing grant) adds a note instead of
-    failing the whole report.
+    failing the whole report. scope (history.scoping.Scope): the monitored
+    database analyzed, the console's own when None.
     """
-    options = options or Options.from_settings()
+    if scope is None or scope.is_console:
+        return analyze(options or Options.from_settings())
+    with checking(scope.alias, scope.other_target):
+        return analyze(options or Options.from_settings())
+
+
+def analyze(options):
+    """Build the report of the database being checked (registry.checking)."""
+    target = checked_database()
     server = fetch_dicts(
         "SELECT current_database() AS database, current_setting('server_version')"
-        " AS version"
+        " AS version",
+        using=checked_alias(),
     )[0]
     report = Report(
         generated_at=timezone.now(),
@@ -91,7 +107,7 @@ def build_report(options=None):
     )
     minutes = options.window_hours * 60
     windows = {
-        source: recent.covering(minutes, report.generated_at, source)
+        source: recent.covering(minutes, report.generated_at, source, target)
         for source in ("statement", "database")
     }
     report.window = window_words(windows, minutes)
@@ -112,6 +128,12 @@ def build_report(options=None):
         findings = judge_cache_over(windows["database"], findings)
     _point_missing_indexes_at_suggestions(findings)
     report.findings = prioritize(findings)
+    if target is not None:
+        report.notes.append(
+            "The seed's targets and the benchmarks concern the console's own "
+            f"database, not {target.name}: left out."
+        )
+        return report
     try:
         report.targets = index_efficiency_targets(windows["database"])
     except StatisticsUnavailable as error:
@@ -185,9 +207,10 @@ def slow_queries(options, window=None):
     """
     if window is not None:
         return window_slow_queries(options, window)
-    with reading_statistics():
+    with reading_views(checked_alias()):
         return list(
-            QueryStat.objects.filter(
+            QueryStat.objects.using(checked_alias())
+            .filter(
                 toplevel=True,
                 calls__gte=options.slow_query_calls,
                 mean_time_ms__gte=options.slow_query_ms,

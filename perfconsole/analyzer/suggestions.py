@@ -30,6 +30,7 @@ from perfconsole.core.db import (
     generic_plan,
     monitoring_cursor,
 )
+from perfconsole.health.registry import checked_alias, checked_database
 from perfconsole.monitoring.explain import (
     ExplainUnavailable,
     explain_failure,
@@ -452,7 +453,7 @@ def check_with_planner(suggestion, parameters, *, trial_indexes):
         if statement:
             _check_with_trial_index(suggestion, statement, parameters)
             return
-        with explain_session() as session:
+        with explain_session(checked_database()) as session:
             suggestion.cost_before = _plan_cost(
                 generic_plan(session, _statement(suggestion), parameters, "JSON")
             )[0]
@@ -466,8 +467,11 @@ def check_with_planner(suggestion, parameters, *, trial_indexes):
 
 
 def _trial_statement_or_none(query, trial_indexes):
-    """Return the text a trial index may be planned with, or None."""
-    if not trial_indexes:
+    """Return the text a trial index may be planned with, or None.
+
+    Only on the console's own database: a target is read-only to the console.
+    """
+    if not trial_indexes or checked_database() is not None:
         return None
     try:
         return trial_statement(query)
@@ -488,7 +492,7 @@ def _plan_cost(rows):
 
 
 def _hypopg_installed():
-    with monitoring_cursor() as cursor:
+    with monitoring_cursor(checked_alias()) as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'")
         return cursor.fetchone() is not None
 
@@ -497,7 +501,7 @@ def _check_with_hypopg(suggestion, parameters):
     # The hypothetical index lives in the explain connection's backend only
     # and ends with it.
     statement = _statement(suggestion)
-    with explain_session() as session:
+    with explain_session(checked_database()) as session:
         before, _ = _plan_cost(generic_plan(session, statement, parameters, "JSON"))
         hypothetical = session.execute(
             "SELECT indexname FROM hypopg_create_index(%s)",

@@ -1,5 +1,9 @@
 """Live activity and locks of the current database, and cancel / terminate.
 
+Every function takes `using`, the alias of the monitored database it reads
+or signals (history.connections.connection_alias; "default" is the
+console's own), so a page shows and acts on the target it was asked for.
+
 Reads go through `perfconsole.core.db.fetch_dicts` (tagged, read-only, with
 timeouts). Sessions of the console itself (application_name starting with
 `perfconsole-`, or queries carrying the tag) are left out unless asked for,
@@ -7,7 +11,7 @@ and its connections are never cancelled or terminated from here.
 """
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connections, transaction
 
 from perfconsole.core.admin import log_console_change
 from perfconsole.core.db import (
@@ -77,10 +81,11 @@ SESSION_STATES = {
 }
 
 
-def databases():
+def databases(using="default"):
     """Return the names of the databases sessions may connect to."""
     rows = fetch_dicts(
-        "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname"
+        "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname",
+        using=using,
     )
     return [row["datname"] for row in rows]
 
@@ -93,6 +98,7 @@ def sessions(
     application="",
     database="",
     min_seconds=None,
+    using="default",
 ):
     """Return the sessions of a database, running first, then by duration.
 
@@ -150,6 +156,7 @@ def sessions(
              ORDER BY {STATE_ORDER}, duration_sec DESC NULLS LAST, a.pid
              LIMIT 500""",
         params,
+        using=using,
     )
 
 
@@ -169,7 +176,7 @@ def lock_description(row):
     return f"{mode} on {kind}"
 
 
-def idle_in_transaction(min_seconds):
+def idle_in_transaction(min_seconds, using="default"):
     """Return sessions of this database idle in a transaction this long."""
     return fetch_dicts(
         f"""SELECT {SESSION_COLUMNS},
@@ -182,10 +189,11 @@ def idle_in_transaction(min_seconds):
              ORDER BY idle_sec DESC
              LIMIT 100""",
         [min_seconds],
+        using=using,
     )
 
 
-def long_running(min_seconds):
+def long_running(min_seconds, using="default"):
     """Return client queries of this database running at least this long."""
     return fetch_dicts(
         f"""SELECT {SESSION_COLUMNS}
@@ -199,10 +207,11 @@ def long_running(min_seconds):
              ORDER BY duration_sec DESC
              LIMIT 100""",
         [min_seconds],
+        using=using,
     )
 
 
-def blocking_pairs():
+def blocking_pairs(using="default"):
     """Return one row per (blocked, blocking) session pair in this database.
 
     Each row says which lock the blocked session waits for (waiting_for:
@@ -233,7 +242,8 @@ def blocking_pairs():
               LEFT JOIN waits AS l ON l.waiting_pid = w.pid
              WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'
              ORDER BY waiting_sec DESC, w.pid, b.pid
-             LIMIT 200"""
+             LIMIT 200""",
+        using=using,
     )
     return [_with_lock_named(row) for row in rows]
 
@@ -282,7 +292,7 @@ SELECT pid, relid, command, phase, heap_blks_scanned, heap_blks_total,
   FROM pg_stat_progress_cluster WHERE datname = current_database()"""
 
 
-def progress():
+def progress(using="default"):
     """Return running VACUUM, ANALYZE, CREATE INDEX and CLUSTER commands.
 
     One row each: pid, command, relation, phase, work done of total in its
@@ -300,7 +310,8 @@ def progress():
                    left(a.query, {QUERY_CHARS}) AS query
               FROM ({PROGRESS_VIEWS}) AS p
               LEFT JOIN pg_stat_activity AS a ON a.pid = p.pid
-             ORDER BY duration_sec DESC NULLS LAST, p.pid"""
+             ORDER BY duration_sec DESC NULLS LAST, p.pid""",
+        using=using,
     )
 
 
@@ -340,7 +351,7 @@ def allowed_actions(user):
     return [name for name, spec in ACTIONS.items() if user.has_perm(spec["permission"])]
 
 
-def target_session(pid):
+def target_session(pid, using="default"):
     """Return the client session of this database with this pid, or None."""
     rows = fetch_dicts(
         f"""SELECT pid, usename::text AS user_name, application_name,
@@ -356,14 +367,16 @@ def target_session(pid):
              WHERE pid = %s AND datname = current_database()
                AND backend_type = 'client backend'""",
         [pid],
+        using=using,
     )
     return rows[0] if rows else None
 
 
-def _send_signal(function, pid):
+def _send_signal(function, pid, using="default"):
     """Call pg_cancel_backend / pg_terminate_backend; return whether it was sent."""
+    connection = connections[using]
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
             limit_transaction(cursor, read_only=False)
             cursor.execute(tag_sql(f"SELECT {function}(%s)"), [pid])
             return cursor.fetchone()[0]
@@ -379,7 +392,7 @@ def _send_signal(function, pid):
         raise ActionRefused(f"Could not signal pid {pid}: {error}") from error
 
 
-def signal_target(user, pid, action, expected=""):
+def signal_target(user, pid, action, expected="", using="default"):
     """Return the session a cancel or terminate would reach, or refuse.
 
     Refuses (ActionRefused) when actions are turned off, the user lacks the
@@ -397,7 +410,7 @@ def signal_target(user, pid, action, expected=""):
         )
     if not user.has_perm(spec["permission"]):
         raise ActionRefused(f"You need the permission {spec['permission']}.")
-    session = target_session(pid)
+    session = target_session(pid, using)
     if session is None:
         raise ActionRefused(f"No client session with pid {pid} in this database.")
     if session["is_own"]:
@@ -417,21 +430,25 @@ def signal_target(user, pid, action, expected=""):
     return session
 
 
-def signal_backend(user, pid, action, expected=""):
+def signal_backend(user, pid, action, expected="", using="default", target=""):
     """Cancel or terminate one session of this database and log it.
 
-    Refuses as signal_target() does. Returns a sentence saying what was done.
+    Refuses as signal_target() does. target names the monitored database
+    the alias reaches, in the sentence and the admin log. Returns a sentence
+    saying what was done.
     """
-    session = signal_target(user, pid, action, expected)
+    session = signal_target(user, pid, action, expected, using)
     spec = ACTIONS[action]
-    if not _send_signal(spec["function"], pid):
+    if not _send_signal(spec["function"], pid, using):
         raise ActionRefused(f"pid {pid} had already ended.")
     message = f"{spec['done']} pid {pid}"
+    if target:
+        message += f" on {target}"
     log_console_change(
         user,
         Activity,
         str(pid),
-        f"pid {pid}",
+        f"pid {pid} on {target}" if target else f"pid {pid}",
         f"{message} ({session['user_name']}, "
         f"{session['application_name'] or 'no application'}): {session['query']}",
     )

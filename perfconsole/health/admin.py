@@ -22,6 +22,7 @@ from perfconsole.health.forms import (
 from perfconsole.health.models import Activity, HealthCheck
 from perfconsole.health.registry import overall_status, run_all_checks
 from perfconsole.health.tables import CheckSummaryTable, ProgressTable, SessionTable
+from perfconsole.history.scoping import Scope, request_scope
 
 
 @admin.register(HealthCheck)
@@ -35,7 +36,9 @@ class HealthCheckAdmin(PageAdmin):
         include_console = form.cleaned_data["console"]
         if include_console is None:
             include_console = include_console_tables()
-        results = run_all_checks(include_console=include_console)
+        results = run_all_checks(
+            include_console=include_console, scope=request_scope(request)
+        )
         return self.render_page(
             request,
             "admin/health/checks.html",
@@ -80,11 +83,12 @@ class ActivityAdmin(PageAdmin):
         ]
 
     def page_view(self, request):
+        scope = request_scope(request)
         error, databases = "", []
         try:
-            databases = activity.databases()
+            databases = activity.databases(scope.alias)
         except StatisticsUnavailable as unavailable:
-            error = str(unavailable)
+            error = scope.unavailable(unavailable)
         form = ActivityFilterForm(request.GET, databases=databases)
         if not form.is_valid():
             return _bad_request("filter", form)
@@ -99,11 +103,12 @@ class ActivityAdmin(PageAdmin):
                     application=filters["application"],
                     database=filters["database"],
                     min_seconds=filters["min_seconds"],
+                    using=scope.alias,
                 )
-                pairs = activity.blocking_pairs()
-                progress = activity.progress()
+                pairs = activity.blocking_pairs(scope.alias)
+                progress = activity.progress(scope.alias)
             except StatisticsUnavailable as unavailable:
-                error = str(unavailable)
+                error = scope.unavailable(unavailable)
         return self.render_page(
             request,
             "admin/health/activity.html",
@@ -132,22 +137,40 @@ class ActivityAdmin(PageAdmin):
             raise PermissionDenied
         if action not in activity.allowed_actions(request.user):
             raise PermissionDenied
+        # The session is the chosen target's: the one the activity page showed.
+        scope = request_scope(request)
         if request.method == "POST" and form.cleaned_data["confirm"]:
+            shown = str(scope.other_target.pk) if scope.other_target else ""
+            if request.POST.get("on", shown) != shown:
+                # Another tab switched the target since this confirmation.
+                messages.error(
+                    request,
+                    f"Nothing was sent: the pages show {scope.name} now, not the "
+                    "database this confirmation was for. Look at the session again.",
+                )
+                return HttpResponseRedirect(reverse("admin:health_activity_changelist"))
             try:
                 done = activity.signal_backend(
-                    request.user, pid, action, form.cleaned_data["expected"]
+                    request.user,
+                    pid,
+                    action,
+                    form.cleaned_data["expected"],
+                    using=scope.alias,
+                    target=target_name(scope),
                 )
                 messages.success(request, done)
             except (activity.ActionRefused, StatisticsUnavailable) as refused:
                 messages.error(request, str(refused))
             return HttpResponseRedirect(reverse("admin:health_activity_changelist"))
-        return self.confirm_page(request, pid, action)
+        return self.confirm_page(request, pid, action, scope)
 
-    def confirm_page(self, request, pid, action):
+    def confirm_page(self, request, pid, action, scope):
         """Render what the action would reach, and a button to confirm it."""
         session, refusal = None, ""
         try:
-            session = activity.signal_target(request.user, pid, action)
+            session = activity.signal_target(
+                request.user, pid, action, using=scope.alias
+            )
         except (activity.ActionRefused, StatisticsUnavailable) as refused:
             refusal = str(refused)
         verb = "Cancel the query of" if action == "cancel" else "Terminate"
@@ -160,4 +183,10 @@ class ActivityAdmin(PageAdmin):
             session=session,
             expected=session[activity.ACTIONS[action]["key"]] if session else "",
             refusal=refusal,
+            target=scope.other_target,
         )
+
+
+def target_name(scope: Scope) -> str:
+    """Return the target's name for the audit, "" for the console's own database."""
+    return scope.other_target.name if scope.other_target else ""

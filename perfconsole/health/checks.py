@@ -14,20 +14,28 @@ database objects are those of the current database.
 from django.conf import settings
 from django.utils import timezone
 
-from perfconsole.core import formatting
-from perfconsole.core.db import CacheHits, cache_hits, fetch_dicts
+from perfconsole.core import db, formatting
+from perfconsole.core.db import CacheHits, cache_hits
 from perfconsole.health import activity
 from perfconsole.health.registry import (
     CRITICAL,
     OK,
     WARNING,
     Outcome,
+    checked_alias,
+    checked_database,
     health_check,
 )
 from perfconsole.health.thresholds import thresholds
 from perfconsole.history import recent
 from perfconsole.history.collector import console_database
 from perfconsole.replication.fleet import standby_index_scans
+
+
+def fetch_dicts(sql, params=None):
+    """Run one check's query on the monitored database being checked."""
+    return db.fetch_dicts(sql, params, using=checked_alias())
+
 
 # The cache hit rate is judged over the last day of the statistics history.
 CACHE_WINDOW_MINUTES = 24 * 60
@@ -119,10 +127,12 @@ def check_cache_hit_rate():
     the cold reads of a load or a benchmark long past.
     """
     limits = thresholds()
-    window = recent.covering(CACHE_WINDOW_MINUTES, timezone.now(), "database")
+    window = recent.covering(
+        CACHE_WINDOW_MINUTES, timezone.now(), "database", checked_database()
+    )
     if window is not None:
         return _window_cache_hit_rate(window, limits)
-    hits = cache_hits()
+    hits = cache_hits(checked_alias())
     rates = {
         "table_hit_rate": hits["tables"].pct,
         "index_hit_rate": hits["indexes"].pct,
@@ -380,7 +390,8 @@ def _with_standby_scans(rows, max_scans):
     be read an index may still serve reads, so none is recommended for
     dropping.
     """
-    database = console_database()
+    # The standbys of the database being checked (a target, or the console's).
+    database = checked_database() or console_database()
     scans = standby_index_scans(database, [row["subject"] for row in rows])
     if not scans.counted and not scans.not_counted:
         return rows, ""
@@ -1235,7 +1246,9 @@ def check_connections():
 def check_idle_in_transaction():
     """Find sessions of this database idle in a transaction for too long."""
     limits = thresholds()
-    rows = activity.idle_in_transaction(limits["idle_in_transaction_sec"])
+    rows = activity.idle_in_transaction(
+        limits["idle_in_transaction_sec"], using=checked_alias()
+    )
     for row in rows:
         row["subject"] = f"pid {row['pid']}"
     fix = [f"SELECT pg_terminate_backend({row['pid']});" for row in rows]
@@ -1267,7 +1280,9 @@ def check_idle_in_transaction():
 def check_long_running_queries():
     """Find queries of this database running longer than the threshold."""
     limits = thresholds()
-    rows = activity.long_running(limits["long_running_query_sec"])
+    rows = activity.long_running(
+        limits["long_running_query_sec"], using=checked_alias()
+    )
     for row in rows:
         row["subject"] = f"pid {row['pid']}"
     fix = [f"SELECT pg_cancel_backend({row['pid']});" for row in rows]
@@ -1306,7 +1321,7 @@ def check_long_running_queries():
 def check_blocked_sessions():
     """Find sessions of this database waiting for a lock another one holds."""
     limits = thresholds()
-    rows = activity.blocking_pairs()
+    rows = activity.blocking_pairs(checked_alias())
     for row in rows:
         row["subject"] = f"pid {row['blocked_pid']}"
     blocking = sorted({row["blocking_pid"] for row in rows})

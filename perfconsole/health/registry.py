@@ -8,6 +8,9 @@ health page, the `healthcheck` command and the analyzer read the registry, in
 registration order.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
@@ -17,6 +20,33 @@ from perfconsole.core.ownership import include_console_tables, is_console_table
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 SEVERITY = {OK: 0, WARNING: 1, CRITICAL: 2}
+
+# The monitored database the checks judge: its connection alias and its
+# MonitoredDatabase (None: the console's own). Checks take no arguments, so
+# run_all_checks() sets it around them (checking()).
+_CHECKED: ContextVar[tuple[str, object]] = ContextVar(
+    "health_checked", default=("default", None)
+)
+
+
+@contextmanager
+def checking(alias: str, database: object) -> Iterator[None]:
+    """Run the checks of the block on the database behind the alias."""
+    token = _CHECKED.set((alias, database))
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
+
+def checked_alias() -> str:
+    """Return the connection alias of the database the checks judge."""
+    return _CHECKED.get()[0]
+
+
+def checked_database():
+    """Return the MonitoredDatabase the checks judge (None: the console's own)."""
+    return _CHECKED.get()[1]
 
 
 @dataclass
@@ -176,23 +206,35 @@ def get_check(key):
     return _CHECKS[key]
 
 
-def run_all_checks(checks=None, include_console=None):
+def run_all_checks(checks=None, include_console=None, scope=None):
     """Run every registered check (or the given ones); unavailable ones say so.
 
     Never raises StatisticsUnavailable: that check's result is a warning with
     the reason in `summary` and `error`. include_console: see Check.__call__.
+    scope (history.scoping.Scope): the monitored database to judge, the
+    console's own when None.
     """
     results = []
-    for check in checks or registered_checks():
-        try:
-            results.append(check(include_console))
-        except StatisticsUnavailable as error:
-            results.append(
-                CheckResult(
-                    check.key, check.title, WARNING, str(error), error=str(error)
-                )
-            )
+    checks = checks or registered_checks()
+    try:
+        alias = scope.alias if scope is not None else checked_alias()
+    except StatisticsUnavailable as error:
+        # The target cannot even be named a connection (its password).
+        return [unavailable(check, scope.unavailable(error)) for check in checks]
+    database = scope.other_target if scope is not None else checked_database()
+    with checking(alias, database):
+        for check in checks:
+            try:
+                results.append(check(include_console))
+            except StatisticsUnavailable as error:
+                message = scope.unavailable(error) if scope else str(error)
+                results.append(unavailable(check, message))
     return results
+
+
+def unavailable(check, message):
+    """Return a check's result when its statistics cannot be read."""
+    return CheckResult(check.key, check.title, WARNING, message, error=message)
 
 
 def overall_status(results):

@@ -4,11 +4,11 @@ from django.contrib import admin
 
 from perfconsole.core.admin import PageAdmin
 
-from .collector import console_database
 from .compare import compare_windows
 from .compare_form import CompareForm
 from .compare_tables import GoneTable, NewTable, SeqScanTable, SlowerTable
 from .models import WindowCompare
+from .scoping import request_scope
 
 COMPARE_TEMPLATE = "admin/history/compare.html"
 
@@ -34,7 +34,7 @@ class WindowCompareAdmin(PageAdmin):
             )
         before, after = form.windows()
         result = compare_windows(
-            console_database(),
+            request_scope(request).database,
             before,
             after,
             form.cleaned_data["threshold_pct"],

@@ -345,9 +345,21 @@ def statement_charts(periods):
     ]
 
 
+def newer_source(periods, version, source, counters):
+    """Return True if the window's server has a source of a PostgreSQL version.
+
+    The console's own server says by its version. A monitored target may
+    run another version, and asking it would wait for a target that is
+    down: its stored rows say instead.
+    """
+    if periods.database.is_console_database:
+        return connection.pg_version >= version
+    return bool(periods.sums(source, counters))
+
+
 def evictions_chart(periods):
     """Return buffer evictions per second from pg_stat_io (16+)."""
-    if connection.pg_version < 160000:
+    if not newer_source(periods, 160000, "io", ["evictions"]):
         return chart(
             "evictions",
             "Buffer evictions",
@@ -377,7 +389,10 @@ def wal_chart(periods):
 
 def checkpoints_chart(periods):
     """Return checkpoints per hour, timed and requested."""
-    source = "checkpointer" if connection.pg_version >= 170000 else "bgwriter"
+    newer = newer_source(
+        periods, 170000, "checkpointer", CHECKPOINT_COUNTERS["checkpointer"]
+    )
+    source = "checkpointer" if newer else "bgwriter"
     timed, requested = CHECKPOINT_COUNTERS[source]
     sums = periods.sums(source, [timed, requested])
     return chart(

@@ -19,10 +19,10 @@ from perfconsole.core.db import StatisticsUnavailable, reading_statistics
 from perfconsole.core.overview import open_alerts
 from perfconsole.core.pages import admin_page_context, render_admin_page
 
-from .collector import console_database
 from .dashboard import dashboard_charts, top_statements
 from .dashboard_tables import RefreshTable, TopQueryTable
 from .models import Snapshot, query_stat_id
+from .scoping import Scope, request_scope
 from .window_form import WindowForm
 from .window_tables import window_query
 
@@ -64,12 +64,13 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             return render_admin_page(request, DASHBOARD_TEMPLATE, context, 400)
         start, end = form.bounds()
-        database = console_database()
+        scope = request_scope(request)
+        database = scope.database
         context.update(
             window_label=form.label(),
             start=start,
             end=end,
-            health=health_summary(),
+            health=health_summary(scope),
             alerts=open_alerts(),
             alerts_url=safe_reverse("admin:alerts_alert_changelist"),
             snapshots_url=reverse("admin:history_snapshot_changelist"),
@@ -110,13 +111,19 @@ def safe_reverse(name, *args):
         return ""
 
 
-def health_summary():
-    """Return the health checks' worst status and counts, cached a minute."""
-    summary = cache.get(HEALTH_CACHE_KEY)
+def health_summary(scope: Scope | None = None):
+    """Return the health checks' worst status and counts, cached a minute.
+
+    scope: the monitored database judged (None: the console's own); each
+    database has its own cached summary.
+    """
+    target = scope.other_target if scope is not None else None
+    key = f"{HEALTH_CACHE_KEY}:{target.pk}" if target else HEALTH_CACHE_KEY
+    summary = cache.get(key)
     if summary is None:
         from perfconsole.health.registry import overall_status, run_all_checks
 
-        results = run_all_checks()
+        results = run_all_checks(scope=scope)
         summary = {
             "status": overall_status(results),
             "warning": sum(result.status == "warning" for result in results),
@@ -124,7 +131,7 @@ def health_summary():
             "checks": len(results),
             "checked_at": timezone.now(),
         }
-        cache.set(HEALTH_CACHE_KEY, summary, HEALTH_CACHE_SECONDS)
+        cache.set(key, summary, HEALTH_CACHE_SECONDS)
     summary["url"] = safe_reverse("admin:health_healthcheck_changelist")
     return summary
 

@@ -41,17 +41,18 @@ def last(minutes):
     return f"over the last {minutes} min"
 
 
-def covering(minutes, end, source):
+def covering(minutes, end, source, database=None):
     """Return the Window of the last minutes before end, or None.
 
     None when no collection in the window read the source over an interval
-    (no history yet, or the history tables unreadable).
+    (no history yet, or the history tables unreadable). database: the
+    monitored database (None: the console's own).
     """
     start = end - timedelta(minutes=minutes)
     try:
         # A savepoint: a failure must not break the caller's transaction.
         with transaction.atomic():
-            database = console_database()
+            database = database or console_database()
             level, parts = segments(database, start, end)
             read = collections(database, parts, level, source).values()
     except DatabaseError:

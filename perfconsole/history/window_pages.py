@@ -14,7 +14,12 @@ from django.http import Http404, QueryDict
 from django.urls import reverse
 from django_tables2 import RequestConfig
 
-from perfconsole.core.db import QUERY_TAG, StatisticsUnavailable, reading_statistics
+from perfconsole.core.db import (
+    QUERY_TAG,
+    StatisticsUnavailable,
+    fetch_dicts,
+    reading_statistics,
+)
 from perfconsole.core.pages import (
     admin_page_context,
     csv_response,
@@ -22,10 +27,12 @@ from perfconsole.core.pages import (
     render_admin_page,
 )
 from perfconsole.core.targets import SLOW_QUERY_MS
+from perfconsole.monitoring.targetviews import reading_views
 
-from .collector import console_database
+from .connections import PasswordMissing, connection_alias
 from .models import query_stat_id
 from .relations import index_rows, table_chart_data, table_rows
+from .scoping import request_scope
 from .window_form import CUSTOM, DEFAULT_WINDOW, PRESETS, WindowForm
 from .window_tables import (
     IndexWindowTable,
@@ -96,7 +103,7 @@ def window_table_page(
     if not all(valid):
         return render_admin_page(request, WINDOW_TEMPLATE, context, status=400)
     start, end = form.bounds()
-    records = rows(console_database(), start, end)
+    records = rows(request_scope(request).database, start, end)
     if filtered:
         records = [row for row in records if filters.matches(row)]
     table = table_class(records)
@@ -126,7 +133,7 @@ def statement_rows(database, start, end):
     its query page.
     """
     rows = statement_totals(database, start, end)
-    names = role_names({row["userid"] for row in rows})
+    names = role_names({row["userid"] for row in rows}, database)
     for row in rows:
         # statement_totals gives floats; counts read (and export) as integers.
         for name in COUNTS:
@@ -155,14 +162,23 @@ def slow_statement_rows(database, start, end):
     ]
 
 
-def role_names(oids):
-    """Return {role oid: name} of the given oids, in one query."""
+def role_names(oids, database=None):
+    """Return {role oid: name} of the given oids, in one query.
+
+    The roles are the monitored database's (database None: the console's).
+    A target that cannot be reached names none: the history is the
+    console's and the page shows it anyway, with the oids.
+    """
     if not oids:
         return {}
-    rows = fetch(
-        "SELECT oid::bigint AS oid, rolname FROM pg_roles WHERE oid = ANY(%s)",
-        [sorted(oids)],
-    )
+    sql = "SELECT oid::bigint AS oid, rolname FROM pg_roles WHERE oid = ANY(%s)"
+    if database is None or database.is_console_database:
+        rows = fetch(sql, [sorted(oids)])
+    else:
+        try:
+            rows = fetch_dicts(sql, [sorted(oids)], using=connection_alias(database))
+        except (StatisticsUnavailable, PasswordMissing):
+            return {}
     return {row["oid"]: row["rolname"] for row in rows}
 
 
@@ -215,12 +231,17 @@ def history_key(name_field):
     )
 
 
-def catalog_rows(model_admin, name_field, key=None):
+def catalog_rows(model_admin, name_field, key=None, using="default"):
     """Return the page's relations in the catalog now, as dicts with their key.
 
-    With key, only the relation of that history key.
+    With key, only the relation of that history key. using: the alias of
+    the monitored database, inside targetviews.reading_views(using).
     """
-    queryset = model_admin.get_table_queryset().annotate(key=history_key(name_field))
+    queryset = (
+        model_admin.get_table_queryset()
+        .using(using)
+        .annotate(key=history_key(name_field))
+    )
     if key is not None:
         queryset = queryset.filter(key=key)
     return list(queryset.values())
@@ -234,9 +255,16 @@ def relation_page(model_admin, request, *, read, name_field, **options):
     a lock or a timeout answers 503 with what happened.
     """
 
+    scope = request_scope(request)
+
     def rows(database, start, end):
+        # The catalog is the target's; the history is the console's.
+        with reading_views(scope.alias):
+            catalog = catalog_rows(model_admin, name_field, using=scope.alias)
+            if scope.is_console:
+                return read(database, start, end, catalog)
         with reading_statistics():
-            return read(database, start, end, catalog_rows(model_admin, name_field))
+            return read(database, start, end, catalog)
 
     try:
         return window_table_page(
@@ -247,7 +275,7 @@ def relation_page(model_admin, request, *, read, name_field, **options):
             model_admin,
             request,
             model_admin.title,
-            error=str(error),
+            error=scope.unavailable(error),
             window_switch=window_switch(request),
         )
         return render_admin_page(request, WINDOW_TEMPLATE, context, status=503)
@@ -305,17 +333,18 @@ def table_history_page(model_admin, request):
     )
     if not form.is_valid():
         return render_admin_page(request, TABLE_HISTORY_TEMPLATE, context, status=400)
+    scope = request_scope(request)
     try:
+        with reading_views(scope.alias):
+            found = catalog_rows(model_admin, "table_name", key=key, using=scope.alias)
+        if not found:
+            raise Http404(f"No table {key!r} in {scope.name} now.")
+        start, end = form.bounds()
         with reading_statistics():
-            found = catalog_rows(model_admin, "table_name", key=key)
-            if not found:
-                raise Http404(f"No table {key!r} in this database now.")
-            start, end = form.bounds()
-            database = console_database()
-            (row,) = table_rows(database, start, end, found)
-            charts = table_chart_data(database, key, start, end)
+            (row,) = table_rows(scope.database, start, end, found)
+            charts = table_chart_data(scope.database, key, start, end)
     except StatisticsUnavailable as error:
-        context["error"] = str(error)
+        context["error"] = scope.unavailable(error)
         return render_admin_page(request, TABLE_HISTORY_TEMPLATE, context, status=503)
     context.update(
         row=row,

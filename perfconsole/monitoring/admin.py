@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from perfconsole.core.admin import PageAdmin
 from perfconsole.history import window_pages
+from perfconsole.history.scoping import shows_console
 from perfconsole.monitoring import forms, pages, resets, tables
 from perfconsole.monitoring.models import (
     IndexUsage,
@@ -59,9 +60,17 @@ class StatsTableAdmin(PageAdmin):
         return [path("reset/", view, name=self.url_name("reset"))]
 
     def may_reset(self, request):
-        """Return True if this page has a reset and the user may run it."""
+        """Return True if this page has a reset and the user may run it.
+
+        Resets clear the console's own database's counters: a page showing
+        another target offers none (it would clear the wrong server's).
+        """
         reset = resets.RESETS.get(self.reset_kind)
-        return bool(reset) and request.user.has_perm(reset.permission)
+        return (
+            bool(reset)
+            and request.user.has_perm(reset.permission)
+            and shows_console(request)
+        )
 
     def reset_url(self, request):
         """Return the reset's confirmation page for those allowed, else None."""
@@ -119,8 +128,8 @@ class QueryStatAdmin(StatsTableAdmin):
             )
         ]
 
-    def notice(self):
-        return pages.statements_notice()
+    def notice(self, using):
+        return pages.statements_notice(using)
 
     def detail_view(self, request, object_id):
         if not self.has_view_permission(request):

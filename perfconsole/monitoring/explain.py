@@ -22,7 +22,7 @@ import psycopg
 import sqlparse
 from django.apps import apps
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from pglast.keywords import RESERVED_KEYWORDS
 from psycopg import sql
 
@@ -152,14 +152,34 @@ def _url_parameters(url):
         ) from None
 
 
-def connection_parameters():
+def target_parameters(database):
+    """Return where the explain role connects on a monitored target.
+
+    The target's server and database, as the explain role (the same name as
+    on the console's server), its password from libpq's password or service
+    file: the target's own password belongs to the console's role there.
+    """
+    params = {"user": explain_role(), "dbname": database.dbname}
+    for key in ("host", "service", "sslmode"):
+        if getattr(database, key):
+            params[key] = getattr(database, key)
+    if database.port:
+        params["port"] = str(database.port)
+    return params
+
+
+def connection_parameters(database=None):
     """Return the connection arguments of the explain role's connection.
 
     Not the console's (core.db.console_connection_params): another role, its
-    own URL, and limits of its own.
+    own URL, and limits of its own. Given a monitored target (not the
+    console's own database), the connection goes to that target.
     """
     console = connections["default"].settings_dict
-    if settings.EXPLAIN_DATABASE_URL:
+    if database is not None and not database.is_console_database:
+        params = target_parameters(database)
+        dbname = database.dbname or None
+    elif settings.EXPLAIN_DATABASE_URL:
         params = _url_parameters(settings.EXPLAIN_DATABASE_URL)
     elif settings.EMBEDDED_DATABASE:
         # The embedded server trusts 127.0.0.1: the role needs no password.
@@ -170,16 +190,19 @@ def connection_parameters():
         }
     else:
         raise ExplainUnavailable(enable_hint())
+    if database is None or database.is_console_database:
+        # Always the console's database (the test database under pytest):
+        # the statement is one of this database's.
+        dbname = console["NAME"]
     timeout = settings.MONITORING_EXPLAIN_TIMEOUT_MS
     limits = (
         "-c default_transaction_read_only=on"
         f" -c statement_timeout={timeout}"
         f" -c lock_timeout={settings.MONITORING_LOCK_TIMEOUT_MS}"
     )
+    if dbname:
+        params["dbname"] = dbname
     params.update(
-        # Always the console's database (the test database under pytest):
-        # the statement is one of this database's.
-        dbname=console["NAME"],
         application_name="perfconsole-explain",
         # After the URL's own options, so the limits win.
         options=f"{params.get('options', '')} {limits}".strip(),
@@ -228,13 +251,14 @@ class ExplainSession:
 
 
 @contextmanager
-def explain_session():
+def explain_session(database=None):
     """Yield an ExplainSession in a read-only transaction, closed afterwards.
 
     Raise ExplainUnavailable when plans are off, the connection fails or the
-    role has rights it must not have.
+    role has rights it must not have. database: a monitored target, or None
+    for the console's own database.
     """
-    params = connection_parameters()
+    params = connection_parameters(database)
     try:
         # Autocommit: the console sends BEGIN and ROLLBACK itself, tagged.
         conn = raw_connection(params)
@@ -248,7 +272,7 @@ def explain_session():
     try:
         # READ ONLY here: the session default alone could be changed by SET.
         session.execute("BEGIN READ ONLY")
-        refuse_powerful_role(session)
+        refuse_powerful_role(session, monitoring_role(database))
         yield session
     finally:
         _end(session)
@@ -267,16 +291,37 @@ def _end(session):
     session.conn.close()
 
 
-def console_role():
-    """Return the console's session role."""
-    connection = connections["default"]
+def console_role(using="default"):
+    """Return the console's session role (on a target: the one it reads as)."""
+    connection = connections[using]
     connection.ensure_connection()
     return connection.connection.info.user
 
 
-def refuse_powerful_role(session):
-    """Raise ExplainUnavailable if the explain role could act as the console."""
-    console = console_role()
+def monitoring_role(database=None):
+    """Return the role the console reads a database as: the explain role's betters.
+
+    Raises ExplainUnavailable when the target cannot be reached.
+    """
+    if database is None or database.is_console_database:
+        return console_role()
+    # Imported here: history imports monitoring's models.
+    from perfconsole.history.connections import PasswordMissing, connection_alias
+
+    try:
+        return console_role(connection_alias(database))
+    except (PasswordMissing, DatabaseError) as error:
+        raise ExplainUnavailable(
+            f"Not explained: {database.name} cannot be reached: {error}"
+        ) from None
+
+
+def refuse_powerful_role(session, console=None):
+    """Raise ExplainUnavailable if the explain role could act as the console.
+
+    console is the role the console reads the database as (console_role()).
+    """
+    console = console or console_role()
     row = session.execute(
         "SELECT session_user, r.rolsuper OR r.rolcreaterole OR r.rolbypassrls,"
         " session_user = %(console)s"
@@ -334,8 +379,11 @@ def refusal(statement):
     return None
 
 
-def explain_statement(text):
-    """Return the plan of a monitored statement, made by the explain role."""
+def explain_statement(text, database=None):
+    """Return the plan of a monitored statement, made by the explain role.
+
+    database: the monitored target the statement ran on (None: the console's).
+    """
     statement = single_statement(text)
     message = refusal(statement)
     if message:
@@ -344,7 +392,7 @@ def explain_statement(text):
     generic = parameters > 0
     session = None
     try:
-        with explain_session() as session:
+        with explain_session(database) as session:
             rows = generic_plan(session, statement, parameters)
             # The same plan again as JSON, drawn as a tree on the page.
             explained = generic_plan(session, statement, parameters, "JSON")

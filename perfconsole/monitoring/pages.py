@@ -2,6 +2,8 @@
 
 Pages are rendered inside reading_statistics(), so the ORM's queries carry
 the tag and the timeouts; a timeout or a lock gives a message, not a 500.
+Each page shows the monitored database the request chose (history.scoping):
+on a target the statistics views are read inline (targetviews).
 """
 
 from django.contrib.admin.utils import unquote
@@ -17,6 +19,7 @@ from perfconsole.core.pages import (
     render_admin_page,
 )
 from perfconsole.core.tables import readable_html, timestamp_html
+from perfconsole.history.scoping import request_scope
 from perfconsole.history.window_pages import window_switch
 from perfconsole.monitoring.explain import (
     ExplainUnavailable,
@@ -29,6 +32,7 @@ from perfconsole.monitoring.models import QueryStat
 from perfconsole.monitoring.settings_review import review_settings, server_machine
 from perfconsole.monitoring.statviews import query_stats_is_placeholder
 from perfconsole.monitoring.tables import SettingsTable
+from perfconsole.monitoring.targetviews import reading_views
 
 TABLE_TEMPLATE = "admin/monitoring/stats_table.html"
 DETAIL_TEMPLATE = "admin/monitoring/query_detail.html"
@@ -37,13 +41,15 @@ PER_PAGE = 50
 EXPLAIN_PERMISSION = "monitoring.explain_querystat"
 
 
-def statements_notice():
+def statements_notice(using="default"):
     """Return what to do when pg_stat_statements is not usable, else None.
 
     Call it inside reading_statistics(): the catalog reads get its limits.
+    On a target the views are read inline, never a stale placeholder.
     """
-    status = statements_status()
-    if status.usable and not query_stats_is_placeholder():
+    status = statements_status(using)
+    placeholder = using == "default" and query_stats_is_placeholder()
+    if status.usable and not placeholder:
         if not status.steps:
             return None
         # Readable, but outdated or not computing query IDs.
@@ -67,8 +73,9 @@ def statements_notice():
 def stats_table_page(model_admin, request, *, queryset, notice=None, windows=False):
     """Render a filtered, sortable, lazily paginated statistics table.
 
-    notice, if given, is a function returning a note to show above the table;
-    windows adds the switch to the page over a time window (window_pages).
+    notice, if given, is a function of the connection alias returning a note
+    to show above the table; windows adds the switch to the page over a time
+    window (window_pages). The rows are the chosen target's.
     """
     context = admin_page_context(model_admin, request, model_admin.title)
     if windows:
@@ -82,9 +89,11 @@ def stats_table_page(model_admin, request, *, queryset, notice=None, windows=Fal
     )
     if not form.is_valid():
         return render_admin_page(request, TABLE_TEMPLATE, context, status=400)
+    scope = request_scope(request)
     try:
-        with reading_statistics():
-            context["notice"] = notice() if notice else None
+        with reading_views(scope.alias):
+            queryset = queryset.using(scope.alias)
+            context["notice"] = notice(scope.alias) if notice else None
             export = form.cleaned_data.get("_export") == "csv"
             all_columns = export or form.cleaned_data.get("columns") == "all"
             table_class = model_admin.table_class
@@ -105,7 +114,7 @@ def stats_table_page(model_admin, request, *, queryset, notice=None, windows=Fal
             context["table"] = table
             return render_admin_page(request, TABLE_TEMPLATE, context)
     except StatisticsUnavailable as error:
-        context["error"] = str(error)
+        context["error"] = scope.unavailable(error)
         return render_admin_page(request, TABLE_TEMPLATE, context, status=503)
 
 
@@ -129,19 +138,22 @@ def query_detail_page(model_admin, request, object_id, *, explain=False):
     """Render one statement: full text, every counter, share; a plan on request.
 
     The plan is made only when explain is True (a POST by a user with the
-    explain permission), by the explain role, never as the console.
+    explain permission), by the explain role, never as the console, on the
+    chosen target.
     """
+    scope = request_scope(request)
     context = admin_page_context(model_admin, request, "Query")
     try:
-        with reading_statistics():
+        with reading_views(scope.alias):
             # The switch on the list shows the console's own statements too.
             stat = (
                 model_admin.model.objects.with_console()
+                .using(scope.alias)
                 .filter(pk=unquote(object_id))
                 .first()
             )
     except StatisticsUnavailable as error:
-        context["error"] = str(error)
+        context["error"] = scope.unavailable(error)
         return render_admin_page(request, DETAIL_TEMPLATE, context, status=503)
     if stat is None:
         raise Http404("This statement is no longer in pg_stat_statements.")
@@ -160,10 +172,13 @@ def query_detail_page(model_admin, request, object_id, *, explain=False):
         counters=counters,
         can_explain=request.user.has_perm(EXPLAIN_PERMISSION),
         explain_hint=explain_hint(),
+        target=scope.other_target,
     )
     if explain:
-        context["plan"] = explain_statement(stat.query)
-        model_admin.log_change(request, stat, explain_log_message(stat))
+        context["plan"] = explain_statement(stat.query, scope.other_target)
+        model_admin.log_change(
+            request, stat, explain_log_message(stat, scope.other_target)
+        )
     return render_admin_page(request, DETAIL_TEMPLATE, context)
 
 
@@ -176,23 +191,25 @@ def explain_hint():
     return None
 
 
-def explain_log_message(stat):
-    """Return the admin log's line for one explain."""
+def explain_log_message(stat, target=None):
+    """Return the admin log's line for one explain; it names a target."""
     text = " ".join(stat.query.split())
     if len(text) > 200:
         text = text[:199] + "…"
-    return f"Explained (plan only, as {explain_role()}): {text}"
+    where = f" on {target.name}" if target else ""
+    return f"Explained{where} (plan only, as {explain_role()}): {text}"
 
 
 def settings_review_page(model_admin, request):
     """Render the settings beside the seed's and PGTune's values."""
+    scope = request_scope(request)
     context = admin_page_context(model_admin, request, "Settings review")
     try:
-        with reading_statistics():
-            machine = server_machine()
-        table = SettingsTable(review_settings(machine=machine))
+        with reading_statistics(scope.alias):
+            machine = server_machine(scope.alias)
+        table = SettingsTable(review_settings(scope.alias, machine=machine))
         context.update(machine=machine, table=table)
     except StatisticsUnavailable as error:
-        context["error"] = str(error)
+        context["error"] = scope.unavailable(error)
         return render_admin_page(request, SETTINGS_TEMPLATE, context, status=503)
     return render_admin_page(request, SETTINGS_TEMPLATE, context)

@@ -212,9 +212,12 @@ def pgtune(ram_bytes, cpus, db_type="web", storage="ssd", connections=None):
 
 
 def server_machine(using="default"):
-    """Find the server's memory and CPUs: settings, then the server, then here."""
-    ram_mb = settings.MONITORING_SERVER_RAM_MB
-    cpus = settings.MONITORING_SERVER_CPUS
+    """Find the server's memory and CPUs: settings, then the server, then here.
+
+    The settings describe the console's own server, not a monitored target's.
+    """
+    ram_mb = settings.MONITORING_SERVER_RAM_MB if using == "default" else None
+    cpus = settings.MONITORING_SERVER_CPUS if using == "default" else None
     if ram_mb and cpus:
         return Machine(ram_mb * MB, cpus, "settings MONITORING_SERVER_RAM_MB/_CPUS")
     found = _read_server_proc(using)

@@ -2,9 +2,9 @@
 
 from django import template
 
-from perfconsole.history.collector import console_database
 from perfconsole.history.dashboard import statement_chart_data
 from perfconsole.history.models import StatementText
+from perfconsole.history.scoping import request_scope
 from perfconsole.history.window_form import WindowForm
 
 register = template.Library()
@@ -22,7 +22,7 @@ def query_charts(context):
     result = {"form": form}
     if stat is None or not form.is_valid():
         return result
-    database = console_database()
+    database = request_scope(request).database
     statement = (
         StatementText.objects.filter(
             database=database,
