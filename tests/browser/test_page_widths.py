@@ -208,6 +208,7 @@ def every_page(rows):
         yield name, reverse(f"admin:{name}")
     yield "index", reverse("admin:index")
     yield "history_dashboard", reverse("admin:history_dashboard")
+    yield "fleet", reverse("admin:history_monitoreddatabase_fleet")
     first, second = rows["runs"]
     yield (
         "benchmark_run",
