@@ -59,12 +59,13 @@ def test_the_console_database_is_tested_through_its_own_connection(admin_client)
     assert console.last_checked_at is not None
 
 
-def test_a_database_without_the_extension_says_how_to_install_it(
+def test_a_database_without_the_extension_or_io_timing_says_how_to_fix_them(
     transactional_db, make_target
 ):
     name = f"fleet_bare_{uuid.uuid4().hex[:8]}"
     with admin_connection() as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        conn.execute(f"ALTER DATABASE {name} SET track_io_timing = off")
     try:
         report = run_connection_test(make_target(dbname=name))
     finally:
@@ -75,6 +76,12 @@ def test_a_database_without_the_extension_says_how_to_install_it(
     assert "not installed in this database" in statements.detail
     assert any("CREATE EXTENSION pg_stat_statements" in step for step in statements.fix)
     assert "pg_stat_statements is not installed" in report.reason
+    io_timing = findings(report)["track_io_timing"]
+    assert not io_timing.ok
+    assert io_timing.fix == [
+        "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();"
+    ]
+    assert "track_io_timing is off" in report.reason
 
 
 def test_a_role_without_pg_monitor_is_told_the_grant(transactional_db, make_target):
