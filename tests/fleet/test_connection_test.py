@@ -10,8 +10,12 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
+from perfconsole.core.db import console_connection_params, raw_connection
 from perfconsole.history.collector import console_database
-from perfconsole.history.connection_test import run_connection_test
+from perfconsole.history.connection_test import (
+    TEST_STATEMENT_TIMEOUT_MS,
+    run_connection_test,
+)
 from perfconsole.history.connections import TARGET_CONNECT_TIMEOUT_S
 from perfconsole.history.models import MonitoredDatabase
 
@@ -137,6 +141,23 @@ def test_a_server_that_never_answers_times_out(transactional_db, make_target):
     assert time.monotonic() - started < TARGET_CONNECT_TIMEOUT_S + 3
     assert not report.connected
     assert "timeout expired" in report.reason
+
+
+def test_a_lock_on_the_catalog_stops_the_test_not_the_request(
+    transactional_db, make_target, target_dbname
+):
+    target = make_target()
+    params = console_connection_params(dbname=target_dbname)
+    with raw_connection(params, autocommit=False) as holder:
+        holder.execute("LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        report = run_connection_test(target)
+        elapsed = time.monotonic() - started
+        holder.rollback()
+    assert elapsed < TEST_STATEMENT_TIMEOUT_MS / 1000 + 1
+    assert not report.connected
+    assert report.reason.startswith("connected, then")
+    assert "lock timeout" in report.reason
 
 
 def test_a_database_that_does_not_exist_is_named(transactional_db, make_target):
