@@ -20,7 +20,7 @@ from perfconsole.core.db import console_connection_params, raw_connection
 from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import DATABASE_NAME, SUPERUSER
 from perfconsole.health import activity
-from perfconsole.history.collector import console_database
+from perfconsole.history.collector import collect, console_database
 from perfconsole.history.connections import ALIAS_PREFIX
 from perfconsole.history.models import MonitoredDatabase
 from perfconsole.history.scoping import SESSION_KEY
@@ -165,6 +165,49 @@ def test_the_query_page_and_its_plan_are_the_targets(admin_client, target, scrat
     # The console's database has no such statement.
     admin_client.get(reverse(QUERIES), {"target": console_database().pk})
     assert admin_client.get(url).status_code == 404
+
+
+def test_slow_queries_read_the_targets_statements(admin_client, target, scratch):
+    with psycopg.connect(scratch.url(), autocommit=True) as conn:
+        conn.execute(f"SELECT pg_sleep(1.1), 'slow' AS {MARK}_slow")
+    response, body = page(admin_client, "admin:monitoring_slowquery_changelist")
+    assert response.status_code == 200
+    assert f"{MARK}_slow" not in body
+    response, body = page(
+        admin_client, "admin:monitoring_slowquery_changelist", target=target.pk
+    )
+    assert response.status_code == 200, body
+    assert f"{MARK}_slow" in body
+
+
+def test_the_history_pages_show_the_targets_rows(admin_client, target, scratch):
+    assert collect(target).snapshot.status == "ok"
+    with psycopg.connect(scratch.url(), autocommit=True) as conn:
+        conn.execute(f"SELECT v FROM {MARK} WHERE id = 7")
+    assert collect(target).snapshot.status == "ok"
+    window = {"window": "1h", "q": MARK}
+
+    response, body = page(admin_client, QUERIES, target=target.pk, **window)
+    assert response.status_code == 200, body
+    assert f"SELECT v FROM {MARK} WHERE id = $1" in body
+    response, body = page(admin_client, TABLES, window="1h")
+    assert response.status_code == 200
+    assert f">public.{MARK}</a>" in body
+    response, body = page(
+        admin_client,
+        "admin:monitoring_tableperformance_history",
+        table=f"public.{MARK}",
+        window="1h",
+    )
+    assert response.status_code == 200, body
+    assert f"Table public.{MARK} over time" in body
+    response, body = page(admin_client, DASHBOARD, window="1h")
+    assert response.status_code == 200
+    assert "scratch server" in body
+
+    response, body = page(admin_client, QUERIES, target=console_database().pk, **window)
+    assert response.status_code == 200
+    assert f"FROM {MARK}" not in body
 
 
 def test_index_usage_and_tables_read_the_targets_catalog(admin_client, target):
