@@ -10,7 +10,6 @@ cannot be read is shown down with the reason; the others still are read.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -177,24 +176,19 @@ def health_of(target: MonitoredDatabase, alias: str) -> tuple[str | None, str]:
     key = f"history:fleet:health:{alias}"
     summary = cache.get(key)
     if summary is None:
-        summary = run_health_checks(target, alias)
+        summary = run_health_checks(target)
         cache.set(key, summary, HEALTH_CACHE_SECONDS)
     return summary
 
 
-def run_health_checks(target: MonitoredDatabase, alias: str) -> tuple[str | None, str]:
+def run_health_checks(target: MonitoredDatabase) -> tuple[str | None, str]:
     """Run every health check on the target; return (worst state, note)."""
     from perfconsole.health.registry import overall_status, run_all_checks
 
-    if alias == DEFAULT_DB_ALIAS:
-        results = run_all_checks()
-    elif "scope" in inspect.signature(run_all_checks).parameters:
-        # The checks judge the database of the scope they are given.
-        from .scoping import Scope
+    from .scoping import Scope
 
-        results = run_all_checks(scope=Scope(target))
-    else:
-        return None, "not checked: the health checks read only the console's database"
+    scope = None if target.is_console_database else Scope(target)
+    results = run_all_checks(scope=scope)
     ran = [result for result in results if not result.error]
     if not ran:
         reason = results[0].error if results else "no check is registered"

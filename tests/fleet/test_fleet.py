@@ -54,6 +54,8 @@ def test_a_dead_target_is_down_and_the_others_render(
     assert "not checked: down" in dead
     live = row_of(page, "live")
     assert "pc-status-ok" in live and ">up<" in live
+    # Its health checks ran on it: a state, not "not checked".
+    assert "not checked" not in live
     # The suite's own session at least is a client connection of the server.
     assert re.search(r'class="num">[1-9]', live), live
 
@@ -72,6 +74,10 @@ def test_rows_sort_down_then_lagging_then_health_then_alerts(
     assert "disabled" not in names
     assert rows[1].reason == "replay 5 min behind"
     ups = [row for row in rows if row.status == "up"]
+    # The health checks ran on each target that answered.
+    assert all(row.health in ("ok", "warning", "critical") for row in ups), [
+        (row.database.name, row.health_note) for row in ups
+    ]
     assert [row.rank for row in ups] == sorted(row.rank for row in ups)
     # Same status: the worse health comes first, unchecked before ok.
     health_order = {"critical": 0, "warning": 1, None: 2, "ok": 3}
