@@ -5,8 +5,8 @@ from django.contrib import admin
 from perfconsole.core.admin import PageAdmin
 from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.core.middleware import bad_request
-from perfconsole.history.collector import console_database
 from perfconsole.history.models import MonitoredDatabase
+from perfconsole.history.scoping import request_scope
 
 from . import fleet
 from .models import Replication
@@ -24,10 +24,14 @@ class BadDatabase(Exception):
 
 
 def requested_database(request):
-    """Return the monitored database of ?database=<id>, else the console's own."""
+    """Return the monitored database of ?database=<id>, else the one the pages show.
+
+    Without the parameter the page follows the switcher (history.scoping):
+    the target chosen for every page, the console's own by default.
+    """
     values = request.GET.getlist(PARAMETER)
     if not values:
-        return console_database()
+        return request_scope(request).database
     value = values[-1]
     if len(values) > 1 or not (
         value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS

@@ -250,6 +250,9 @@ def test_the_choice_is_kept_across_pages(admin_client, target):
         assert 'id="target-shown">scratch server<' in body, name
     _, body = page(admin_client, INDEXES)
     assert MARK in body
+    # The replication page without ?database= follows the switcher too.
+    _, body = page(admin_client, "admin:replication_replication_changelist")
+    assert 'id="replication-target">scratch server<' in body
     # The switch page lists the targets, the one shown selected.
     body = admin_client.get(reverse("switch_target")).content.decode()
     assert f'<option value="{target.pk}" selected>' in body
