@@ -1,5 +1,9 @@
 """Gather the few numbers the admin index shows before anything else."""
 
+from typing import Any
+
+from django.http import HttpRequest
+
 from perfconsole.core.db import StatisticsUnavailable, cache_hits, fetch_dicts
 
 SERVER_SQL = """
@@ -13,13 +17,33 @@ SELECT current_setting('server_version') AS server_version,
 """
 
 
-def server_overview():
-    """Return server figures, or {'error': reason} when they cannot be read."""
+def server_overview(using: str = "default") -> dict[str, Any]:
+    """Return server figures, or {'error': reason} when they cannot be read.
+
+    using: the alias of the monitored database (the console's by default).
+    """
     try:
-        server = fetch_dicts(SERVER_SQL)[0]
-        server["cache_hit_pct"] = cache_hits()["database"].pct
+        server = fetch_dicts(SERVER_SQL, using=using)[0]
+        server["cache_hit_pct"] = cache_hits(using)["database"].pct
     except StatisticsUnavailable as error:
         return {"error": str(error)}
+    return server
+
+
+def scoped_server_overview(request: HttpRequest) -> dict[str, Any]:
+    """Return server_overview() of the database the pages show, named when a target."""
+    # Imported here: the history app builds on core, not the reverse.
+    from perfconsole.history.scoping import request_scope
+
+    scope = request_scope(request)
+    target = scope.other_target
+    try:
+        server = server_overview(scope.alias)
+    except StatisticsUnavailable as error:  # a password variable that is unset
+        server = {"error": str(error)}
+    if "error" in server:
+        server["error"] = scope.unavailable(Exception(server["error"]))
+    server["target"] = target.name if target else ""
     return server
 
 

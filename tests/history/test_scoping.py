@@ -250,6 +250,8 @@ def test_the_choice_is_kept_across_pages(admin_client, target):
         assert 'id="target-shown">scratch server<' in body, name
     _, body = page(admin_client, INDEXES)
     assert MARK in body
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Database overview: scratch server" in index
     # The replication page without ?database= follows the switcher too.
     _, body = page(admin_client, "admin:replication_replication_changelist")
     assert 'id="replication-target">scratch server<' in body
@@ -295,7 +297,16 @@ def test_a_target_that_is_down_says_so_on_every_page(admin_client):
         name="nowhere", host="127.0.0.1", port=unused_port(), dbname="x", user="x"
     )
     admin_client.get(reverse(QUERIES), {"target": down.pk})
-    for name in (QUERIES, INDEXES, TABLES, ACTIVITY, SETTINGS, CHECKS, ANALYZER):
+    for name in (
+        QUERIES,
+        INDEXES,
+        TABLES,
+        ACTIVITY,
+        SETTINGS,
+        CHECKS,
+        ANALYZER,
+        "admin:index",
+    ):
         response, body = page(admin_client, name)
         assert response.status_code in (200, 503), (name, response.status_code)
         assert "nowhere is down: The database server could not be reached" in body, name

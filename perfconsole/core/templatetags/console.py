@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from perfconsole.core import formatting
-from perfconsole.core.overview import open_alerts, server_overview
+from perfconsole.core.overview import open_alerts, scoped_server_overview
 from perfconsole.core.tables import readable_html
 
 register = template.Library()
@@ -16,7 +16,7 @@ register = template.Library()
 def console_overview(context):
     """Render the server summary shown above the app list."""
     return {
-        "server": server_overview(),
+        "server": scoped_server_overview(context["request"]),
         "alerts": open_alerts(),
         "links": overview_links(context["request"]),
     }
