@@ -29,6 +29,7 @@ from psycopg import sql
 from perfconsole.collaboration.models import ROLLUP_TABLES
 from perfconsole.core.db import generic_plan, raw_connection, tag_sql
 from perfconsole.core.ownership import MONITORED_APPS, console_tables
+from perfconsole.history.connections import PasswordMissing, connection_alias
 from perfconsole.monitoring.plantree import PlanNode, plan_tree
 
 # pg_stat_statements replaces constants with $1, $2, ...
@@ -263,6 +264,15 @@ def explain_session(database=None):
         # Autocommit: the console sends BEGIN and ROLLBACK itself, tagged.
         conn = raw_connection(params)
     except psycopg.Error as error:
+        if database is not None and not database.is_console_database:
+            recipe = "; ".join(role_setup_sql(params["user"], tables=[]))
+            raise ExplainUnavailable(
+                f"Cannot connect as the explain role {params['user']!r} to "
+                f"{database.name}: {_first_line(error)}. Create it there as a "
+                f"superuser ({recipe}; then GRANT SELECT on the tables its "
+                "statements read) and give its password through libpq's "
+                'password file (README: "Every monitoring page per target").'
+            ) from None
         raise ExplainUnavailable(
             f"Cannot connect as the explain role {params.get('user')!r}: "
             f"{_first_line(error)}. Run `manage.py setupexplainrole` (README: "
@@ -305,9 +315,6 @@ def monitoring_role(database=None):
     """
     if database is None or database.is_console_database:
         return console_role()
-    # Imported here: history imports monitoring's models.
-    from perfconsole.history.connections import PasswordMissing, connection_alias
-
     try:
         return console_role(connection_alias(database))
     except (PasswordMissing, DatabaseError) as error:

@@ -172,6 +172,28 @@ def test_the_query_page_and_its_plan_are_the_targets(admin_client, target, scrat
     assert admin_client.get(url).status_code == 404
 
 
+def test_a_target_without_the_explain_role_says_how_to_create_it(
+    admin_client, target, scratch, settings
+):
+    settings.EXPLAIN_DATABASE_URL = "postgresql://scoping_nobody@127.0.0.1/x"
+    with psycopg.connect(scratch.url()) as conn:
+        queryid, userid = conn.execute(
+            "SELECT queryid, userid FROM pg_stat_statements"
+            " WHERE query LIKE %s AND toplevel",
+            [f"SELECT count(*) FROM {MARK}%"],
+        ).fetchone()
+    admin_client.get(reverse(QUERIES), {"target": target.pk})
+    url = reverse("admin:monitoring_querystat_change", args=[f"{queryid}.{userid}.1"])
+
+    body = admin_client.post(url).content.decode()
+
+    assert (
+        "Cannot connect as the explain role &#x27;scoping_nobody&#x27; to "
+        "scratch server" in body
+    )
+    assert "CREATE ROLE scoping_nobody LOGIN" in body
+
+
 def test_slow_queries_read_the_targets_statements(admin_client, target, scratch):
     with psycopg.connect(scratch.url(), autocommit=True) as conn:
         conn.execute(f"SELECT pg_sleep(1.1), 'slow' AS {MARK}_slow")
