@@ -277,6 +277,10 @@ def test_the_choice_is_kept_across_pages(admin_client, target):
         assert 'id="target-shown">scratch server<' in body, name
     _, body = page(admin_client, INDEXES)
     assert MARK in body
+    # Resets clear the console's own counters: not offered on a target.
+    assert 'id="reset-statistics"' not in page(admin_client, QUERIES)[1]
+    reset = reverse("admin:monitoring_querystat_reset")
+    assert admin_client.post(reset, {"confirm": "yes"}).status_code == 403
     index = admin_client.get(reverse("admin:index")).content.decode()
     assert "Database overview: scratch server" in index
     # The replication page without ?database= follows the switcher too.
