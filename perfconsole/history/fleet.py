@@ -5,17 +5,20 @@ number of targets: the targets, their latest collection and recent
 transactions per second (one query), their open alerts (two queries). From
 each target, through its own alias and with a short statement timeout: its
 client connections and (cached a minute) its health checks. A target that
-cannot be read is shown down with the reason; the others still are read.
+cannot be read is shown down with the reason; the others still are read. A
+target a collection or a connection test found down within its interval is
+not connected to again: it is shown down with that reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor, tag_sql
 from perfconsole.core.sqlfiles import SqlFolder
@@ -132,6 +135,8 @@ def open_alerts_by_target(targets) -> dict[int, int]:
 
 def target_row(target: MonitoredDatabase) -> FleetRow:
     """Read one target: connections and health, or down with the reason."""
+    if known_down(target):
+        return down_row(target, target.status_reason)
     try:
         alias = connection_alias(target)
     except PasswordMissing as error:
@@ -149,6 +154,18 @@ def target_row(target: MonitoredDatabase) -> FleetRow:
     finally:
         if alias != DEFAULT_DB_ALIAS:
             connections[alias].close()
+
+
+def known_down(target: MonitoredDatabase) -> bool:
+    """Return True if a check within the target's interval found it down.
+
+    A host that does not answer costs the whole connect timeout: the page
+    does not wait for it again before its next collection or test does.
+    """
+    if target.status != MonitoredDatabase.DOWN or target.last_checked_at is None:
+        return False
+    interval = timedelta(seconds=target.collect_interval_s)
+    return timezone.now() - target.last_checked_at < interval
 
 
 def down_row(target: MonitoredDatabase, reason: str) -> FleetRow:

@@ -210,3 +210,32 @@ def test_the_admin_index_links_the_overview_for_those_who_may_open_it(
     client.force_login(django_user_model.objects.get(pk=user.pk))
     page = client.get(reverse("admin:index")).content.decode()
     assert f'href="{FLEET_URL}"' in page
+
+
+def test_a_target_found_down_within_its_interval_is_not_connected_again(
+    transactional_db, make_target
+):
+    # Both answer; only the stored status says down.
+    now = timezone.now()
+    fresh = make_target(
+        name="fresh",
+        status="down",
+        status_reason="timeout expired",
+        status_since=now - timedelta(minutes=10),
+        last_checked_at=now - timedelta(seconds=20),
+    )
+    make_target(
+        name="stale",
+        status="down",
+        status_reason="timeout expired",
+        status_since=now - timedelta(hours=2),
+        last_checked_at=now - timedelta(minutes=5),
+    )
+    rows = {row.database.name: row for row in fleet_rows()}
+    assert rows["fresh"].status == "down"
+    assert rows["fresh"].reason == "timeout expired"
+    assert rows["fresh"].since == fresh.status_since
+    assert rows["fresh"].connections is None
+    # Checked longer ago than its interval (60 s): read again, and up.
+    assert rows["stale"].status == "up"
+    assert rows["stale"].connections
