@@ -136,7 +136,7 @@ def open_alerts_by_target(targets) -> dict[int, int]:
 def target_row(target: MonitoredDatabase) -> FleetRow:
     """Read one target: connections and health, or down with the reason."""
     if known_down(target):
-        return down_row(target, target.status_reason)
+        return down_row(target, scrub(target.status_reason, target))
     try:
         alias = connection_alias(target)
     except PasswordMissing as error:
