@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from perfconsole.core.db import QUERY_TAG
 from perfconsole.core.ownership import console_tables
+from perfconsole.replication.fleet import without_standby_scans
 
 MAX_PAGE = 100_000
 
@@ -171,10 +172,14 @@ class IndexFilterForm(RelationFilterForm):
     search_fields = ("index_name", "table_name", "definition")
     size_field = "index_size_bytes"
 
+    # Which servers' scans "Not scanned" counted (the target's standbys too).
+    standby_note = ""
+
     def filter(self, queryset):
         queryset = super().filter(queryset)
         if self.cleaned_data.get("unused"):
             queryset = queryset.filter(idx_scan=0)
+            queryset, self.standby_note = without_standby_scans(queryset)
         return queryset
 
     def matches(self, row):

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import TextField, Value
+from django.db.models.functions import Concat
+
 from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
 from perfconsole.history.collector import console_database
 from perfconsole.history.connections import PasswordMissing, connection_alias
@@ -78,6 +82,51 @@ def standby_index_scans(database, subjects):
             subject = row["subject"]
             result.scans[subject] = result.scans.get(subject, 0) + row["idx_scan"]
     return result
+
+
+def database_of_alias(alias):
+    """Return the monitored database with standbys that an alias reaches, or None.
+
+    The console's own database for the default alias.
+    """
+    if alias == DEFAULT_DB_ALIAS:
+        return console_database()
+    primaries = MonitoredDatabase.objects.filter(standbys__isnull=False).distinct()
+    for database in primaries:
+        try:
+            if target_alias(database) == alias:
+                return database
+        except StatisticsUnavailable:
+            continue
+    return None
+
+
+def without_standby_scans(queryset):
+    """Leave out of unscanned indexes those the target's standbys scanned.
+
+    queryset holds rows of monitoring's IndexUsage read on the target (its
+    alias is queryset.db). Return the queryset and a sentence naming the
+    servers whose scans were counted ("" when the target has no standby).
+    """
+    database = database_of_alias(queryset.db)
+    if database is None or not database.standbys.exists():
+        return queryset, ""
+    subjects = [
+        f"{schema}.{index}"
+        for schema, index in queryset.values_list("schema_name", "index_name")
+    ]
+    scans = standby_index_scans(database, subjects)
+    scanned = [subject for subject in subjects if scans.of(subject) > 0]
+    if scanned:
+        queryset = queryset.annotate(
+            subject=Concat(
+                "schema_name", Value("."), "index_name", output_field=TextField()
+            )
+        ).exclude(subject__in=scanned)
+    note = (
+        f"{scans.servers(database.name)}: an index one of them scanned is not listed."
+    )
+    return queryset, note
 
 
 def enabled_targets():

@@ -23,6 +23,7 @@ from perfconsole.replication import fleet, statistics
 
 STANDBY = "perfconsole_test_standby"
 PAGE = "/admin/replication/replication/"
+INDEX_PAGE = "/admin/monitoring/indexusage/"
 MB = 1024 * 1024
 replication_rules = importlib.import_module(
     "perfconsole.alerts.migrations.0005_replication_rules"
@@ -262,6 +263,25 @@ def test_an_index_scanned_only_on_the_standby_counts_there(targets, replication_
         scans.servers("scratch primary")
         == "Scans counted on scratch primary, scratch standby"
     )
+
+
+def test_the_index_usage_page_leaves_out_what_the_standby_scanned(
+    admin_client, targets, replication_pair
+):
+    primary, _standby = targets
+    scan_on_standby(replication_pair)
+    page = admin_client.get(INDEX_PAGE, {"target": primary.pk, "unused": "on"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "standby_reads_id" in text
+    assert "standby_reads_v" not in text
+    assert (
+        "Scans counted on scratch primary, scratch standby: an index one of them "
+        "scanned is not listed." in text
+    )
+    # Without the filter both are listed, each with this server's scans.
+    page = admin_client.get(INDEX_PAGE, {"target": primary.pk})
+    assert "standby_reads_v" in page.content.decode()
 
 
 def test_a_stopped_standby_is_named_not_counted(targets, replication_pair):
