@@ -182,6 +182,22 @@ def test_a_rule_leaves_its_alerts_when_a_target_cannot_be_read(
     assert not Alert.objects.filter(rule=rule).exists()
 
 
+def test_a_target_found_down_is_not_tried(targets, replication_pair):
+    """The last collection's verdict stands: a down target costs no connect."""
+    from tests.replication.conftest import target_row
+
+    only_rule("replication_lag_bytes", threshold=0)
+    # Reachable, but marked down: reading it would succeed.
+    target_row(
+        "marked down",
+        replication_pair.primary_port,
+        status="down",
+        status_reason="connection refused",
+    )
+    (error,) = evaluate_alerts().errors
+    assert error.endswith("marked down is down: connection refused")
+
+
 # -- history ---------------------------------------------------------------------
 
 
