@@ -145,7 +145,13 @@ FUNCTIONS = [
     FunctionSpec(
         "get_organization_analytics",
         "get_organization_analytics(uuid,integer)",
-        "functions/get_organization_analytics_v4.sql",
+        "functions/get_organization_analytics_v5.sql",
+    ),
+    FunctionSpec(
+        "organization_analytics_window",
+        "organization_analytics_window(uuid,timestamp with time zone,"
+        "timestamp with time zone)",
+        "functions/organization_analytics_window_v1.sql",
     ),
     FunctionSpec(
         "organization_activity_scan",

@@ -249,6 +249,51 @@ def test_random_activity_gives_the_same_numbers_as_the_scan():
     assert_same_as_scan(*(org.pk for org in orgs))
 
 
+@pytest.mark.parametrize("minute", [0, 10, 29, 30, 50])
+def test_the_first_partial_hour_is_exact_read_from_either_side(minute):
+    # Before minute 30 the rollup's hour is read minus the raw rows before
+    # the start; from minute 30 the raw rows after the start are added.
+    rng = random.Random(minute)
+    now = db_now()
+    orgs, studies, users, random_rows = random_history(rng, now)
+    random_rows(400, 100 * 86400, 120)
+    hour = (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    start = hour + timedelta(minutes=minute, seconds=30 if minute else 0)
+    study = studies[0]
+    lone = ProductUser.objects.create(email="lone@rollup.test", full_name="Lone")
+    OrganizationMember.objects.create(organization=study.organization, user=lone)
+    quiet = Study.objects.create(
+        organization=study.organization, title="Quiet", created_at=hour
+    )
+    # Around the start: requests before it resolved after it, a member last
+    # active just before it; on a quiet study, requests before and after it
+    # resolved only in the tail, after the rebuild.
+    for on, minutes, kind, user in [
+        (study, -20, "review_requested", users[1]),
+        (study, -8, "review_requested", users[5]),
+        (study, -1, "comment_added", lone),
+        (study, 5, "review_completed", users[3]),
+        (quiet, -7, "review_requested", users[4]),
+        (quiet, 10, "review_requested", users[4]),
+    ]:
+        record(on, user, start + timedelta(minutes=minutes), kind)
+    rebuild()
+    for on in (study, quiet):
+        record(on, users[6], now - timedelta(seconds=30), "review_completed")
+
+    for org in orgs:
+        assert covered_until(org.pk) is not None
+        for end in ["now()", "now() - interval '1 day'"]:
+            read, scanned = (
+                fetch_dicts(f"SELECT * FROM {function}(%s, %s, {end})", [org.pk, start])
+                for function in (
+                    "organization_analytics_window",
+                    "organization_activity_scan",
+                )
+            )
+            assert read == scanned, (org.pk, end)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_catching_up_builds_what_a_full_rebuild_builds(seed):
     rng = random.Random(seed)
@@ -305,6 +350,7 @@ def test_each_call_is_planned_for_its_own_window():
     # window holds; both raw-reading functions opt out of it.
     for signature in (
         "get_organization_analytics(uuid,integer)",
+        "organization_analytics_window(uuid,timestamptz,timestamptz)",
         "organization_activity_scan(uuid,timestamptz,timestamptz)",
     ):
         [(config,)] = run_sql(

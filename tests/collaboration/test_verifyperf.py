@@ -37,8 +37,8 @@ def line_of(output, name):
 def test_it_is_clean_after_migrate():
     output, error = verifyperf()
     assert error is None
-    assert output.count("\nok ") + output.startswith("ok ") == 17
-    assert "All 17 performance objects are in place." in output
+    assert output.count("\nok ") + output.startswith("ok ") == 18
+    assert "All 18 performance objects are in place." in output
 
 
 def test_it_reports_a_disabled_rollup_trigger(transactional_db):
@@ -136,7 +136,7 @@ def test_it_speaks_json(restore_performance_objects):
     statuses = {item["name"]: item["status"] for item in report["objects"]}
     assert statuses["idx_organization_members_user_lookup"] == "missing"
     assert statuses["get_user_collaborative_studies(uuid)"] == "ok"
-    assert len(statuses) == 17
+    assert len(statuses) == 18
 
 
 def test_it_runs_as_a_database_system_check(restore_performance_objects):
