@@ -28,8 +28,7 @@ from perfconsole.health.registry import (
 )
 from perfconsole.health.thresholds import thresholds
 from perfconsole.history import recent
-from perfconsole.history.collector import console_database
-from perfconsole.replication.fleet import standby_index_scans
+from perfconsole.replication.fleet import console_row, standby_index_scans
 
 
 def fetch_dicts(sql, params=None):
@@ -391,7 +390,9 @@ def _with_standby_scans(rows, max_scans):
     dropping.
     """
     # The standbys of the database being checked (a target, or the console's).
-    database = checked_database() or console_database()
+    database = checked_database() or console_row()
+    if database is None:
+        return rows, ""
     scans = standby_index_scans(database, [row["subject"] for row in rows])
     if not scans.counted and not scans.not_counted:
         return rows, ""

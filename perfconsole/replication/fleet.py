@@ -84,13 +84,22 @@ def standby_index_scans(database, subjects):
     return result
 
 
+def console_row():
+    """Return the console's own monitored database, or None before it exists.
+
+    Unlike history's console_database() it never creates the row: pages
+    call this inside read-only transactions.
+    """
+    return MonitoredDatabase.objects.filter(is_console_database=True).first()
+
+
 def database_of_alias(alias):
     """Return the monitored database with standbys that an alias reaches, or None.
 
     The console's own database for the default alias.
     """
     if alias == DEFAULT_DB_ALIAS:
-        return console_database()
+        return console_row()
     primaries = MonitoredDatabase.objects.filter(standbys__isnull=False).distinct()
     for database in primaries:
         try:

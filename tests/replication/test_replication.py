@@ -300,6 +300,20 @@ def test_the_index_usage_page_leaves_out_what_the_standby_scanned(
     assert "standby_reads_v" in page.content.decode()
 
 
+def test_standby_sums_never_write_in_a_read_only_transaction(admin_client, settings):
+    """Before the console's row exists (a flushed test database) nothing is
+    summed, and nothing creates the row inside the pages' read-only reads."""
+    from perfconsole.health.checks import check_unused_indexes
+    from perfconsole.history.models import MonitoredDatabase
+
+    settings.HEALTH_THRESHOLDS = {"unused_index_min_bytes": 0}
+    MonitoredDatabase.objects.filter(is_console_database=True).delete()
+    page = admin_client.get(INDEX_PAGE, {"unused": "on"})
+    assert page.status_code == 200
+    assert 'id="standby-scans"' not in page.content.decode()
+    assert "Scans counted on" not in check_unused_indexes().summary
+
+
 def test_a_stopped_standby_is_named_not_counted(targets, replication_pair):
     primary, _standby = targets
     subject = "public.standby_reads_v"
