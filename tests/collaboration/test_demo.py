@@ -96,7 +96,7 @@ def test_it_loads_small_data_skewed_and_complete():
     # Indexes and foreign keys are back after the load.
     out = StringIO()
     call_command("verifyperf", stdout=out)
-    assert "All 17 performance objects are in place." in out.getvalue()
+    assert "All 18 performance objects are in place." in out.getvalue()
     # The activity rollup is built, and nothing is left marked dirty.
     assert "covers activity before" in out.getvalue()
     assert run_sql("SELECT count(*) FROM organization_activity_rollup_dirty") == [(0,)]
