@@ -77,8 +77,12 @@ def stopped_by(error: BaseException) -> str | None:
     return None
 
 
-def explain_database_error(error):
-    """Turn a database error into a sentence a DBA can act on."""
+def explain_database_error(error, using="default"):
+    """Turn a database error into a sentence a DBA can act on.
+
+    using: the alias of the connection that failed, whose role a missing
+    grant names (a monitored target's own role on its server).
+    """
     sqlstate = sqlstate_of(error)
     stopped = stopped_by(error)
     if stopped == "cancel":
@@ -91,7 +95,7 @@ def explain_database_error(error):
             "session (lock timeout)."
         )
     if sqlstate == "42501":
-        role = connections["default"].settings_dict["USER"] or "your_role"
+        role = connections[using].settings_dict["USER"] or "your_role"
         return (
             "Permission denied: grant the console's role pg_monitor "
             f"(GRANT pg_monitor TO {role})."
@@ -193,7 +197,7 @@ def reading_statistics(
             yield connection
             transaction.set_rollback(True, using=using)
     except DatabaseError as error:
-        raise StatisticsUnavailable(explain_database_error(error)) from error
+        raise StatisticsUnavailable(explain_database_error(error, using)) from error
 
 
 @contextmanager

@@ -17,12 +17,17 @@ from django.contrib.admin.models import LogEntry
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.urls import reverse
 
-from perfconsole.core.db import console_connection_params, raw_connection
+from perfconsole.core.db import (
+    StatisticsUnavailable,
+    console_connection_params,
+    fetch_dicts,
+    raw_connection,
+)
 from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import DATABASE_NAME, SUPERUSER
 from perfconsole.health import activity
 from perfconsole.history.collector import collect, console_database
-from perfconsole.history.connections import ALIAS_PREFIX
+from perfconsole.history.connections import ALIAS_PREFIX, connection_alias
 from perfconsole.history.models import MonitoredDatabase
 from perfconsole.history.scoping import SESSION_KEY
 from perfconsole.monitoring.explain import EXPLAIN_ROLE
@@ -76,6 +81,8 @@ def scratch(tmp_path_factory):
             f"CREATE ROLE {EXPLAIN_ROLE} LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS"
         )
         conn.execute(f"GRANT SELECT ON {MARK} TO {EXPLAIN_ROLE}")
+        # A role the console could read the target as, without pg_monitor.
+        conn.execute(f"CREATE ROLE {MARK}_plain LOGIN")
     yield server
     server.stop()
 
@@ -192,6 +199,21 @@ def test_a_target_without_the_explain_role_says_how_to_create_it(
         "scratch server" in body
     )
     assert "CREATE ROLE scoping_nobody LOGIN" in body
+
+
+def test_a_missing_grant_on_a_target_names_the_targets_role(scratch):
+    plain = MonitoredDatabase.objects.create(
+        name="plain",
+        host="127.0.0.1",
+        port=scratch.status().port,
+        dbname=DATABASE_NAME,
+        user=f"{MARK}_plain",
+    )
+
+    with pytest.raises(StatisticsUnavailable) as refused:
+        fetch_dicts(f"SELECT * FROM {MARK}", using=connection_alias(plain))
+
+    assert f"GRANT pg_monitor TO {MARK}_plain" in str(refused.value)
 
 
 def test_slow_queries_read_the_targets_statements(admin_client, target, scratch):
