@@ -48,11 +48,13 @@ def last_collections():
     return {row["database"]: row["last"] for row in rows}
 
 
-def due_targets(now):
+def due_targets(now, databases=None):
     """Return the enabled databases whose collection interval has elapsed."""
     last = last_collections()
     due = []
-    for database in MonitoredDatabase.objects.filter(enabled=True).order_by("pk"):
+    if databases is None:
+        databases = MonitoredDatabase.objects.all()
+    for database in databases.filter(enabled=True).order_by("pk"):
         taken = last.get(database.pk)
         early = min(EARLY_S, database.collect_interval_s / 2)
         if taken is None or now - taken >= timedelta(
@@ -62,18 +64,19 @@ def due_targets(now):
     return due
 
 
-def dispatch(now=None, sync=False):
+def dispatch(now=None, sync=False, broker=None, databases=None):
     """Enqueue the due targets' collections; collect the console's own here.
 
     A target whose previous task is still queued or running is not queued
-    again. sync runs each task in this process (tests, one-off commands).
-    Return one line per database, for the schedule's result.
+    again. sync runs each task in this process (tests, one-off commands);
+    broker and databases (a queryset) let benchfleet use a queue of its own
+    for targets of its own. Return one line per database.
     """
     from django_q.tasks import async_task
 
     now = now or timezone.now()
     lines, console = [], None
-    for database in due_targets(now):
+    for database in due_targets(now, databases):
         if database.is_console_database:
             console = database
             continue
@@ -88,6 +91,7 @@ def dispatch(now=None, sync=False):
             group="collect-target",
             timeout=TASK_TIMEOUT_S,
             sync=sync,
+            broker=broker,
         )
         lines.append(f"{database.name}: queued")
     if console is not None:

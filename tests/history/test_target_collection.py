@@ -4,15 +4,18 @@ here is one, stopped and started again; a database without pg_stat_statements
 and a target that times out are others."""
 
 import importlib
+import io
 import os
 import uuid
 from datetime import timedelta
 
 import psycopg
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
+from django_q.models import OrmQ, Task
 
 from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
 from perfconsole.embedded import EmbeddedServer
@@ -47,8 +50,8 @@ def scratch_target(tmp_path_factory):
 
 
 @pytest.fixture
-def running(scratch_target, django_db_blocker, monkeypatch):
-    """Return the scratch server, started again if a test stopped it.
+def target_aliases(django_db_blocker, monkeypatch):
+    """Let the test connect through the aliases of the targets it creates.
 
     Django's test case refuses connections through aliases it did not list
     when it started; a target's alias is registered during the test.
@@ -62,6 +65,11 @@ def running(scratch_target, django_db_blocker, monkeypatch):
         return guarded(wrapper, *args, **kwargs)
 
     monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
+
+
+@pytest.fixture
+def running(scratch_target, target_aliases):
+    """Return the scratch server, started again if a test stopped it."""
     scratch_target.ensure_running()
     return scratch_target
 
@@ -285,3 +293,37 @@ def test_a_target_that_times_out_is_down_and_comes_back(history_db, running):
     # The sources that did not wait were stored.
     assert "database" in outcome.stored
     assert collect(target).down_reason is None
+
+
+@pytest.mark.slow
+def test_benchfleet_measures_with_a_real_cluster_and_removes_what_it_made(
+    history_db, target_aliases
+):
+    out = io.StringIO()
+    call_command(
+        "benchfleet",
+        "--targets",
+        "3",
+        "--workers",
+        "2",
+        "--statements",
+        "2",
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "first collection (texts, baselines) of 3 targets" in text
+    # Every target queued by the dispatcher and collected by the cluster.
+    assert "2 worker(s): 3 targets queued, 3 collected (0 failed)" in text
+    assert "| 2 | 3 (0 failed) |" in text and "load average" in text
+    assert not MonitoredDatabase.objects.filter(name__startswith="benchfleet-").exists()
+    assert not Task.objects.filter(name__startswith="collect benchfleet-").exists()
+    assert not OrmQ.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--workers", "x"], ["--workers", "0"], ["--targets", "0"], ["--statements", "0"]],
+)
+def test_benchfleet_refuses_bad_arguments(history_db, arguments):
+    with pytest.raises(CommandError):
+        call_command("benchfleet", *arguments, stdout=io.StringIO())
