@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from django.core.cache import caches
 from django.db import DatabaseError
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from .collector import collect
@@ -42,22 +42,22 @@ def queued_marks():
     return caches["tasks"]
 
 
-def last_collections():
-    """Return {database id: when its last collection (of any status) was taken}."""
-    rows = Snapshot.objects.values("database").annotate(last=Max("taken_at"))
-    return {row["database"]: row["last"] for row in rows}
-
-
 def due_targets(now, databases=None):
-    """Return the enabled databases whose collection interval has elapsed."""
-    last = last_collections()
-    due = []
+    """Return the enabled databases whose collection interval has elapsed.
+
+    The last collection (of any status) of each is one probe of the
+    snapshots' (database, taken_at) index.
+    """
     if databases is None:
         databases = MonitoredDatabase.objects.all()
-    for database in databases.filter(enabled=True).order_by("pk"):
-        taken = last.get(database.pk)
+    last = Snapshot.objects.filter(database=OuterRef("pk")).order_by("-taken_at")
+    databases = databases.filter(enabled=True).annotate(
+        last_taken=Subquery(last.values("taken_at")[:1])
+    )
+    due = []
+    for database in databases.order_by("pk"):
         early = min(EARLY_S, database.collect_interval_s / 2)
-        if taken is None or now - taken >= timedelta(
+        if database.last_taken is None or now - database.last_taken >= timedelta(
             seconds=database.collect_interval_s - early
         ):
             due.append(database)

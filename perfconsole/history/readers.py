@@ -112,9 +112,7 @@ class RemoteReader:
             self.atomic.__enter__()
         except DatabaseError as error:
             self.target.close()
-            raise TargetUnreachable(
-                explain_target_error(error, self.database)
-            ) from None
+            raise TargetUnreachable(explain_database_error(error, self.alias)) from None
         try:
             self.open()
         except BaseException as error:
@@ -145,9 +143,7 @@ class RemoteReader:
             self.cursor.execute(tag_sql("SELECT set_config('DateStyle', 'ISO', true)"))
             self.server_version = self.target.pg_version
         except DatabaseError as error:
-            raise TargetUnreachable(
-                explain_target_error(error, self.database)
-            ) from None
+            raise TargetUnreachable(explain_database_error(error, self.alias)) from None
         for table, columns in (
             (STAGED_COUNTERS, COUNTER_COLUMNS),
             (STAGED_STATEMENTS, STATEMENT_COLUMNS),
@@ -233,18 +229,5 @@ class TargetReading:
     def __exit__(self, kind, error, traceback):
         self.atomic.__exit__(kind, error, traceback)
         if isinstance(error, DatabaseError | psycopg.Error):
-            raise SourceUnreadable(explain_target_error(error, self.reader.database))
+            raise SourceUnreadable(explain_database_error(error, self.reader.alias))
         return False
-
-
-def explain_target_error(error, database):
-    """Turn an error on a target into a sentence naming the target's role."""
-    if getattr(getattr(error, "__cause__", None), "sqlstate", None) == "42501" or (
-        getattr(error, "sqlstate", None) == "42501"
-    ):
-        role = database.user or "the target's role"
-        return (
-            f"Permission denied on {database.name} ({error}): grant the role "
-            f"pg_monitor there (GRANT pg_monitor TO {role})."
-        )
-    return explain_database_error(error)
