@@ -327,3 +327,16 @@ def test_benchfleet_measures_with_a_real_cluster_and_removes_what_it_made(
 def test_benchfleet_refuses_bad_arguments(history_db, arguments):
     with pytest.raises(CommandError):
         call_command("benchfleet", *arguments, stdout=io.StringIO())
+
+
+def test_benchhistory_collects_this_database_as_a_target(history_db, target_aliases):
+    out = io.StringIO()
+    call_command(
+        "benchhistory",
+        *("--statements", "30", "--collections", "2", "--as-target"),
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "rows stored per collection" in text and "failed" not in text
+    assert text.count("snapshot") == 3 and " ok at " in text
+    assert not MonitoredDatabase.objects.filter(name__contains="as-target").exists()

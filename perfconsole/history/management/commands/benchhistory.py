@@ -11,8 +11,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from perfconsole.history.collector import collect, console_database
+from perfconsole.history.models import MonitoredDatabase
+from perfconsole.history.removal import remove_database
 
 TABLES = 100
+AS_TARGET = "benchhistory-as-target"
 SIZE_SQL = (
     "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c"
     " WHERE c.relkind = 'r' AND c.relname LIKE 'history\\_%%'"
@@ -51,15 +54,37 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sleep", type=float, default=0, help="seconds between collections"
         )
+        parser.add_argument(
+            "--as-target",
+            action="store_true",
+            help="collect this database as another target is collected: read "
+            "on a connection of its own and staged by COPY (a temporary "
+            "monitored database, removed at the end)",
+        )
 
-    def handle(self, statements, changing, collections, sleep, **options):
+    def handle(self, statements, changing, collections, sleep, as_target, **options):
         if not 0 <= statements <= 9000 or not 1 <= collections <= 1440:
             raise CommandError("--statements 0..9000, --collections 1..1440")
         shapes = self.create_shapes(statements) if statements else []
+        database = self.as_target() if as_target else console_database()
         try:
-            self.measure(shapes, collections, sleep, changing)
+            self.measure(database, shapes, collections, sleep, changing)
         finally:
             self.drop_shapes()
+            if as_target:
+                remove_database(database)
+
+    def as_target(self):
+        """Register this database as a target reached like any other."""
+        params = connection.settings_dict
+        MonitoredDatabase.objects.filter(name=AS_TARGET).delete()
+        return MonitoredDatabase.objects.create(
+            name=AS_TARGET,
+            host=params["HOST"] or "127.0.0.1",
+            port=int(params["PORT"]) if params["PORT"] else None,
+            dbname=params["NAME"],
+            user=params["USER"],
+        )
 
     def create_shapes(self, count):
         """Create the tables; return count distinct statements (1..k columns)."""
@@ -104,8 +129,7 @@ class Command(BaseCommand):
         )
         return history, baseline
 
-    def measure(self, shapes, collections, sleep, changing=None):
-        database = console_database()
+    def measure(self, database, shapes, collections, sleep, changing=None):
         self.run_shapes(shapes)
         self.stdout.write(f"baseline: {collect(database).describe()}")
         before, _ = self.sizes()
