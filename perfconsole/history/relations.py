@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from perfconsole.core import formatting
 
 from .dashboard import Periods, as_dict, chart, chart_data, per_hour
-from .models import Level
+from .models import Level, MonitoredDatabase
 from .windows import (
     UNITS,
     change,
@@ -215,11 +215,16 @@ def table_rows(database, start, end, tables):
 def index_rows(database, start, end, indexes):
     """Return the indexes of the catalog with their scans in [start, end).
 
-    Each gets the window's idx_scan, idx_tup_read and idx_tup_fetch, and
-    watch / watch_rank: how long the history saw it unscanned (watch_of).
+    Each gets the window's idx_scan (its standbys' scans included: each
+    keeps its own counts), idx_tup_read and idx_tup_fetch, and watch /
+    watch_rank: how long the history saw it unscanned (watch_of).
     """
     keys = [index["key"] for index in indexes]
     sums = counter_sums(database, "index", start, end)
+    for standby in MonitoredDatabase.objects.filter(primary=database, enabled=True):
+        for key, counters in counter_sums(standby, "index", start, end).items():
+            scans = sums.setdefault(key, {})
+            scans["idx_scan"] = scans.get("idx_scan", 0) + counters.get("idx_scan", 0)
     first = first_rows(database, "index", keys)
     known = baselines(database, "index", keys)
     began = history_start(database)

@@ -311,7 +311,8 @@ def indexes_page(model_admin, request):
         name_field="index_name",
         table_class=IndexWindowTable,
         description=(
-            "Scans per index in the window, from the statistics history. "
+            "Scans per index in the window, its standbys' included, from the "
+            "statistics history. "
             "An index without a scan that the history watched through the "
             "whole window is unused for that long (statistics resets do not "
             "matter: the history counts what happened); one created inside "

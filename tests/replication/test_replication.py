@@ -243,6 +243,12 @@ def test_lag_is_collected_into_the_history_and_charted(
 
 def scan_on_standby(replication_pair):
     """Create a table and index on the primary; scan the index on the standby."""
+    create_standby_reads(replication_pair)
+    scan_standby_reads(replication_pair)
+
+
+def create_standby_reads(replication_pair):
+    """Create a table with two indexes on the primary; wait for the standby."""
     with replication_pair.connect_primary() as conn:
         conn.execute("DROP TABLE IF EXISTS standby_reads")
         conn.execute(
@@ -253,6 +259,10 @@ def scan_on_standby(replication_pair):
         # Scanned nowhere: unused on every server.
         conn.execute("CREATE INDEX standby_reads_id ON standby_reads (id)")
     replication_pair.wait_until_replayed()
+
+
+def scan_standby_reads(replication_pair):
+    """Scan standby_reads_v on the standby, and only there."""
     with replication_pair.connect_standby() as conn:
         conn.execute("SET enable_seqscan = off")
         conn.execute("SET enable_bitmapscan = off")
@@ -312,6 +322,27 @@ def test_standby_sums_never_write_in_a_read_only_transaction(admin_client, setti
     assert page.status_code == 200
     assert 'id="standby-scans"' not in page.content.decode()
     assert "Scans counted on" not in check_unused_indexes().summary
+
+
+def test_the_indexes_over_a_window_count_the_standbys_scans(
+    transactional_db, admin_client, targets, replication_pair, settings
+):
+    """Transactional: a collection stages a target's rows in temporary
+    tables dropped at its commit."""
+    primary, standby = targets
+    create_standby_reads(replication_pair)
+    for target in (primary, standby):
+        collect(target)  # the baselines
+    scan_standby_reads(replication_pair)
+    for target in (primary, standby):
+        collect(target)
+    page = admin_client.get(
+        INDEX_PAGE, {"target": primary.pk, "window": "1h", "unused": "on"}
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "standby_reads_id" in text
+    assert "standby_reads_v" not in text
 
 
 def test_a_stopped_standby_is_named_not_counted(targets, replication_pair):
