@@ -302,18 +302,15 @@ def test_benchfleet_measures_with_a_real_cluster_and_removes_what_it_made(
     out = io.StringIO()
     call_command(
         "benchfleet",
-        "--targets",
-        "3",
-        "--workers",
-        "2",
-        "--statements",
-        "2",
+        *("--targets", "3", "--silent", "1", "--workers", "2", "--statements", "2"),
         stdout=out,
     )
     text = out.getvalue()
     assert "first collection (texts, baselines) of 3 targets" in text
-    # Every target queued by the dispatcher and collected by the cluster.
-    assert "2 worker(s): 3 targets queued, 3 collected (0 failed)" in text
+    # Every target queued by the dispatcher and collected by the cluster;
+    # the one that never answers failed after its connect timeout.
+    assert "4 targets queued, 3 answering ones collected (0 failed)" in text
+    assert "1 silent targets collected (1 failed" in text
     assert "| 2 | 3 (0 failed) |" in text and "load average" in text
     assert not MonitoredDatabase.objects.filter(name__startswith="benchfleet-").exists()
     assert not Task.objects.filter(name__startswith="collect benchfleet-").exists()
@@ -322,7 +319,13 @@ def test_benchfleet_measures_with_a_real_cluster_and_removes_what_it_made(
 
 @pytest.mark.parametrize(
     "arguments",
-    [["--workers", "x"], ["--workers", "0"], ["--targets", "0"], ["--statements", "0"]],
+    [
+        ["--workers", "x"],
+        ["--workers", "0"],
+        ["--targets", "0"],
+        ["--statements", "0"],
+        ["--silent", "21"],
+    ],
 )
 def test_benchfleet_refuses_bad_arguments(history_db, arguments):
     with pytest.raises(CommandError):

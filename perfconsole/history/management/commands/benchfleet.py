@@ -8,13 +8,17 @@ cluster of that many workers on a queue of its own (no scheduler: only
 this run's tasks), runs every shape on every target (each entry changes:
 the worst case), runs the dispatcher once, and waits until every target has
 a new snapshot. The delay of a target is from that dispatch (when all became
-due) to the end of its collection. Everything it created is removed at the
+due) to the end of its collection. --silent adds targets whose server
+accepts connections and never answers (a listening socket of this process):
+each holds one worker for the 5 s connect timeout, and the figures say what
+that does to the others. Everything it created is removed at the
 end: the targets with their history, the tasks' results, the server.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import tempfile
 import time
@@ -33,6 +37,7 @@ from perfconsole.history.models import MonitoredDatabase, Snapshot
 from perfconsole.history.removal import remove_database
 
 PREFIX = "benchfleet-"
+SILENT = f"{PREFIX}silent-"
 # Far from the suite's servers and the tests' scratch servers.
 FIRST_PORT = 55800
 WAIT_SECONDS = 300
@@ -59,16 +64,25 @@ class Command(BaseCommand):
             help="comma-separated worker counts, one round each (default 1,2,4)",
         )
         parser.add_argument(
+            "--silent",
+            type=int,
+            default=0,
+            help="more targets whose server accepts connections and never "
+            "answers: each holds a worker for the connect timeout",
+        )
+        parser.add_argument(
             "--statements",
             type=int,
             default=100,
             help="statement shapes per target, all run before each round",
         )
 
-    def handle(self, targets, workers, statements, **options):
+    def handle(self, targets, silent, workers, statements, **options):
         counts = self.worker_counts(workers)
         if not 1 <= targets <= 200:
             raise CommandError("--targets must be 1..200")
+        if not 0 <= silent <= 20:
+            raise CommandError("--silent must be 0..20")
         if not 1 <= statements <= 150:
             raise CommandError("--statements must be 1..150")
         if MonitoredDatabase.objects.filter(name__startswith=PREFIX).exists():
@@ -78,34 +92,55 @@ class Command(BaseCommand):
             )
         pools = self.without_pool()
         try:
-            self.measure(targets, counts, statements)
+            self.measure(targets, silent, counts, statements)
         finally:
             for wrapper in connections.all():
                 wrapper.close()
                 if wrapper.alias in pools:
                     wrapper.settings_dict["OPTIONS"]["pool"] = pools[wrapper.alias]
 
-    def measure(self, targets, counts, statements):
+    def measure(self, targets, silent, counts, statements):
         """Start the server and the targets, measure each round, remove all."""
-        with tempfile.TemporaryDirectory(prefix="benchfleet-") as directory:
+        with (
+            tempfile.TemporaryDirectory(prefix="benchfleet-") as directory,
+            socket.socket() as listener,
+        ):
             server = EmbeddedServer(
                 Path(directory) / "pgdata",
                 bin_dir=os.environ.get("EMBEDDED_PG_BIN"),
                 port=_free_port(FIRST_PORT),
             )
+            # Accepts connections (the kernel does) and never answers.
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(128)
             try:
                 server.ensure_running()
                 names = self.create_databases(server, targets, statements)
                 fleet = self.register(server, names)
                 self.first_round(fleet, server, names, statements)
+                self.register_silent(silent, listener.getsockname()[1])
                 results = [
                     self.round(fleet, server, names, statements, count)
                     for count in counts
                 ]
-                self.report(targets, statements, results)
+                self.report(targets, silent, statements, results)
             finally:
                 self.remove_targets()
                 server.stop()
+
+    def register_silent(self, count, port):
+        """Create targets whose server accepts and never answers."""
+        MonitoredDatabase.objects.bulk_create(
+            MonitoredDatabase(
+                name=f"{SILENT}{number:02d}",
+                host="127.0.0.1",
+                port=port,
+                dbname="silent",
+                user=SUPERUSER,
+                collect_interval_s=1,
+            )
+            for number in range(1, count + 1)
+        )
 
     def without_pool(self):
         """Use plain connections, as qcluster does (settings: no pool there).
@@ -213,53 +248,77 @@ class Command(BaseCommand):
             cluster.stop()
             Conf.WORKERS, Conf.SCHEDULER = saved
             broker.purge_queue()
-        done = [
-            snapshot.taken_at + timedelta(milliseconds=snapshot.server_ms or 0)
-            for snapshot in snapshots
-        ]
-        delays = sorted((moment - due).total_seconds() for moment in done)
+        figures = self.figures(snapshots, due)
+        figures.update(
+            workers=workers,
+            queued=queued,
+            dispatch_ms=dispatched * 1000,
+            load=load_average(),
+        )
+        self.describe(figures)
+        return figures
+
+    def figures(self, snapshots, due):
+        """Return the delays of the answering targets and of the silent ones."""
+        silent = [s for s in snapshots if s.database.name.startswith(SILENT)]
+        answering = [s for s in snapshots if s not in silent]
+        delays = sorted(
+            (
+                s.taken_at + timedelta(milliseconds=s.server_ms or 0) - due
+            ).total_seconds()
+            for s in answering
+        )
         span = delays[-1] if delays else float("nan")
-        figures = {
-            "workers": workers,
-            "queued": queued,
-            "collected": len(snapshots),
-            "failed": sum(s.status == Snapshot.FAILED for s in snapshots),
-            "dispatch_ms": dispatched * 1000,
-            "collection_ms": statistics.mean(s.server_ms or 0 for s in snapshots),
+        return {
+            "collected": len(answering),
+            "failed": sum(s.status == Snapshot.FAILED for s in answering),
+            "silent": len(silent),
+            "silent_failed": sum(s.status == Snapshot.FAILED for s in silent),
+            "collection_ms": statistics.mean(s.server_ms or 0 for s in answering),
             "median": statistics.median(delays),
             "p95": delays[int(0.95 * (len(delays) - 1))],
             "max": span,
-            "per_minute": len(snapshots) / span * 60,
-            "load": load_average(),
+            "per_minute": len(answering) / span * 60,
         }
-        self.stdout.write(
-            f"{workers} worker(s): {queued} targets queued, "
-            f"{figures['collected']} collected "
-            f"({figures['failed']} failed) in {span:.1f} s; delay from due to "
-            f"done median {figures['median']:.1f} s, p95 {figures['p95']:.1f} s, "
-            f"max {span:.1f} s; {figures['per_minute']:.0f} targets per minute "
-            f"({figures['per_minute'] / workers:.0f} per worker); one collection "
-            f"{figures['collection_ms']:.0f} ms on average; dispatch "
-            f"{figures['dispatch_ms']:.0f} ms; load average {figures['load']}"
+
+    def describe(self, r):
+        """Print one round's figures."""
+        silent = (
+            f"; {r['silent']} silent targets collected ({r['silent_failed']} "
+            "failed, as they must)"
+            if r["silent"]
+            else ""
         )
-        return figures
+        self.stdout.write(
+            f"{r['workers']} worker(s): {r['queued']} targets queued, "
+            f"{r['collected']} answering ones collected ({r['failed']} failed) "
+            f"in {r['max']:.1f} s; delay from due to done median "
+            f"{r['median']:.1f} s, p95 {r['p95']:.1f} s, max {r['max']:.1f} s; "
+            f"{r['per_minute']:.0f} targets per minute "
+            f"({r['per_minute'] / r['workers']:.0f} per worker); one collection "
+            f"{r['collection_ms']:.0f} ms on average; dispatch "
+            f"{r['dispatch_ms']:.0f} ms{silent}; load average {r['load']}"
+        )
 
     def wait_for(self, fleet, due, count):
         """Wait until every target has a snapshot taken after due; return them."""
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             snapshots = list(
-                Snapshot.objects.filter(database__in=fleet, taken_at__gte=due)
+                Snapshot.objects.filter(
+                    database__in=fleet, taken_at__gte=due
+                ).select_related("database")
             )
             if len(snapshots) >= count or time.monotonic() > deadline:
                 return snapshots
             time.sleep(0.2)
 
-    def report(self, targets, statements, results):
+    def report(self, targets, silent, statements, results):
         """Print the summary table (Markdown, for BENCHMARKS.md)."""
+        also = f" and {silent} silent targets" if silent else ""
         self.stdout.write(
-            f"\n{targets} targets, {statements} statements each, all changed "
-            "before each round\n\n"
+            f"\n{targets} targets{also}, {statements} statements each, all "
+            "changed before each round; delays of the answering targets\n\n"
             "| workers | collected | delay median | delay p95 | delay max "
             "| targets / min | per worker / min | one collection | load average |\n"
             "|---|---|---|---|---|---|---|---|---|"
