@@ -171,6 +171,36 @@ def read_every_target(read, targets=None):
     return results
 
 
+def lag_reason(alias):
+    """Return why the server behind an alias counts as lagging, or None.
+
+    Only a standby lags: its replay delay, or the WAL it received and has
+    not replayed, passes the threshold of the enabled replication lag rule
+    of that unit, or its replay is paused.
+    """
+    from perfconsole.alerts.models import AlertRule, Metric
+
+    row = statistics.receiver(alias)
+    if not row["in_recovery"]:
+        return None
+    limits = dict(
+        AlertRule.objects.filter(
+            enabled=True,
+            metric__in=[Metric.REPLICATION_LAG_SECONDS, Metric.REPLICATION_LAG_BYTES],
+        ).values_list("metric", "threshold")
+    )
+    reasons = []
+    seconds, delay = limits.get(Metric.REPLICATION_LAG_SECONDS), row["replay_delay_s"]
+    if seconds is not None and delay is not None and delay > seconds:
+        reasons.append(f"replay {delay:,.0f} s behind")
+    limit, behind = limits.get(Metric.REPLICATION_LAG_BYTES), row["replay_behind_bytes"]
+    if limit is not None and behind is not None and behind > limit:
+        reasons.append(f"{behind:,} bytes received and not replayed")
+    if statistics.is_paused(row):
+        reasons.append(f"replay {row['replay_pause_state']}")
+    return ", ".join(reasons) or None
+
+
 def standby_label(target, sender):
     """Name a standby as its primary's pg_stat_replication shows it."""
     name = sender["application_name"] or "unnamed"

@@ -5,6 +5,7 @@ that pauses replay resumes it, a test that creates a slot drops it.
 """
 
 import importlib
+import re
 import time
 from datetime import timedelta
 
@@ -180,6 +181,36 @@ def test_a_rule_leaves_its_alerts_when_a_target_cannot_be_read(
     summary = evaluate_alerts()
     assert summary.errors and "gone standby" in summary.errors[0]
     assert not Alert.objects.filter(rule=rule).exists()
+
+
+def test_a_late_or_paused_standby_is_lagging(targets, replication_pair, paused_replay):
+    primary, standby = targets
+    replication_rules.seed_rules(apps, None)
+    alias = connection_alias(standby)
+    assert fleet.lag_reason(connection_alias(primary)) is None
+    wait_until(
+        lambda: statistics.is_paused(statistics.receiver(alias)), "replay to pause"
+    )
+    # Paused, within the seeded thresholds (5 min, 256 MB).
+    assert fleet.lag_reason(alias) == "replay paused"
+    with replication_pair.connect_primary() as conn:
+        write_wal(conn, 1)
+    wait_until(
+        lambda: (statistics.receiver(alias)["replay_delay_s"] or 0) > 1,
+        "a replay delay of a second",
+    )
+    rules = AlertRule.objects.filter(metric__startswith="replication_lag")
+    rules.filter(metric="replication_lag_s").update(threshold=1)
+    assert re.fullmatch(r"replay \d+ s behind, replay paused", fleet.lag_reason(alias))
+    rules.filter(metric="replication_lag_s").update(enabled=False)
+    rules.filter(metric="replication_lag_bytes").update(threshold=1)
+    assert re.fullmatch(
+        r"[\d,]+ bytes received and not replayed, replay paused",
+        fleet.lag_reason(alias),
+    )
+    paused_replay.execute("SELECT pg_wal_replay_resume()")
+    replication_pair.wait_until_replayed()
+    wait_until(lambda: fleet.lag_reason(alias) is None, "no lag")
 
 
 def test_a_target_found_down_is_not_tried(targets, replication_pair):
