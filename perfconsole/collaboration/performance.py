@@ -151,7 +151,7 @@ FUNCTIONS = [
         "organization_analytics_window",
         "organization_analytics_window(uuid,timestamp with time zone,"
         "timestamp with time zone)",
-        "functions/organization_analytics_window_v1.sql",
+        "functions/organization_analytics_window_v2.sql",
     ),
     FunctionSpec(
         "organization_activity_scan",
