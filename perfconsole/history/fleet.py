@@ -146,6 +146,8 @@ def target_row(target: MonitoredDatabase) -> FleetRow:
             cursor.execute(tag_sql(CONNECTIONS_SQL))
             (client_connections,) = cursor.fetchone()
         row = up_row(target)
+        if target.role == MonitoredDatabase.STANDBY:
+            lagging_row(row, alias)
         row.connections = client_connections
         row.health, row.health_note = health_of(target, alias)
         return row
@@ -182,6 +184,15 @@ def up_row(target: MonitoredDatabase) -> FleetRow:
         return FleetRow(target, LAGGING, target.status_reason, target.status_since)
     since = target.status_since if target.status == MonitoredDatabase.UP else None
     return FleetRow(target, MonitoredDatabase.UP, target.status_reason, since)
+
+
+def lagging_row(row: FleetRow, alias: str) -> None:
+    """Mark a standby lagging when its replay is late or paused (the reason)."""
+    from perfconsole.replication.fleet import lag_reason
+
+    reason = lag_reason(alias)
+    if reason:
+        row.status, row.reason, row.since = LAGGING, reason, None
 
 
 def health_of(target: MonitoredDatabase, alias: str) -> tuple[str | None, str]:

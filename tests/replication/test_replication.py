@@ -25,6 +25,7 @@ from perfconsole.replication import fleet, statistics
 STANDBY = "perfconsole_test_standby"
 PAGE = "/admin/replication/replication/"
 INDEX_PAGE = "/admin/monitoring/indexusage/"
+FLEET_PAGE = "/admin/history/monitoreddatabase/fleet/"
 MB = 1024 * 1024
 replication_rules = importlib.import_module(
     "perfconsole.alerts.migrations.0005_replication_rules"
@@ -211,6 +212,23 @@ def test_a_late_or_paused_standby_is_lagging(targets, replication_pair, paused_r
     paused_replay.execute("SELECT pg_wal_replay_resume()")
     replication_pair.wait_until_replayed()
     wait_until(lambda: fleet.lag_reason(alias) is None, "no lag")
+
+
+def test_the_fleet_overview_shows_a_paused_standby_lagging(
+    admin_client, targets, replication_pair, paused_replay
+):
+    _primary, standby = targets
+    alias = connection_alias(standby)
+    wait_until(
+        lambda: statistics.is_paused(statistics.receiver(alias)), "replay to pause"
+    )
+    page = admin_client.get(FLEET_PAGE)
+    assert page.status_code == 200
+    text = page.content.decode()
+    (standby_row,) = [row for row in text.split("<tr") if "scratch standby" in row]
+    assert "lagging" in standby_row and "replay paused" in standby_row
+    (primary_row,) = [row for row in text.split("<tr") if "scratch primary" in row]
+    assert "lagging" not in primary_row
 
 
 def test_a_target_found_down_is_not_tried(targets, replication_pair):
