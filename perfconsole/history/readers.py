@@ -112,7 +112,7 @@ class RemoteReader:
             self.atomic.__enter__()
         except DatabaseError as error:
             self.target.close()
-            raise TargetUnreachable(explain_database_error(error, self.alias)) from None
+            raise TargetUnreachable(cannot_connect(error, self.database)) from None
         try:
             self.open()
         except BaseException as error:
@@ -231,3 +231,14 @@ class TargetReading:
         if isinstance(error, DatabaseError | psycopg.Error):
             raise SourceUnreadable(explain_database_error(error, self.reader.alias))
         return False
+
+
+def cannot_connect(error, database):
+    """Say why a target refused or missed the connection, as a connection test.
+
+    libpq's own words on one line (refused, password, no such database,
+    timeout), never the password.
+    """
+    from .connection_test import one_line, scrub
+
+    return scrub(f"cannot connect: {one_line(error)}", database)

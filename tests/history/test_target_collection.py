@@ -213,7 +213,7 @@ def test_a_stopped_target_is_down_with_its_alert_and_the_others_carry_on(
     dispatch(now=later, sync=True)
     scratch.refresh_from_db()
     assert scratch.status == MonitoredDatabase.DOWN
-    assert "could not be reached" in scratch.status_reason
+    assert "cannot connect" in scratch.status_reason
     assert str(scratch.port) in scratch.status_reason
     down_since = scratch.status_since
     failed = Snapshot.objects.filter(database=scratch).latest()
@@ -225,7 +225,7 @@ def test_a_stopped_target_is_down_with_its_alert_and_the_others_carry_on(
     ).counters == {"failed": 1}
     alert = the_alert_of(scratch)
     assert alert is not None and alert.state == AlertState.FIRING
-    assert "could not be reached" in alert.detail
+    assert "cannot connect" in alert.detail
     # The other target was collected in the same dispatch, and is up.
     other.refresh_from_db()
     assert other.status == MonitoredDatabase.UP
@@ -343,3 +343,46 @@ def test_benchhistory_collects_this_database_as_a_target(history_db, target_alia
     assert "rows stored per collection" in text and "failed" not in text
     assert text.count("snapshot") == 3 and " ok at " in text
     assert not MonitoredDatabase.objects.filter(name__contains="as-target").exists()
+
+
+@pytest.fixture
+def password_role(running):
+    """Create a role that must log in with a SCRAM password; return its name."""
+    role, password = "collect_pw", "right-secret-4711"
+    hba = running.data_dir / "pg_hba.conf"
+    original = hba.read_text()
+    on_target(running, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    on_target(running, f"GRANT pg_monitor TO {role}")
+    # The first matching line wins: this role only, by password.
+    hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{original}")
+    on_target(running, "SELECT pg_reload_conf()")
+    yield role, password
+    hba.write_text(original)
+    on_target(running, "SELECT pg_reload_conf()")
+    on_target(running, f"DROP ROLE {role}")
+
+
+def test_a_refused_password_is_the_reason_and_never_shown(
+    history_db, running, password_role, monkeypatch
+):
+    role, password = password_role
+    variable = "PERFCONSOLE_PASSWORD_COLLECT_TEST"
+    target = MonitoredDatabase.objects.create(
+        name="scram-target",
+        host="127.0.0.1",
+        port=running.planned_port(),
+        dbname="perfconsole",
+        user=role,
+        password_env=variable,
+    )
+    monkeypatch.setenv(variable, "wrong-secret-0815")
+    outcome = collect(target)
+    assert outcome.snapshot.status == Snapshot.FAILED
+    assert "cannot connect" in outcome.down_reason
+    assert "password authentication failed" in outcome.down_reason
+    assert "wrong-secret-0815" not in outcome.down_reason
+    assert "wrong-secret-0815" not in outcome.snapshot.error
+    monkeypatch.setenv(variable, password)
+    outcome = collect(target)
+    assert outcome.snapshot.status == Snapshot.OK, outcome.snapshot.error
+    assert outcome.down_reason is None
