@@ -386,3 +386,15 @@ def test_a_refused_password_is_the_reason_and_never_shown(
     outcome = collect(target)
     assert outcome.snapshot.status == Snapshot.OK, outcome.snapshot.error
     assert outcome.down_reason is None
+
+
+def test_collectstats_collects_a_target_by_name(history_db, running):
+    target = target_of(running, name="by-hand")
+    out = io.StringIO()
+    call_command("collectstats", "--database", "by-hand", stdout=out)
+    assert " ok at " in out.getvalue()
+    target.refresh_from_db()
+    assert target.status == MonitoredDatabase.UP
+    assert Snapshot.objects.filter(database=target).count() == 1
+    with pytest.raises(CommandError, match="No monitored database is named 'nope'"):
+        call_command("collectstats", "--database", "nope", stdout=io.StringIO())
