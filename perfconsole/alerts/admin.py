@@ -182,12 +182,16 @@ class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
 
 
 def busiest_statement(query_id):
-    """Return the pk of the busiest pg_stat_statements row of a query id, or None."""
+    """Return the pk of the busiest pg_stat_statements row of a query id, or None.
+
+    A statement the application sent comes before the same shape run inside
+    a function (toplevel false), whose text is the function's.
+    """
     if not query_id.lstrip("-").isdigit():
         return None
     return (
         QueryStat.objects.filter(queryid=int(query_id))
-        .order_by("-total_time_ms")
+        .order_by("-toplevel", "-total_time_ms")
         .values_list("pk", flat=True)
         .first()
     )
