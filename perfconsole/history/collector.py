@@ -23,14 +23,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from perfconsole.core.db import explain_database_error, limit_transaction, tag_sql
 from perfconsole.core.sqlfiles import SqlFolder
 
-from .connections import PasswordMissing, connection_alias
+from .connections import PasswordMissing
 from .models import MonitoredDatabase, Snapshot
-from .readers import LocalReader, RemoteReader, SourceUnreadable, TargetUnreachable
+from .readers import (
+    LocalReader,
+    RemoteReader,
+    SourceUnreadable,
+    TargetUnreachable,
+    connect_target,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -339,6 +345,15 @@ def reconnect_if_broken():
 
 
 def _collect(database, started):
+    alias = None if database.is_console_database else connect_target(database)
+    try:
+        return _collect_in_transaction(database, alias, started)
+    finally:
+        if alias is not None:
+            connections[alias].close()
+
+
+def _collect_in_transaction(database, alias, started):
     with transaction.atomic(), connection.cursor() as cursor:
         limit_transaction(cursor, read_only=False)
         plan_for_whole_sets(cursor)
@@ -352,11 +367,10 @@ def _collect(database, started):
         # Re-read under the lock: another collection may just have finished.
         database.refresh_from_db()
         previous = previous_snapshot(database)
-        if database.is_console_database:
+        if alias is None:
             collection = Collection(database, cursor, taken_at, LocalReader(cursor))
             snapshot = store_all(collection, previous, started)
         else:
-            alias = connection_alias(database)
             with RemoteReader(database, alias, cursor) as reader:
                 collection = Collection(database, cursor, taken_at, reader)
                 snapshot = store_all(collection, previous, started)

@@ -60,6 +60,23 @@ class TargetUnreachable(Exception):
     """The target could not be connected to or read at all (the reason)."""
 
 
+def connect_target(database):
+    """Connect to a target; return its alias. Raise TargetUnreachable.
+
+    Done before the console's transaction opens: a target that does not
+    answer holds no transaction on the console while it times out.
+    """
+    from .connections import connection_alias
+
+    alias = connection_alias(database)
+    try:
+        connections[alias].ensure_connection()
+    except DatabaseError as error:
+        connections[alias].close()
+        raise TargetUnreachable(cannot_connect(error, database)) from None
+    return alias
+
+
 class LocalReader:
     """Read the console's own database inside the storing statements."""
 
@@ -136,6 +153,7 @@ class RemoteReader:
         return False
 
     def open(self):
+        """Limit the target's transaction; create the console's staging tables."""
         try:
             self.cursor = self.target.cursor()
             limit_transaction(self.cursor, read_only=True)
@@ -206,7 +224,7 @@ class RemoteReader:
                     blocks = [bytes(block) for block in source]
         with connection.wrap_database_errors:
             with self.console_cursor.cursor.copy(
-                f"COPY pg_temp.{table} FROM STDIN"
+                tag_sql(f"COPY pg_temp.{table} FROM STDIN")
             ) as sink:
                 for block in blocks:
                     sink.write(block)
