@@ -113,6 +113,9 @@ def marker_table(running):
                     [value],
                 )
             conn.execute("SELECT pg_stat_force_next_flush()")
+            # The backend flushes before it reads the next statement: once
+            # this one answers, the counters are visible to other sessions.
+            conn.execute("SELECT 1")
 
     yield table, marker
     on_target(running, f"DROP TABLE IF EXISTS {table}")
