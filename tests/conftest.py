@@ -4,8 +4,10 @@ import io
 
 import psycopg
 import pytest
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from perfconsole.core.db import raw_connection
+from perfconsole.history.connections import ALIAS_PREFIX
 
 # A scratch primary and its streaming standby, for any test that asks.
 from tests.replication_servers import replication_pair  # noqa: F401
@@ -100,6 +102,25 @@ def superuser(django_user_model):
 def admin_client(client, superuser):
     client.force_login(superuser)
     return client
+
+
+@pytest.fixture
+def target_connections(db, django_db_blocker, monkeypatch):
+    """Let a database test connect through the aliases of the targets it makes.
+
+    Django's test case refuses aliases it did not list when it started, and
+    a monitored target's alias is registered during the test. Works with
+    transactional_db or the django_db(transaction=True) mark as well.
+    """
+    guarded = BaseDatabaseWrapper.ensure_connection
+    real = django_db_blocker._real_ensure_connection
+
+    def ensure_connection(wrapper, *args, **kwargs):
+        if wrapper.alias.startswith(ALIAS_PREFIX):
+            return real(wrapper, *args, **kwargs)
+        return guarded(wrapper, *args, **kwargs)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
 
 
 @pytest.fixture

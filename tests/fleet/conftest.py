@@ -16,11 +16,9 @@ import uuid
 import psycopg
 import pytest
 from django.db import connection
-from django.db.backends.base.base import BaseDatabaseWrapper
 
 from perfconsole.core.db import console_connection_params, raw_connection
 from perfconsole.embedded import EmbeddedServer
-from perfconsole.history.connections import ALIAS_PREFIX
 from perfconsole.history.models import MonitoredDatabase
 
 PASSWORD_ROLE = "fleet_password_role"
@@ -55,26 +53,7 @@ def server_address():
 
 
 @pytest.fixture
-def target_connections(transactional_db, django_db_blocker, monkeypatch):
-    """Let the test connect through the aliases of the targets it creates.
-
-    Django's test case refuses aliases it did not list when it started, and
-    a target's alias is registered during the test; the others stay as the
-    test case set them.
-    """
-    guarded = BaseDatabaseWrapper.ensure_connection
-    real = django_db_blocker._real_ensure_connection
-
-    def ensure_connection(wrapper, *args, **kwargs):
-        if wrapper.alias.startswith(ALIAS_PREFIX):
-            return real(wrapper, *args, **kwargs)
-        return guarded(wrapper, *args, **kwargs)
-
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
-
-
-@pytest.fixture
-def make_target(target_connections, target_dbname, server_address):
+def make_target(transactional_db, target_connections, target_dbname, server_address):
     """Return a function creating a target on the suite's server."""
     host, port, user = server_address
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.urls import reverse
 
 from perfconsole.core.db import (
@@ -27,7 +26,7 @@ from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import DATABASE_NAME, SUPERUSER
 from perfconsole.health import activity
 from perfconsole.history.collector import collect, console_database
-from perfconsole.history.connections import ALIAS_PREFIX, connection_alias
+from perfconsole.history.connections import connection_alias
 from perfconsole.history.models import MonitoredDatabase
 from perfconsole.history.scoping import SESSION_KEY
 from perfconsole.monitoring.explain import EXPLAIN_ROLE
@@ -88,21 +87,8 @@ def scratch(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def target_connections(transactional_db, django_db_blocker, monkeypatch):
-    """Let the test connect through the aliases of the targets it makes.
-
-    Django's test case refuses aliases it did not list when it started, and
-    a target's alias is registered during the test.
-    """
-    guarded = BaseDatabaseWrapper.ensure_connection
-    real = django_db_blocker._real_ensure_connection
-
-    def ensure_connection(wrapper, *args, **kwargs):
-        if wrapper.alias.startswith(ALIAS_PREFIX):
-            return real(wrapper, *args, **kwargs)
-        return guarded(wrapper, *args, **kwargs)
-
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
+def _targets_reachable(target_connections):
+    """Every test here reaches the scratch target through its alias."""
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django_q.models import OrmQ, Task
 
@@ -22,7 +21,6 @@ from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
 from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import SUPERUSER, _free_port
 from perfconsole.history.collector import collect
-from perfconsole.history.connections import ALIAS_PREFIX
 from perfconsole.history.dispatch import dispatch
 from perfconsole.history.models import (
     Baseline,
@@ -51,25 +49,7 @@ def scratch_target(tmp_path_factory):
 
 
 @pytest.fixture
-def target_aliases(django_db_blocker, monkeypatch):
-    """Let the test connect through the aliases of the targets it creates.
-
-    Django's test case refuses connections through aliases it did not list
-    when it started; a target's alias is registered during the test.
-    """
-    guarded = BaseDatabaseWrapper.ensure_connection
-    real = django_db_blocker._real_ensure_connection
-
-    def ensure_connection(wrapper, *args, **kwargs):
-        if wrapper.alias.startswith(ALIAS_PREFIX):
-            return real(wrapper, *args, **kwargs)
-        return guarded(wrapper, *args, **kwargs)
-
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
-
-
-@pytest.fixture
-def running(scratch_target, target_aliases):
+def running(scratch_target, target_connections):
     """Return the scratch server, started again if a test stopped it."""
     scratch_target.ensure_running()
     return scratch_target
@@ -301,7 +281,7 @@ def test_a_target_that_times_out_is_down_and_comes_back(history_db, running):
 
 @pytest.mark.slow
 def test_benchfleet_measures_with_a_real_cluster_and_removes_what_it_made(
-    history_db, target_aliases
+    history_db, target_connections
 ):
     out = io.StringIO()
     call_command(
@@ -336,7 +316,9 @@ def test_benchfleet_refuses_bad_arguments(history_db, arguments):
         call_command("benchfleet", *arguments, stdout=io.StringIO())
 
 
-def test_benchhistory_collects_this_database_as_a_target(history_db, target_aliases):
+def test_benchhistory_collects_this_database_as_a_target(
+    history_db, target_connections
+):
     out = io.StringIO()
     call_command(
         "benchhistory",
@@ -425,7 +407,7 @@ def server_15(tmp_path_factory):
 
 
 def test_a_target_of_another_major_version_is_collected(
-    history_db, server_15, target_aliases
+    history_db, server_15, target_connections
 ):
     table = f"target15_{uuid.uuid4().hex[:8]}"
     on_target(server_15, f"CREATE TABLE {table} (id int)")

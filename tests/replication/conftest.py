@@ -1,9 +1,7 @@
 """The replication tests' servers and their monitored-database rows."""
 
 import pytest
-from django.db.backends.base.base import BaseDatabaseWrapper
 
-from perfconsole.history.connections import ALIAS_PREFIX
 from perfconsole.history.models import MonitoredDatabase
 
 
@@ -20,25 +18,10 @@ def target_row(name, port, **fields):
 
 
 @pytest.fixture(autouse=True)
-def target_connections(request, monkeypatch):
-    """Let a database test connect through the aliases of the targets it makes.
-
-    Django's test case refuses aliases it did not list when it started, and
-    a target's alias is registered during the test.
-    """
-    if "db" not in request.fixturenames:
-        return
-    request.getfixturevalue("db")
-    blocker = request.getfixturevalue("django_db_blocker")
-    guarded = BaseDatabaseWrapper.ensure_connection
-    real = blocker._real_ensure_connection
-
-    def ensure_connection(wrapper, *args, **kwargs):
-        if wrapper.alias.startswith(ALIAS_PREFIX):
-            return real(wrapper, *args, **kwargs)
-        return guarded(wrapper, *args, **kwargs)
-
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
+def _targets_reachable(request):
+    """Let every database test here reach the targets through their aliases."""
+    if "db" in request.fixturenames:
+        request.getfixturevalue("target_connections")
 
 
 @pytest.fixture
