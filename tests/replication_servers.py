@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from perfconsole.embedded import EmbeddedServer
-from perfconsole.embedded.server import SUPERUSER, _free_port
+from perfconsole.embedded.server import SUPERUSER, EmbeddedStandby, _free_port
 
 # Far from the ports the suite's servers and CI's scratch servers use.
 FIRST_PORT = 55400
@@ -32,14 +32,6 @@ PRIMARY_SETTINGS = (
     "max_replication_slots = 5\n"
     # A slot may retain as much WAL as the tests write.
     "max_slot_wal_keep_size = -1\n"
-)
-STANDBY_SETTINGS = (
-    "hot_standby = on\n"
-    # Report replay positions every second, so the primary's view follows a
-    # pause or a resume quickly.
-    "wal_receiver_status_interval = 1\n"
-    # A paused replay must not cancel the tests' reads on the standby.
-    "max_standby_streaming_delay = -1\n"
 )
 
 
@@ -72,11 +64,11 @@ class ReplicationPair:
 
     def stop_standby(self) -> None:
         """Stop the standby (a test of a server that is down)."""
-        stop_standby(self.primary, self.standby_dir)
+        EmbeddedStandby(self.primary, self.standby_dir).stop()
 
     def start_standby(self) -> None:
         """Start the standby again after stop_standby(); wait until it streams."""
-        run_standby(self.primary, self.standby_dir)
+        EmbeddedStandby(self.primary, self.standby_dir).start()
         self.wait_until_streaming()
 
     def wait_until_streaming(self) -> None:
@@ -130,51 +122,6 @@ def start_primary(data_dir: Path) -> EmbeddedServer:
     return primary
 
 
-def start_standby(primary: EmbeddedServer, standby_dir: Path, name: str) -> int:
-    """Copy the primary with pg_basebackup -R and start the copy; return its port."""
-    port = _free_port(primary.planned_port() + 1)
-    standby_dir.mkdir()
-    # The server's system user (when run as root) must own the copy.
-    standby = EmbeddedServer(standby_dir, bin_dir=primary.bin_dir, port=port)
-    standby._prepare_for_system_user()
-    standby._run_as_owner(
-        [str(primary.bin_dir / "pg_basebackup"), "-D", str(standby_dir)]
-        + ["-h", "127.0.0.1", "-p", str(primary.planned_port()), "-U", SUPERUSER]
-        + ["-R", "-X", "stream", "-c", "fast", "--no-sync"]
-        + ["-d", f"application_name={name}"]
-    )
-    conf = standby_dir / "perfconsole.conf"
-    conf.write_text(conf.read_text() + STANDBY_SETTINGS + f"port = {port}\n")
-    run_standby(primary, standby_dir)
-    return port
-
-
-def run_standby(primary: EmbeddedServer, standby_dir: Path) -> None:
-    """Start the standby in standby_dir and wait until it accepts connections."""
-    log = standby_dir.parent / "standby.log"
-    log.touch()
-    standby = EmbeddedServer(standby_dir, bin_dir=primary.bin_dir)
-    standby._chown(log)
-    # pg_ctl, not EmbeddedServer: a standby is never "ready" in postmaster.pid
-    # ("standby"), and its databases are read-only.
-    standby._run_as_owner(
-        [str(primary.bin_dir / "pg_ctl"), "-D", str(standby_dir), "-l", str(log)]
-        + ["-w", "-t", "60", "start"],
-        start_new_session=True,
-    )
-
-
-def stop_standby(primary: EmbeddedServer, standby_dir: Path) -> None:
-    """Stop the standby (fast shutdown) if it runs."""
-    if not (standby_dir / "postmaster.pid").exists():
-        return
-    standby = EmbeddedServer(standby_dir, bin_dir=primary.bin_dir)
-    standby._run_as_owner(
-        [str(primary.bin_dir / "pg_ctl"), "-D", str(standby_dir), "-m", "fast"]
-        + ["-w", "-t", "60", "stop"]
-    )
-
-
 @pytest.fixture(scope="session")
 def replication_pair(tmp_path_factory):
     """Start a scratch primary and its streaming standby for the session.
@@ -184,14 +131,14 @@ def replication_pair(tmp_path_factory):
     """
     base = tmp_path_factory.mktemp("replication")
     primary = start_primary(base / "primary")
-    standby_dir = base / "standby"
-    pair = None
+    standby = EmbeddedStandby(primary, base / "standby")
     try:
-        name = ReplicationPair.standby_name
-        port = start_standby(primary, standby_dir, name)
-        pair = ReplicationPair(primary, standby_dir, primary.planned_port(), port)
+        port = _free_port(primary.planned_port() + 1)
+        standby.create(port, name=ReplicationPair.standby_name)
+        standby.start()
+        pair = ReplicationPair(primary, standby.data_dir, primary.planned_port(), port)
         pair.wait_until_streaming()
         yield pair
     finally:
-        stop_standby(primary, standby_dir)
+        standby.stop()
         primary.stop()

@@ -109,6 +109,42 @@ def test_management_command_reports_the_server(scratch_server):
     assert scratch_server.status().running is False
 
 
+def test_the_command_starts_a_streaming_standby_of_the_server(scratch_server):
+    scratch_server.port = unused_port()
+    env = {
+        **os.environ,
+        "EMBEDDED_PG_DATA": str(scratch_server.data_dir),
+        "EMBEDDED_PG_PORT": str(scratch_server.port),
+        "DEBUG": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    run = lambda action: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", "embeddedpg", action],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    try:
+        started = run("standby")
+        assert started.returncode == 0, started.stderr
+        standby_url = started.stdout.split("running: ")[1].strip()
+        assert standby_url != scratch_server.url()
+        with psycopg.connect(standby_url) as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        with psycopg.connect(scratch_server.url()) as conn:
+            states = conn.execute("SELECT state FROM pg_stat_replication").fetchall()
+        assert states == [("streaming",)] or states == [("catchup",)]
+        # A second call starts the copy made the first time, not a new one.
+        assert run("stop-standby").stdout.strip() == "standby stopped"
+        again = run("standby")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.split("running: ")[1].strip() == standby_url
+    finally:
+        assert run("stop-standby").returncode == 0
+    assert run("stop-standby").stdout.strip() == "not running"
+
+
 @pytest.mark.skipif(
     not DEBIAN_15.exists(), reason="Debian's PostgreSQL 15 is not installed"
 )

@@ -302,6 +302,70 @@ class EmbeddedServer:
         )
 
 
+# A standby's own settings, added to the copy of its primary's.
+STANDBY_SETTINGS = (
+    "hot_standby = on\n"
+    # Report replay positions every second, so the primary's view of the
+    # standby follows a pause or a resume quickly.
+    "wal_receiver_status_interval = 1\n"
+    # A paused replay must not cancel reads on the standby.
+    "max_standby_streaming_delay = -1\n"
+)
+
+
+class EmbeddedStandby:
+    """A streaming standby of an embedded server, in a data directory of its own.
+
+    Made with pg_basebackup -R from the primary (which accepts replication
+    connections from 127.0.0.1, as initdb's trust rules do) and run with
+    pg_ctl: a standby's postmaster.pid never says "ready".
+    """
+
+    def __init__(self, primary: EmbeddedServer, data_dir: str | os.PathLike[str]):
+        self.primary = primary
+        # The owner and binaries are the primary's; status() reads its pid file.
+        self.server = EmbeddedServer(data_dir, bin_dir=primary.bin_dir)
+        self.data_dir = self.server.data_dir
+
+    def create(self, port: int, name: str = "standby") -> None:
+        """Copy the primary into the data directory, to listen on port."""
+        self.data_dir.mkdir(parents=True)
+        self.server._prepare_for_system_user()
+        self.server._run_as_owner(
+            [str(self.primary.bin_dir / "pg_basebackup"), "-D", str(self.data_dir)]
+            + ["-h", "127.0.0.1", "-p", str(self.primary.planned_port())]
+            + ["-U", SUPERUSER, "-R", "-X", "stream", "-c", "fast", "--no-sync"]
+            + ["-d", f"application_name={name}"]
+        )
+        conf = self.data_dir / "perfconsole.conf"
+        settings = [
+            line
+            for line in conf.read_text().splitlines(keepends=True)
+            if line.partition("=")[0].strip() != "port"
+        ]
+        conf.write_text("".join(settings) + STANDBY_SETTINGS + f"port = {port}\n")
+
+    def start(self) -> None:
+        """Start the standby and wait until it accepts connections."""
+        self.server.log_file.touch()
+        self.server._chown(self.server.log_file)
+        self.server._run_as_owner(
+            [str(self.primary.bin_dir / "pg_ctl"), "-D", str(self.data_dir)]
+            + ["-l", str(self.server.log_file), "-w", "-t", "60", "start"],
+            start_new_session=True,
+        )
+
+    def stop(self) -> bool:
+        """Stop the standby (fast shutdown); return False if it was not running."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return False
+        self.server._run_as_owner(
+            [str(self.primary.bin_dir / "pg_ctl"), "-D", str(self.data_dir)]
+            + ["-m", "fast", "-w", "-t", "60", "stop"]
+        )
+        return True
+
+
 def _is_postmaster(pid: int, data_dir: Path) -> bool:
     try:
         process = psutil.Process(pid)
