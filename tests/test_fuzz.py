@@ -26,6 +26,7 @@ from perfconsole.collaboration.models import (
 )
 from perfconsole.core.admin import PageAdmin
 from perfconsole.health.models import Activity
+from perfconsole.history.collector import console_database
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.monitoring.models import QueryStat
 
@@ -98,7 +99,13 @@ def objects(superuser):
     )
     now = datetime(2026, 11, 1, tzinfo=UTC)
     alert = Alert.objects.create(
-        rule=rule, subject="t", value=2, state="firing", first_seen=now, last_seen=now
+        rule=rule,
+        database=console_database(),
+        subject="t",
+        value=2,
+        state="firing",
+        first_seen=now,
+        last_seen=now,
     )
     runs = [
         BenchmarkRun.objects.create(

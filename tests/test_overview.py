@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from perfconsole.alerts.models import Alert, AlertRule
+from perfconsole.history.collector import console_database
 
 
 @pytest.mark.django_db
@@ -15,6 +16,7 @@ def test_index_shows_server_figures_and_open_alerts(admin_client):
     now = timezone.now()
     Alert.objects.create(
         rule=rule,
+        database=console_database(),
         subject="public.some_table",
         value=5000,
         first_seen=now,

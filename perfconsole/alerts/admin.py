@@ -3,15 +3,24 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
+from django.db import connections
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from perfconsole.core import formatting
 from perfconsole.core.admin import LargestFirstMixin, ReadOnlyAdminMixin
-from perfconsole.core.db import StatisticsUnavailable, reading_statistics
+from perfconsole.core.db import StatisticsUnavailable
 from perfconsole.history import recent
+from perfconsole.history.models import MonitoredDatabase
+from perfconsole.history.scoping import (
+    PARAMETER,
+    address_without_target,
+    chosen_target,
+)
 from perfconsole.monitoring.models import QueryStat
+from perfconsole.monitoring.targetviews import reading_views
+from perfconsole.replication.fleet import target_alias
 
 from . import presentation
 from .evaluation import acknowledge
@@ -60,6 +69,64 @@ class AlertRuleAdmin(LargestFirstMixin, admin.ModelAdmin):
         return "; ".join(parts) or "all"
 
 
+class TargetFilter(admin.SimpleListFilter):
+    """Alerts of one target: by default the one chosen in the switcher.
+
+    Without a choice in the switcher every target's alerts are listed;
+    "All targets" lists them all whichever target is chosen.
+    """
+
+    title = "target"
+    # Not the switcher's own parameter: filtering the list must not switch.
+    parameter_name = "on"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [
+            (str(pk), name)
+            for pk, name in MonitoredDatabase.objects.order_by(
+                "-is_console_database", "name"
+            ).values_list("pk", "name")
+        ]
+
+    def value(self):
+        """Return the chosen target's id, the switcher's target by default."""
+        value = super().value()
+        if value is None and self.default is not None:
+            return str(self.default.pk)
+        return value
+
+    def __init__(self, request, params, model, model_admin):
+        self.default = chosen_target(request)
+        super().__init__(request, params, model, model_admin)
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None or value == self.ALL:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(database_id=int(value))
+
+    def choices(self, changelist):
+        value = self.value()
+        yield {
+            "selected": value is None or value == self.ALL,
+            "query_string": changelist.get_query_string(
+                {self.parameter_name: self.ALL}
+            ),
+            "display": "All targets",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: lookup}
+                ),
+                "display": title,
+            }
+
+
 class NotificationInline(admin.TabularInline):
     model = Notification
     extra = 0
@@ -75,20 +142,22 @@ class NotificationInline(admin.TabularInline):
 class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
     list_display = [
         "rule",
+        "database",
         "subject_link",
         "value_display",
         "state",
         "severity",
         "seen",
     ]
-    list_filter = ["state", "rule__severity", "rule"]
-    list_select_related = ["rule"]
+    list_filter = ["state", TargetFilter, "rule__severity", "rule"]
+    list_select_related = ["rule", "database"]
     search_fields = ["subject", "rule__name"]
     show_full_result_count = False
     actions = ["acknowledge_alerts"]
     inlines = [NotificationInline]
     readonly_fields = [
         "rule",
+        "database",
         "subject_link",
         "detail",
         "value_display",
@@ -126,6 +195,16 @@ class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
     def threshold(self, alert):
         return presentation.threshold(alert.rule) or "-"
 
+    def changelist_view(self, request, extra_context=None):
+        """List the alerts; `?target=` (already kept by the switcher) is dropped.
+
+        The admin's list takes every parameter for a filter and refuses one
+        it does not know.
+        """
+        if PARAMETER in request.GET:
+            return redirect(address_without_target(request))
+        return super().changelist_view(request, extra_context)
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view(self.query_view)
@@ -135,29 +214,47 @@ class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
         ]
 
     def query_view(self, request, pk):
-        """Open the page of the statement a query alert is about.
+        """Open the page of the statement a query alert is about, on its target.
 
         The alert keeps the query id; the statement's page needs its row of
-        pg_stat_statements (per user), looked up now: the busiest one.
+        pg_stat_statements (per user), looked up now on the alert's target:
+        the busiest one. The page opens with that target chosen.
         """
         if not self.has_view_permission(request):
             raise PermissionDenied
-        alert = get_object_or_404(Alert, pk=pk, rule__metric=Metric.QUERY_MEAN_TIME_MS)
-        try:
-            with reading_statistics():
-                stat = busiest_statement(alert.subject)
-        except StatisticsUnavailable as error:
-            self.message_user(request, str(error), messages.ERROR)
+        alert = get_object_or_404(
+            Alert.objects.select_related("database"),
+            pk=pk,
+            rule__metric=Metric.QUERY_MEAN_TIME_MS,
+        )
+        database = alert.database
+        if not database.enabled:
+            self.message_user(
+                request,
+                f"{database.name} is disabled: enable it to open its statements.",
+                messages.WARNING,
+            )
             return redirect(reverse("admin:alerts_alert_change", args=[alert.pk]))
+        try:
+            using = target_alias(database)
+            with reading_views(using):
+                stat = busiest_statement(alert.subject, using)
+        except StatisticsUnavailable as error:
+            self.message_user(request, f"{database.name}: {error}", messages.ERROR)
+            return redirect(reverse("admin:alerts_alert_change", args=[alert.pk]))
+        finally:
+            close_target(database)
         if stat is None:
             self.message_user(
                 request,
-                f"Query {alert.subject} is no longer in pg_stat_statements.",
+                f"{database.name}: Query {alert.subject} is no longer in "
+                "pg_stat_statements.",
                 messages.WARNING,
             )
             return redirect(reverse("admin:alerts_alert_change", args=[alert.pk]))
         url = reverse("admin:monitoring_querystat_change", args=[quote(stat)])
-        return redirect(url)
+        # The switcher's parameter: the statement's page shows the alert's target.
+        return redirect(f"{url}?{PARAMETER}={database.pk}")
 
     def has_add_permission(self, request):
         return False
@@ -181,7 +278,16 @@ class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
         )
 
 
-def busiest_statement(query_id):
+def close_target(database):
+    """Close the connection to a target other than the console's own database."""
+    if not database.is_console_database:
+        try:
+            connections[target_alias(database)].close()
+        except StatisticsUnavailable:
+            pass
+
+
+def busiest_statement(query_id, using="default"):
     """Return the pk of the busiest pg_stat_statements row of a query id, or None.
 
     A statement the application sent comes before the same shape run inside
@@ -190,7 +296,8 @@ def busiest_statement(query_id):
     if not query_id.lstrip("-").isdigit():
         return None
     return (
-        QueryStat.objects.filter(queryid=int(query_id))
+        QueryStat.objects.using(using)
+        .filter(queryid=int(query_id))
         .order_by("-toplevel", "-total_time_ms")
         .values_list("pk", flat=True)
         .first()
@@ -201,5 +308,5 @@ def busiest_statement(query_id):
 class NotificationAdmin(LargestFirstMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["sent_at", "alert", "channel", "event", "ok", "attempts"]
     list_filter = ["ok", "channel", "event"]
-    list_select_related = ["alert__rule"]
+    list_select_related = ["alert__rule", "alert__database"]
     show_full_result_count = False

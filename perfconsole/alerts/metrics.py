@@ -1,9 +1,11 @@
 """Read the current value of each alert metric, per subject.
 
-Each metric is a function taking the rule (for its scope) and the evaluation
-time, and returning a list of Observation for the current database, or None
-when there is no data right now (extension missing, outside business hours…):
-open alerts are then left as they are instead of being resolved.
+Each metric is a function taking the rule (for its scope), the evaluation
+time and the Target judged (a monitored database and the alias reaching it),
+and returning a list of Observation for that target, or None when there is no
+data right now (extension missing, outside business hours, a metric of the
+console's own database asked about another target): open alerts are then
+left as they are instead of being resolved.
 """
 
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from django.utils import timezone
 from perfconsole.core import formatting
 from perfconsole.core.db import QUERY_TAG, cache_hits, fetch_dicts
 from perfconsole.history import recent
+from perfconsole.history.models import MonitoredDatabase
 from perfconsole.monitoring.extension import statements_status
 
 from .models import Metric
@@ -28,6 +31,14 @@ APPLICATION_STATEMENT = (
 
 
 @dataclass(frozen=True)
+class Target:
+    """The monitored database a rule is evaluated on, and its connection alias."""
+
+    database: MonitoredDatabase
+    using: str
+
+
+@dataclass(frozen=True)
 class Observation:
     """One subject's current value, with context for people (query text…)."""
 
@@ -36,9 +47,9 @@ class Observation:
     detail: str = ""
 
 
-def rule_window(rule, now, source):
-    """Return the rule's window of the history (a recent.Window), or None."""
-    return recent.covering(rule.window_minutes, now, source)
+def rule_window(rule, now, source, target):
+    """Return the rule's window of the target's history (a recent.Window), or None."""
+    return recent.covering(rule.window_minutes, now, source, target.database)
 
 
 def table_scope_sql(rule):
@@ -50,7 +61,7 @@ def table_scope_sql(rule):
     return sql, params
 
 
-def table_stats(rule, value_sql, extra_where=""):
+def table_stats(rule, target, value_sql, extra_where=""):
     """Return one observation per user table in scope, valued by value_sql."""
     scope_sql, params = table_scope_sql(rule)
     rows = fetch_dicts(
@@ -58,6 +69,7 @@ def table_stats(rule, value_sql, extra_where=""):
         " n_live_tup FROM pg_stat_user_tables"
         f" WHERE true {scope_sql} {extra_where}",
         params,
+        using=target.using,
     )
     return [
         Observation(row["subject"], float(row["value"]), f"{row['n_live_tup']:,} rows")
@@ -66,18 +78,19 @@ def table_stats(rule, value_sql, extra_where=""):
     ]
 
 
-def scan_share(rule, now, column):
+def scan_share(rule, now, target, column):
     """Return each scanned table's share of scans of one kind (seq or idx), in %.
 
     Over the rule's window when the statistics history covers it, else over
     the lifetime counters; the detail says which.
     """
-    window = rule_window(rule, now, "table")
+    window = rule_window(rule, now, "table", target)
     if window is None:
         return [
             Observation(o.subject, o.value, f"{o.detail}; {recent.LIFETIME}")
             for o in table_stats(
                 rule,
+                target,
                 f"round(100.0 * coalesce({column}, 0)"
                 " / (seq_scan + coalesce(idx_scan, 0)), 2)",
                 "AND seq_scan + coalesce(idx_scan, 0) > 0",
@@ -89,6 +102,7 @@ def scan_share(rule, now, column):
         " quote_ident(schemaname) || '.' || quote_ident(relname) AS key,"
         f" n_live_tup FROM pg_stat_user_tables WHERE true {scope_sql}",
         params,
+        using=target.using,
     )
     scans = recent.table_scans(window)
     observations = []
@@ -108,22 +122,22 @@ def scan_share(rule, now, column):
     return observations
 
 
-def index_usage_pct(rule, now):
+def index_usage_pct(rule, now, target):
     """Return the share of scans that used an index, for tables scanned at all."""
-    return scan_share(rule, now, "idx_scan")
+    return scan_share(rule, now, target, "idx_scan")
 
 
-def seq_scan_pct(rule, now):
+def seq_scan_pct(rule, now, target):
     """Return the share of scans that were sequential, for tables scanned at all."""
-    return scan_share(rule, now, "seq_scan")
+    return scan_share(rule, now, target, "seq_scan")
 
 
-def dead_tuples(rule, now):
+def dead_tuples(rule, now, target):
     """Return the dead tuple count of each table."""
-    return table_stats(rule, "n_dead_tup")
+    return table_stats(rule, target, "n_dead_tup")
 
 
-def query_mean_time_ms(rule, now):
+def query_mean_time_ms(rule, now, target):
     """Return the mean execution time of each critical statement.
 
     A statement is critical when it mentions one of the rule's tables (as a
@@ -133,11 +147,11 @@ def query_mean_time_ms(rule, now):
     lifetime counters (the detail says which). No data while
     pg_stat_statements is not usable here.
     """
-    status = statements_status()
+    status = statements_status(target.using)
     if not status.usable:
         return None
     scope_sql, params = statement_scope_sql(rule)
-    window = rule_window(rule, now, "statement")
+    window = rule_window(rule, now, "statement", target)
     if window is not None:
         rows = recent.statement_means(window, scope_sql, params, QUERY_TAG)
         over = f"mean {window.words}"
@@ -151,6 +165,7 @@ def query_mean_time_ms(rule, now):
             "               WHERE datname = current_database())"
             f" AND strpos(query, %s) = 0 {scope_sql} GROUP BY queryid",
             [QUERY_TAG, *params],
+            using=target.using,
         )
         over = recent.LIFETIME
     return [
@@ -181,14 +196,14 @@ def statement_scope_sql(rule):
     return scope_sql, params
 
 
-def cache_hit_pct(rule, now):
-    """Return the buffer cache hit rate of the current database.
+def cache_hit_pct(rule, now, target):
+    """Return the buffer cache hit rate of the target's database.
 
     Over the rule's window when the statistics history covers it, else over
     the lifetime counters.
     """
-    hits = cache_hits()
-    window = rule_window(rule, now, "database")
+    hits = cache_hits(target.using)
+    window = rule_window(rule, now, "database", target)
     if window is None:
         database, over = hits["database"], recent.LIFETIME
     else:
@@ -204,18 +219,18 @@ def cache_hit_pct(rule, now):
     ]
 
 
-def invalid_index(rule, now):
+def invalid_index(rule, now, target):
     """Return 1 for each INVALID index (a failed concurrent build).
 
     The health app's check already finds them, leaving out builds still in
     progress (invalid until they end).
     """
     from perfconsole.health.checks import check_invalid_indexes
+    from perfconsole.health.registry import checking
 
-    return [
-        Observation(row["subject"], 1.0, f"on {row['table_name']}")
-        for row in check_invalid_indexes().rows
-    ]
+    with checking(target.using, target.database):
+        rows = check_invalid_indexes().rows
+    return [Observation(row["subject"], 1.0, f"on {row['table_name']}") for row in rows]
 
 
 def view_refresh_model():
@@ -249,7 +264,7 @@ def in_business_hours(now=None):
     )
 
 
-def matview_stale_hours(rule, now):
+def matview_stale_hours(rule, now, target):
     """Return each view's business hours since its last successful refresh.
 
     Only in business hours, and counted from the start of today's business
@@ -259,6 +274,8 @@ def matview_stale_hours(rule, now):
     """
     ViewRefresh = view_refresh_model()
     if ViewRefresh is None or not in_business_hours(now):
+        return None
+    if not target.database.is_console_database:
         return None
     local = timezone.localtime(now)
     day_start = local.replace(
@@ -282,10 +299,10 @@ def matview_stale_hours(rule, now):
     ]
 
 
-def refresh_failed(rule, now):
+def refresh_failed(rule, now, target):
     """Return 1 for each view whose latest refresh failed, else 0."""
     ViewRefresh = view_refresh_model()
-    if ViewRefresh is None:
+    if ViewRefresh is None or not target.database.is_console_database:
         return None
     latest = (
         # Queued, running and skipped refreshes say nothing about the outcome.
@@ -306,49 +323,48 @@ def refresh_failed(rule, now):
     ]
 
 
-def replication_lag_bytes(rule, now):
-    """Return each standby's replay position behind its primary's, in bytes."""
-    from perfconsole.replication import fleet
+def replication_lag_bytes(rule, now, target):
+    """Return each standby's replay position behind the target's, in bytes.
 
-    return [Observation(*observed) for observed in fleet.lag_bytes()]
-
-
-def replication_lag_s(rule, now):
-    """Return each standby's replay lag (primary's view) and delay (its own)."""
-    from perfconsole.replication import fleet
-
-    return [Observation(*observed) for observed in fleet.lag_seconds()]
-
-
-def inactive_slot_bytes(rule, now):
-    """Return the WAL each inactive replication slot keeps, in bytes."""
-    from perfconsole.replication import fleet
-
-    return [Observation(*observed) for observed in fleet.inactive_slots()]
-
-
-def database_unreachable(rule, now):
-    """Return 1 for each monitored database that is down, 0 when up.
-
-    The subject is the database's name: the alert names its target. The
-    collection of each target records its status (history.dispatch).
+    Measured on the target as a primary; the subject names the standby.
     """
-    from perfconsole.history.models import MonitoredDatabase
+    from perfconsole.replication import fleet
 
-    databases = MonitoredDatabase.objects.filter(
-        enabled=True, status__in=[MonitoredDatabase.UP, MonitoredDatabase.DOWN]
+    return [Observation(*observed) for observed in fleet.lag_bytes(target)]
+
+
+def replication_lag_s(rule, now, target):
+    """Return the replay lag of the target's standbys, and its own replay delay."""
+    from perfconsole.replication import fleet
+
+    return [Observation(*observed) for observed in fleet.lag_seconds(target)]
+
+
+def inactive_slot_bytes(rule, now, target):
+    """Return the WAL each inactive replication slot of the target keeps, in bytes."""
+    from perfconsole.replication import fleet
+
+    return [Observation(*observed) for observed in fleet.inactive_slots(target)]
+
+
+def database_unreachable(rule, now, target):
+    """Return 1 when the target is down, 0 when up (no data before a collection).
+
+    Read from the status its collection recorded (history.dispatch), not
+    from the target: this metric is judged on down targets too. The subject
+    is the target's name, as before alerts carried their target.
+    """
+    database = target.database
+    if database.status not in (MonitoredDatabase.UP, MonitoredDatabase.DOWN):
+        return None
+    down = database.status == MonitoredDatabase.DOWN
+    detail = (
+        f"down since {formatting.timestamp(database.status_since)}: "
+        f"{database.status_reason}"[:2000]
+        if down
+        else ""
     )
-    return [
-        Observation(
-            database.name,
-            1.0 if database.status == MonitoredDatabase.DOWN else 0.0,
-            f"down since {formatting.timestamp(database.status_since)}: "
-            f"{database.status_reason}"[:2000]
-            if database.status == MonitoredDatabase.DOWN
-            else "",
-        )
-        for database in databases
-    ]
+    return [Observation(database.name, 1.0 if down else 0.0, detail)]
 
 
 def regex_escape(word):
@@ -372,6 +388,15 @@ METRICS = {
 }
 
 
-def observe(rule, now):
-    """Return the current observations for a rule's metric (None = no data)."""
-    return METRICS[rule.metric](rule, now)
+# Metrics of the console's own maintenance app (its view refreshes): judged
+# on the console's database only, never on another target.
+CONSOLE_ONLY_METRICS = {Metric.MATVIEW_STALE_HOURS, Metric.REFRESH_FAILED}
+# Metrics read from the status the collection recorded in the console's
+# tables: judged on every enabled target, a down one included, without
+# connecting to it.
+STATUS_METRICS = {Metric.DATABASE_UNREACHABLE}
+
+
+def observe(rule, now, target):
+    """Return a rule's observations on one target (None = no data)."""
+    return METRICS[rule.metric](rule, now, target)

@@ -153,9 +153,17 @@ OPEN_STATES = [AlertState.FIRING, AlertState.ACKNOWLEDGED]
 
 
 class Alert(models.Model):
-    """One subject (a table, a query, a view…) breaching one rule."""
+    """One subject (a table, a query, a view…) of one target breaching one rule."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    # The monitored database the subject is on: removing a target removes
+    # its alerts with the rest of its history.
+    database = models.ForeignKey(
+        "history.MonitoredDatabase",
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        verbose_name="target",
+    )
     subject = models.CharField(max_length=300)
     detail = models.TextField(
         blank=True,
@@ -184,9 +192,9 @@ class Alert(models.Model):
         constraints = [
             # Evaluating again updates the open alert instead of adding one.
             models.UniqueConstraint(
-                fields=["rule", "subject"],
+                fields=["rule", "database", "subject"],
                 condition=Q(state__in=OPEN_STATES),
-                name="alerts_alert_one_open_per_subject",
+                name="alerts_alert_one_open_per_target_subject",
             )
         ]
         indexes = [
@@ -197,7 +205,7 @@ class Alert(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.rule.name}: {self.subject}"
+        return f"{self.rule.name}: {self.subject} on {self.database.name}"
 
 
 class NotificationChannel(models.TextChoices):

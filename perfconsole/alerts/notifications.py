@@ -82,6 +82,8 @@ def alert_context(alert, event):
         "severity": rule.severity,
         "metric": rule.metric,
         "condition": rule.condition,
+        # The monitored database the subject is on.
+        "target": alert.database.name,
         "subject": alert.subject,
         "detail": alert.detail,
         "value": alert.value,
@@ -99,7 +101,10 @@ def send_email(alert, event):
     context = alert_context(alert, event)
     verb = "FIRING" if event == "fired" else "RESOLVED"
     rule = alert.rule
-    subject = f"[perfconsole] {verb} {rule.severity}: {rule.name} — {alert.subject}"
+    subject = (
+        f"[perfconsole] {verb} {rule.severity}: {rule.name} — {alert.subject}"
+        f" on {alert.database.name}"
+    )
     body = render_to_string("alerts/notification_email.txt", context)
     send_mail(
         subject[:250],

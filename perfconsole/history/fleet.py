@@ -2,7 +2,7 @@
 
 From the console's database, in a fixed number of queries whatever the
 number of targets: the targets, their latest collection and recent
-transactions per second (one query), their open alerts (two queries). From
+transactions per second (one query), their open alerts (one query). From
 each target, through its own alias and with a short statement timeout: its
 client connections and (cached a minute) its health checks. A target that
 cannot be read is shown down with the reason; the others still are read. A
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor, tag_sql
@@ -107,30 +107,17 @@ def latest_collections(targets) -> dict[int, tuple[datetime | None, float | None
 
 
 def open_alerts_by_target(targets) -> dict[int, int]:
-    """Return {target id: open alerts} in two queries.
+    """Return {target id: open alerts} in one grouped query."""
+    from perfconsole.alerts.models import Alert, AlertState
 
-    An alert names its target in its subject only for the "database
-    unreachable" rule (the target's name); every other rule reads the
-    console's own database, so its alerts are the console's. Once an alert
-    carries its target (a "database" foreign key), count by that instead.
-    """
-    from perfconsole.alerts.models import Alert, AlertState, Metric
-
-    open_alerts = Alert.objects.exclude(state=AlertState.RESOLVED)
-    unreachable = Q(rule__metric=Metric.DATABASE_UNREACHABLE)
-    by_name = {target.name: target.pk for target in targets}
-    counts: dict[int, int] = {}
-    for row in (
-        open_alerts.filter(unreachable).values("subject").annotate(total=Count("id"))
-    ):
-        if row["subject"] in by_name:
-            counts[by_name[row["subject"]]] = row["total"]
-    console = next((target for target in targets if target.is_console_database), None)
-    if console is not None:
-        counts[console.pk] = counts.get(console.pk, 0) + (
-            open_alerts.exclude(unreachable).count()
-        )
-    return counts
+    rows = (
+        Alert.objects.exclude(state=AlertState.RESOLVED)
+        .filter(database__in=[target.pk for target in targets])
+        .values("database")
+        .annotate(total=Count("id"))
+        .order_by()
+    )
+    return {row["database"]: row["total"] for row in rows}
 
 
 def target_row(target: MonitoredDatabase) -> FleetRow:

@@ -2,7 +2,7 @@
 
 A standby is a MonitoredDatabase whose `primary` is another target. Index
 usage adds the scans of a target's standbys to its own before an index is
-called unused; the alert rules read lag and slots on every enabled target.
+called unused; the alert rules read lag and slots on each target in turn.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from django.db.models import TextField, Value
 from django.db.models.functions import Concat
 
 from perfconsole.core.db import StatisticsUnavailable, fetch_dicts
-from perfconsole.history.collector import console_database
 from perfconsole.history.connections import PasswordMissing, connection_alias
 from perfconsole.history.models import MonitoredDatabase
 
@@ -138,39 +137,6 @@ def without_standby_scans(queryset):
     return queryset, note
 
 
-def enabled_targets():
-    """Return every enabled target, the console's own database first."""
-    console_database()
-    return list(
-        MonitoredDatabase.objects.filter(enabled=True).order_by(
-            "-is_console_database", "name"
-        )
-    )
-
-
-def read_every_target(read, targets=None):
-    """Return [(target, read(alias))] for every enabled target.
-
-    Raises StatisticsUnavailable naming the targets that could not be read:
-    an alert rule then leaves its open alerts as they are, rather than
-    resolving the alerts of a server it could not see. A target its last
-    collection found down is not tried: each try of an unreachable host
-    costs the connect timeout, three rules every evaluation.
-    """
-    results, failures = [], []
-    for target in enabled_targets() if targets is None else targets:
-        if target.status == MonitoredDatabase.DOWN:
-            failures.append(f"{target.name} is down: {target.status_reason}")
-            continue
-        try:
-            results.append((target, read(target_alias(target))))
-        except StatisticsUnavailable as error:
-            failures.append(f"{target.name}: {error}")
-    if failures:
-        raise StatisticsUnavailable("; ".join(failures))
-    return results
-
-
 def lag_reason(alias):
     """Return why the server behind an alias counts as lagging, or None.
 
@@ -207,47 +173,49 @@ def standby_label(target, sender):
     return f"{target.name} → {name} ({sender['client']})"
 
 
-def lag_bytes():
-    """Return (subject, bytes, detail) for each standby a target sends WAL to."""
+def lag_bytes(target):
+    """Return (subject, bytes, detail) for each standby the target sends WAL to.
+
+    target: the alert metrics' Target (a monitored database and its alias).
+    """
     return [
         (
-            standby_label(target, sender),
+            standby_label(target.database, sender),
             float(sender["replay_behind_bytes"]),
             f"state {sender['state']}, {sender['sync_state']}; replay "
             f"{sender['replay_behind_bytes']:,} bytes behind "
             f"(flush {sender['flush_behind_bytes']:,})",
         )
-        for target, rows in read_every_target(statistics.senders)
-        for sender in rows
+        for sender in statistics.senders(target.using)
         if sender["replay_behind_bytes"] is not None
     ]
 
 
-def lag_seconds():
-    """Return (subject, seconds, detail) for each standby, from both sides.
+def lag_seconds(target):
+    """Return (subject, seconds, detail) of the target's replication, both sides.
 
-    The primary's replay_lag for each standby it sends to, and each standby
-    target's own replay delay (the primary's view misses a paused replay:
-    its replay_lag is only measured when replay moves).
+    The replay_lag the target measures for each standby it sends to, and,
+    when the target is a standby, its own replay delay (the primary's view
+    misses a paused replay: its replay_lag is only measured when replay
+    moves).
     """
-    observations = []
-    for target, rows in read_every_target(statistics.senders):
-        for sender in rows:
-            observations.append(
-                (
-                    standby_label(target, sender),
-                    float(sender["replay_lag_s"] or 0.0),
-                    f"replay lag measured by {target.name}",
-                )
-            )
-    standbys = [t for t in enabled_targets() if t.role == MonitoredDatabase.STANDBY]
-    for target, row in read_every_target(statistics.receiver, standbys):
-        if row["replay_delay_s"] is None:
-            continue
+    database = target.database
+    observations = [
+        (
+            standby_label(database, sender),
+            float(sender["replay_lag_s"] or 0.0),
+            f"replay lag measured by {database.name}",
+        )
+        for sender in statistics.senders(target.using)
+    ]
+    if database.role != MonitoredDatabase.STANDBY:
+        return observations
+    row = statistics.receiver(target.using)
+    if row["replay_delay_s"] is not None:
         paused = "replay paused; " if statistics.is_paused(row) else ""
         observations.append(
             (
-                f"{target.name} (replay delay)",
+                f"{database.name} (replay delay)",
                 float(row["replay_delay_s"]),
                 f"{paused}{row['replay_behind_bytes'] or 0:,} bytes received "
                 "and not replayed",
@@ -256,15 +224,14 @@ def lag_seconds():
     return observations
 
 
-def inactive_slots():
-    """Return (subject, bytes kept, detail) for each inactive slot of every target."""
+def inactive_slots(target):
+    """Return (subject, bytes kept, detail) for each inactive slot of the target."""
     return [
         (
-            f"{target.name}: slot {slot['slot_name']}",
+            f"{target.database.name}: slot {slot['slot_name']}",
             float(slot["retained_bytes"] or 0),
             f"{slot['slot_type']} slot, inactive, WAL status {slot['wal_status']}",
         )
-        for target, rows in read_every_target(statistics.slots)
-        for slot in rows
+        for slot in statistics.slots(target.using)
         if not slot["active"]
     ]

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from perfconsole.alerts.models import Alert, AlertRule, AlertState, Notification
+from perfconsole.history.collector import console_database
 from perfconsole.monitoring.models import QueryStat
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,7 @@ def firing(seeded):
         alerts.append(
             Alert.objects.create(
                 rule=rule,
+                database=console_database(),
                 subject=f"public.table_{index}",
                 detail="SELECT '<script>alert(1)</script>'",
                 value=1500,
@@ -196,6 +198,7 @@ def open_alert(metric, subject, value, detail=""):
     now = timezone.now()
     return Alert.objects.create(
         rule=AlertRule.objects.get(metric=metric),
+        database=console_database(),
         subject=subject,
         detail=detail,
         value=value,
@@ -281,8 +284,11 @@ def test_a_query_alert_opens_the_statements_page(
     response = admin_client.get(link)
 
     assert response.status_code == 302
-    assert response["Location"] == reverse(
-        "admin:monitoring_querystat_change", args=[quote(stat.pk)]
+    # The statement's page, on the alert's target (the switcher's parameter).
+    assert (
+        response["Location"]
+        == reverse("admin:monitoring_querystat_change", args=[quote(stat.pk)])
+        + f"?target={alert.database.pk}"
     )
     page = admin_client.get(response["Location"])
     assert page.status_code == 200

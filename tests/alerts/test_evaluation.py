@@ -9,6 +9,7 @@ from django.utils import timezone
 from perfconsole.alerts import metrics
 from perfconsole.alerts.evaluation import evaluate_alerts, open_alert
 from perfconsole.alerts.models import Alert, AlertRule, AlertState
+from perfconsole.history.collector import console_database
 
 from .conftest import PROBE_SCHEMA, create_large_table, run, table_stat, wait_for
 
@@ -34,7 +35,9 @@ def test_opening_an_alert_someone_else_opened_updates_theirs(dead_rows):
     observation = metrics.Observation(SUBJECT, 2600.0, "2600 rows")
     # As a second evaluation would, having read the open alerts just before
     # the first one created this alert.
-    alert, is_new = open_alert(dead_rows, observation, timezone.now())
+    alert, is_new = open_alert(
+        dead_rows, console_database(), observation, timezone.now()
+    )
     assert (alert.pk, is_new) == (first.pk, False)
     (only,) = Alert.objects.filter(subject=SUBJECT)
     assert only.value == 2600 and only.state == AlertState.FIRING
@@ -71,7 +74,12 @@ def test_a_rule_without_statistics_is_skipped_and_its_alerts_kept(
     slow.save()
     now = timezone.now()
     open_slow = Alert.objects.create(
-        rule=slow, subject="42", value=250, first_seen=now, last_seen=now
+        rule=slow,
+        database=console_database(),
+        subject="42",
+        value=250,
+        first_seen=now,
+        last_seen=now,
     )
     schema = run(
         "SELECT extnamespace::regnamespace::text FROM pg_extension"

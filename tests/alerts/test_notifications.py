@@ -17,6 +17,7 @@ from perfconsole.alerts.models import (
     Notification,
     NotificationChannel,
 )
+from perfconsole.history.collector import console_database
 
 from .conftest import PROBE_SCHEMA, create_large_table, run, table_stat, wait_for
 
@@ -89,7 +90,11 @@ def test_it_emails_when_an_alert_fires_and_when_it_resolves(dead_tuples):
     alert = Alert.objects.get(subject=SUBJECT)
     (fired,) = mail.outbox
     assert fired.to == ["dba@example.com", "ops@example.com"]
-    assert fired.subject == f"[perfconsole] FIRING warning: Dead tuples — {SUBJECT}"
+    console = console_database().name
+    assert fired.subject == (
+        f"[perfconsole] FIRING warning: Dead tuples — {SUBJECT} on {console}"
+    )
+    assert f"Target:    {console}" in fired.body
     assert "Alert firing: Dead tuples" in fired.body
     assert f"Subject:   {SUBJECT}" in fired.body
     assert "Condition: Dead tuples > 1000" in fired.body
@@ -120,6 +125,7 @@ def test_it_posts_json_to_the_webhook(dead_tuples, webhook):
     (content_type, payload), *_ = webhook.requests
     assert content_type == "application/json"
     assert payload["event"] == "fired" and payload["subject"] == SUBJECT
+    assert payload["target"] == console_database().name
     assert payload["rule"] == "Dead tuples" and payload["value"] == 1500
     assert payload["threshold"] == 1000 and payload["state"] == "firing"
     notification = Notification.objects.get(channel=NotificationChannel.WEBHOOK)

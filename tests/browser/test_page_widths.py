@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
+from perfconsole.history.collector import console_database
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import refresh_view
 
@@ -142,6 +143,7 @@ def rows(demo_data):
     now = datetime(2026, 11, 1, 10, 46, 12, tzinfo=UTC)
     alert = Alert.objects.create(
         rule=rule,
+        database=console_database(),
         subject="public.collaboration_activity",
         value=8653,
         state="firing",

@@ -130,18 +130,22 @@ def test_open_alerts_are_counted_per_target(transactional_db, make_target):
         threshold=1,
     )
     console = console_database()
-    make_target(name="other")
+    other = make_target(name="other")
     make_target(name="quiet")
+    disabled = make_target(name="disabled", enabled=False)
     now = timezone.now()
-    for alert_rule, subject, state in [
-        (rule, "a", "firing"),
-        (rule, "b", "acknowledged"),
-        (rule, "c", "resolved"),
-        (unreachable, "other", "firing"),
-        (unreachable, "gone target", "firing"),
+    for alert_rule, database, subject, state in [
+        (rule, console, "a", "firing"),
+        (rule, console, "b", "acknowledged"),
+        (rule, console, "c", "resolved"),
+        (unreachable, other, "other", "firing"),
+        # Counted by target, not by subject: a table alert on another target.
+        (rule, other, "a", "firing"),
+        (unreachable, disabled, "disabled", "firing"),
     ]:
         Alert.objects.create(
             rule=alert_rule,
+            database=database,
             subject=subject,
             value=1,
             state=state,
@@ -149,7 +153,7 @@ def test_open_alerts_are_counted_per_target(transactional_db, make_target):
             last_seen=now,
         )
     alerts = {row.database.name: row.alerts for row in fleet_rows()}
-    assert alerts == {console.name: 2, "other": 1, "quiet": 0}
+    assert alerts == {console.name: 2, "other": 2, "quiet": 0}
 
 
 def test_no_query_per_target_against_the_console_database(admin_client, make_target):

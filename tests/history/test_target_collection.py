@@ -166,6 +166,7 @@ def the_alert_of(target):
     """Return the open "database unreachable" alert of a target, or None."""
     return Alert.objects.filter(
         rule__metric=Metric.DATABASE_UNREACHABLE,
+        database=target,
         subject=target.name,
         state__in=[AlertState.FIRING, AlertState.ACKNOWLEDGED],
     ).first()

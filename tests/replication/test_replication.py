@@ -15,6 +15,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from perfconsole.alerts.evaluation import evaluate_alerts
+from perfconsole.alerts.metrics import Target
 from perfconsole.alerts.models import Alert, AlertRule, AlertState
 from perfconsole.history.collector import collect, console_database
 from perfconsole.history.connections import connection_alias
@@ -123,7 +124,8 @@ def test_a_paused_replay_lags_and_fires_the_lag_alert(
     assert receiver["replay_pause_state"] == "paused"
     assert receiver["replay_behind_bytes"] > 0
     assert receiver["replay_delay_s"] >= 1
-    delays = {subject: value for subject, value, _ in fleet.lag_seconds()}
+    on_standby = Target(standby, connection_alias(standby))
+    delays = {subject: value for subject, value, _ in fleet.lag_seconds(on_standby)}
     assert delays["scratch standby (replay delay)"] >= 1
 
     paused_replay.execute("SELECT pg_wal_replay_resume()")
@@ -174,14 +176,30 @@ def test_an_inactive_slot_keeping_wal_fires_the_slot_alert(targets, replication_
 def test_a_rule_leaves_its_alerts_when_a_target_cannot_be_read(
     targets, replication_pair
 ):
-    """A standby that is down resolves nothing: its lag is unknown, not zero."""
+    """A standby that is down resolves nothing: its lag is unknown, not zero.
+
+    Nor does it stop the rule: the targets that answer are judged.
+    """
     from tests.replication.conftest import target_row
 
     rule = only_rule("replication_lag_s", threshold=0)
-    target_row("gone standby", 9, role="standby", primary=targets[0])
+    gone = target_row("gone standby", 9, role="standby", primary=targets[0])
+    now = timezone.now()
+    kept = Alert.objects.create(
+        rule=rule,
+        database=gone,
+        subject="gone standby (replay delay)",
+        value=30,
+        first_seen=now,
+        last_seen=now,
+    )
     summary = evaluate_alerts()
-    assert summary.errors and "gone standby" in summary.errors[0]
-    assert not Alert.objects.filter(rule=rule).exists()
+    (unread,) = summary.unread
+    assert unread.startswith("gone standby: cannot connect")
+    assert not summary.errors
+    assert list(Alert.objects.filter(rule=rule, database=gone)) == [kept]
+    kept.refresh_from_db()
+    assert (kept.state, kept.last_seen) == (AlertState.FIRING, now)
 
 
 def test_a_late_or_paused_standby_is_lagging(targets, replication_pair, paused_replay):
@@ -231,6 +249,48 @@ def test_the_fleet_overview_shows_a_paused_standby_lagging(
     assert "lagging" not in primary_row
 
 
+def test_lag_alerts_belong_to_their_targets_while_another_is_down(
+    targets, replication_pair, paused_replay
+):
+    """The primary's view of its standby is the primary's alert, the standby's
+    own replay delay the standby's; a target that refuses stops neither."""
+    from tests.replication.conftest import target_row
+
+    primary, standby = targets
+    replication_rules.seed_rules(apps, None)
+    lag_rules = ["replication_lag_bytes", "replication_lag_s"]
+    AlertRule.objects.exclude(metric__in=lag_rules).update(enabled=False)
+    AlertRule.objects.filter(metric="replication_lag_bytes").update(threshold=MB)
+    AlertRule.objects.filter(metric="replication_lag_s").update(threshold=1)
+    refusing = target_row("refusing server", 9)
+    alias = connection_alias(standby)
+    wait_until(
+        lambda: statistics.is_paused(statistics.receiver(alias)), "replay to pause"
+    )
+    with replication_pair.connect_primary() as conn:
+        write_wal(conn, 2)
+    wait_until(
+        lambda: (statistics.receiver(alias)["replay_delay_s"] or 0) > 1,
+        "a replay delay over a second",
+    )
+
+    summary = evaluate_alerts()
+
+    (unread,) = summary.unread
+    assert unread.startswith("refusing server: cannot connect")
+    lag = Alert.objects.get(rule__metric="replication_lag_bytes")
+    assert (lag.database, lag.subject) == (
+        primary,
+        f"scratch primary → {STANDBY} (127.0.0.1)",
+    )
+    assert lag.state == AlertState.FIRING and lag.value > 2 * MB
+    delay = Alert.objects.get(
+        rule__metric="replication_lag_s", subject="scratch standby (replay delay)"
+    )
+    assert delay.database == standby and delay.state == AlertState.FIRING
+    assert not Alert.objects.filter(database=refusing).exists()
+
+
 def test_a_target_found_down_is_not_tried(targets, replication_pair):
     """The last collection's verdict stands: a down target costs no connect."""
     from tests.replication.conftest import target_row
@@ -243,8 +303,10 @@ def test_a_target_found_down_is_not_tried(targets, replication_pair):
         status="down",
         status_reason="connection refused",
     )
-    (error,) = evaluate_alerts().errors
+    summary = evaluate_alerts()
+    (error,) = summary.unread
     assert error.endswith("marked down is down: connection refused")
+    assert not summary.errors
 
 
 # -- history ---------------------------------------------------------------------
