@@ -97,7 +97,9 @@ class TargetFilter(admin.SimpleListFilter):
         return value
 
     def __init__(self, request, params, model, model_admin):
-        self.default = chosen_target(request)
+        # A request without a session (built by hand) has no switcher choice.
+        has_session = hasattr(request, "session")
+        self.default = chosen_target(request) if has_session else None
         super().__init__(request, params, model, model_admin)
 
     def queryset(self, request, queryset):

@@ -118,7 +118,13 @@ def evaluate_target(database, rules, summary, now):
 
 
 def connect(database):
-    """Connect to a target; return (its alias, None) or ("", why it is not read)."""
+    """Connect to a target; return (its alias, None) or ("", why it is not read).
+
+    The console's own database is always read: the console runs on it, and
+    its collection may call it down for a missing extension alone.
+    """
+    if database.is_console_database:
+        return DEFAULT_DB_ALIAS, None
     if database.status == MonitoredDatabase.DOWN:
         return "", f"{database.name} is down: {database.status_reason}"
     try:

@@ -38,6 +38,13 @@ class Target:
     using: str
 
 
+def console_target():
+    """Return the console's own database as a Target."""
+    from perfconsole.history.collector import console_database
+
+    return Target(console_database(), "default")
+
+
 @dataclass(frozen=True)
 class Observation:
     """One subject's current value, with context for people (query text…)."""

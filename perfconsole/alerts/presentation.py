@@ -59,6 +59,12 @@ def subject_url(alert):
     metric, subject = alert.rule.metric, alert.subject
     schema, _, name = subject.rpartition(".")
     relation_filter = {"schema": schema, "table": name, "console": "on"}
+    # Another target's table or index: its page opens on that target (the
+    # switcher's parameter).
+    on_target = (
+        {} if alert.database.is_console_database else {"target": alert.database_id}
+    )
+    relation_filter.update(on_target)
     if metric in TABLE_METRICS:
         page = "admin:monitoring_tableperformance_changelist"
         return f"{reverse(page)}?{urlencode(relation_filter)}"
@@ -68,7 +74,7 @@ def subject_url(alert):
         return f"{reverse(page)}?{urlencode(relation_filter)}"
     if metric == Metric.INVALID_INDEX:
         page = "admin:monitoring_indexusage_changelist"
-        query = {"schema": schema, "q": name, "console": "on"}
+        query = {"schema": schema, "q": name, "console": "on", **on_target}
         return f"{reverse(page)}?{urlencode(query)}"
     if metric == Metric.QUERY_MEAN_TIME_MS:
         return reverse("admin:alerts_alert_query", args=[alert.pk])

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from perfconsole.alerts.evaluation import evaluate_alerts
-from perfconsole.alerts.metrics import Target, cache_hit_pct, seq_scan_pct
+from perfconsole.alerts.metrics import cache_hit_pct, console_target, seq_scan_pct
 from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
-from perfconsole.history.collector import collect, console_database
+from perfconsole.history.collector import collect
 
 from .conftest import PROBE_SCHEMA, create_large_table, flush_stats, run
 
@@ -135,7 +135,7 @@ def test_cache_hit_rate_judges_the_window_not_the_cold_start(
 
     assert firing(Metric.CACHE_HIT_PCT) == []
     # Judged, and on the window: not merely nothing to judge.
-    [judged] = cache_hit_pct(rules[Metric.CACHE_HIT_PCT], now, console())
+    [judged] = cache_hit_pct(rules[Metric.CACHE_HIT_PCT], now, console_target())
     assert judged.value >= 95 and "lifetime" not in judged.detail
 
 
@@ -168,7 +168,7 @@ def test_seq_scan_share_judges_the_window(rules, probe, second_connection):
     assert subject not in [a.subject for a in firing(Metric.SEQ_SCAN_PCT)]
     # Judged, and on the window: not merely left out.
     rule = rules[Metric.SEQ_SCAN_PCT]
-    judged_now = seq_scan_pct(rule, now, console())
+    judged_now = seq_scan_pct(rule, now, console_target())
     [judged] = [o for o in judged_now if o.subject == subject]
     assert judged.value < 20 and "0 sequential and" in judged.detail
 
@@ -188,8 +188,3 @@ def test_the_seeded_slow_query_rule_judges_a_quarter_of_an_hour(rules):
     assert AlertRule.objects.get(name="Slow critical query").window_minutes == 15
     assert AlertRule.objects.get(pk=edited.pk).window_minutes == 5
     assert AlertRule.objects.get(name="Dead tuples").window_minutes == 60
-
-
-def console():
-    """Return the console's own database as the metrics' Target."""
-    return Target(console_database(), "default")

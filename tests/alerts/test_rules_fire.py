@@ -8,6 +8,7 @@ from django.db import connection
 
 from perfconsole.alerts.evaluation import evaluate_alerts
 from perfconsole.alerts.models import Alert, AlertState
+from perfconsole.history.collector import console_database
 
 from .conftest import (
     PROBE_SCHEMA,
@@ -238,6 +239,8 @@ def test_evaluatealerts_runs_from_the_shell(rules, probe, capsys):
     call_command("evaluatealerts")
     first = capsys.readouterr().out
     assert f"FIRED     Dead tuples: {PROBE_SCHEMA}.organizations = 1500" in first
+    # The alert names its target: the console's own database here.
+    assert f"organizations = 1500 on {console_database().name}\n" in first
     call_command("evaluatealerts")
     second = capsys.readouterr().out
     assert "FIRED" not in second and "rules evaluated" in second

@@ -7,6 +7,7 @@ import uuid
 
 import psycopg
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -119,7 +120,7 @@ def open_alerts(rule, database):
 
 
 def test_a_rule_fires_on_a_targets_table_and_the_alert_names_that_target(
-    scratch, dead_rows_rule
+    scratch, dead_rows_rule, admin_client
 ):
     (table,) = dead_rows_rule.tables
     target = target_of(scratch)
@@ -135,6 +136,18 @@ def test_a_rule_fires_on_a_targets_table_and_the_alert_names_that_target(
     # The console's own database has no such table: no alert of its own.
     assert not open_alerts(dead_rows_rule, console_database()).exists()
     assert str(alert).endswith(f"on {target.name}")
+
+    # Its link opens the table's page on the target.
+    tables_page = reverse("admin:monitoring_tableperformance_changelist")
+    link = f"{tables_page}?schema=public&table={table}&console=on&target={target.pk}"
+    escaped = link.replace("&", "&amp;")
+    assert f'href="{escaped}"' in admin_client.get(CHANGELIST).content.decode()
+    page = admin_client.get(link)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f'<strong id="target-shown">{target.name}</strong>' in text
+    # The table's row, read on the target (the console has no such table).
+    assert f"<tr><td>public</td><td>{table}</td>" in text
 
 
 def test_the_same_subject_on_two_targets_gives_two_alerts(scratch, dead_rows_rule):
@@ -305,3 +318,42 @@ def test_a_query_alert_opens_the_statement_on_its_target(admin_client, scratch):
     page = admin_client.get(location)
     assert page.status_code == 200
     assert marker in page.content.decode()
+
+
+def test_the_migration_gives_existing_alerts_their_target():
+    """Alerts from before targets: the console's, or the unreachable target's."""
+    console = console_database()
+    other = MonitoredDatabase.objects.create(
+        name="old-target", host="127.0.0.1", port=9, dbname="x", user="x"
+    )
+    table_rule = AlertRule.objects.create(
+        name="old table rule", metric="dead_tuples", comparison="gt", threshold=1
+    )
+    unreachable = AlertRule.objects.create(
+        name="old unreachable rule",
+        metric="database_unreachable",
+        comparison="gte",
+        threshold=1,
+    )
+    call_command("migrate", "alerts", "0006", verbosity=0)
+    try:
+        for rule, subject in [
+            (table_rule, "public.orders"),
+            (unreachable, "old-target"),
+            (unreachable, "a target removed since"),
+        ]:
+            run(
+                "INSERT INTO alerts_alert (rule_id, subject, detail, value, state,"
+                " first_seen, last_seen) VALUES (%s, %s, '', 1, 'firing', now(),"
+                " now())",
+                [rule.pk, subject],
+            )
+    finally:
+        call_command("migrate", "alerts", verbosity=0)
+
+    targets = dict(Alert.objects.values_list("subject", "database"))
+    assert targets == {
+        "public.orders": console.pk,
+        "old-target": other.pk,
+        "a target removed since": console.pk,
+    }

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from perfconsole.alerts.metrics import refresh_failed
+from perfconsole.alerts.metrics import console_target, refresh_failed
 from perfconsole.maintenance.models import ViewRefresh
 from perfconsole.maintenance.services import (
     cluster_status,
@@ -129,7 +129,9 @@ def test_a_killed_refreshviews_is_the_refresh_until_its_backend_ends(
     assert "Worker process gone" in page.text
     assert 'http-equiv="refresh"' not in page.text
     [observation] = [
-        o for o in refresh_failed(None, timezone.now()) if o.subject == view
+        o
+        for o in refresh_failed(None, timezone.now(), console_target())
+        if o.subject == view
     ]
     assert observation.value == 1.0 and "Worker process gone" in observation.detail
     # The next refresh runs at once.
@@ -238,7 +240,9 @@ def test_a_view_of_another_role_is_listed_read_only(
     assert outcome["mt_own"] == "succeeded" and foreign_view not in outcome
     assert f"{foreign_view}: read-only, owned by the role" in command
     assert not ViewRefresh.objects.filter(view_name=foreign_view).exists()
-    assert foreign_view not in {o.subject for o in refresh_failed(None, timezone.now())}
+    assert foreign_view not in {
+        o.subject for o in refresh_failed(None, timezone.now(), console_target())
+    }
     with pytest.raises(CommandError, match="listed read-only"):
         run("refreshviews", view=[foreign_view])
 

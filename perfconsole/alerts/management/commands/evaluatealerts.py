@@ -11,7 +11,10 @@ class Command(BaseCommand):
         for alert in summary.fired:
             self.stdout.write(
                 f"FIRED     {alert.rule.name}: {alert.subject} = {alert.value:g}"
+                f" on {alert.database.name}"
             )
         for alert in summary.resolved:
-            self.stdout.write(f"RESOLVED  {alert.rule.name}: {alert.subject}")
+            self.stdout.write(
+                f"RESOLVED  {alert.rule.name}: {alert.subject} on {alert.database.name}"
+            )
         return str(summary)
