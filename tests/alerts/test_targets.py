@@ -357,3 +357,24 @@ def test_the_migration_gives_existing_alerts_their_target():
         "old-target": other.pk,
         "a target removed since": console.pk,
     }
+
+
+def test_the_console_database_is_judged_even_when_its_collection_failed(
+    dead_rows_rule, probe
+):
+    """The console runs on its database: a failed collection (a missing
+    extension) does not stop its rules."""
+    (table,) = dead_rows_rule.tables
+    console = console_database()
+    MonitoredDatabase.objects.filter(pk=console.pk).update(
+        status=MonitoredDatabase.DOWN, status_reason="no pg_stat_statements"
+    )
+    create_large_table(table, rows=3000)
+    run(f"DELETE FROM {PROBE_SCHEMA}.{table} WHERE id <= 2500")
+    wait_for(lambda: table_stat(table, "n_dead_tup"), lambda n: n >= 2500)
+
+    summary = evaluate_alerts()
+
+    assert not summary.unread
+    (alert,) = open_alerts(dead_rows_rule, console)
+    assert alert.subject == f"{PROBE_SCHEMA}.{table}"
