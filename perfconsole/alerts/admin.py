@@ -144,8 +144,7 @@ class NotificationInline(admin.TabularInline):
 class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
     list_display = [
         "rule",
-        "database",
-        "subject_link",
+        "subject_on_target",
         "value_display",
         "state",
         "severity",
@@ -179,6 +178,19 @@ class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
     @admin.display(description="subject", ordering="subject")
     def subject_link(self, alert):
         return presentation.subject_link(alert)
+
+    @admin.display(description="subject · target", ordering="subject")
+    def subject_on_target(self, alert):
+        """Return the subject's link and, below it, its target.
+
+        One column: a column of its own would push the list past a laptop
+        screen.
+        """
+        return format_html(
+            '{}<br><span class="target-name">on {}</span>',
+            presentation.subject_link(alert),
+            alert.database.name,
+        )
 
     @admin.display(description="value (threshold)", ordering="value")
     def value_display(self, alert):
