@@ -47,15 +47,27 @@ def scoped_server_overview(request: HttpRequest) -> dict[str, Any]:
     return server
 
 
-def open_alerts():
-    """Return counts of open alerts by severity (empty without the alerts app)."""
+def open_alerts(database: Any = None) -> dict[str, int]:
+    """Return counts of open alerts by severity (empty without the alerts app).
+
+    database: only the alerts of this monitored database (None: every one).
+    """
     from django.db.models import Count
 
     from perfconsole.alerts.models import Alert, AlertState
 
-    rows = (
-        Alert.objects.exclude(state=AlertState.RESOLVED)
-        .values("rule__severity")
-        .annotate(total=Count("id"))
-    )
+    alerts = Alert.objects.exclude(state=AlertState.RESOLVED)
+    if database is not None:
+        alerts = alerts.filter(database=database)
+    rows = alerts.values("rule__severity").annotate(total=Count("id"))
     return {row["rule__severity"]: row["total"] for row in rows}
+
+
+def scoped_open_alerts(request: HttpRequest) -> dict[str, int]:
+    """Return open_alerts() as the alerts list shows them by default.
+
+    The target chosen in the switcher, or every target when none is.
+    """
+    from perfconsole.history.scoping import chosen_target
+
+    return open_alerts(chosen_target(request))

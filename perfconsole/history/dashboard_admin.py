@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from perfconsole.core.admin import ReadOnlyAdminMixin
 from perfconsole.core.db import StatisticsUnavailable, reading_statistics
-from perfconsole.core.overview import open_alerts
+from perfconsole.core.overview import scoped_open_alerts
 from perfconsole.core.pages import admin_page_context, render_admin_page
 
 from .dashboard import dashboard_charts, top_statements
@@ -71,7 +71,7 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             start=start,
             end=end,
             health=health_summary(scope),
-            alerts=open_alerts(),
+            alerts=scoped_open_alerts(request),
             alerts_url=safe_reverse("admin:alerts_alert_changelist"),
             snapshots_url=reverse("admin:history_snapshot_changelist"),
             queries_url=safe_reverse("admin:monitoring_querystat_changelist"),

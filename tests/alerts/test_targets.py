@@ -260,7 +260,7 @@ def listed_subjects(response):
     return sorted(s for s in ("public.on_console", "public.on_other") if s in text)
 
 
-def test_the_changelist_shows_and_filters_by_target(admin_client):
+def test_the_changelist_shows_and_filters_by_target(admin_client, target_connections):
     console = console_database()
     other = MonitoredDatabase.objects.create(
         name="other-server", host="127.0.0.1", port=9, dbname="x", user="x"
@@ -270,6 +270,8 @@ def test_the_changelist_shows_and_filters_by_target(admin_client):
 
     response = admin_client.get(CHANGELIST)
     assert listed_subjects(response) == ["public.on_console", "public.on_other"]
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert '<span class="pc-status-warning">2 warning</span>' in index
     text = response.content.decode()
     assert '<span class="target-name">on other-server</span>' in text
     assert f"?on={other.pk}" in text, "the target filter lists the targets"
@@ -284,6 +286,9 @@ def test_the_changelist_shows_and_filters_by_target(admin_client):
     switched = admin_client.get(f"{CHANGELIST}?target={other.pk}", follow=True)
     assert switched.redirect_chain == [(CHANGELIST, 302)]
     assert listed_subjects(switched) == ["public.on_other"]
+    # The admin index counts the alerts the list shows: the chosen target's.
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert '<span class="pc-status-warning">1 warning</span>' in index
     assert listed_subjects(admin_client.get(CHANGELIST)) == ["public.on_other"]
     assert listed_subjects(admin_client.get(f"{CHANGELIST}?on=all")) == [
         "public.on_console",

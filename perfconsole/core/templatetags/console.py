@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from perfconsole.core import formatting
-from perfconsole.core.overview import open_alerts, scoped_server_overview
+from perfconsole.core.overview import scoped_open_alerts, scoped_server_overview
 from perfconsole.core.tables import readable_html
 
 register = template.Library()
@@ -17,7 +17,7 @@ def console_overview(context):
     """Render the server summary shown above the app list."""
     return {
         "server": scoped_server_overview(context["request"]),
-        "alerts": open_alerts(),
+        "alerts": scoped_open_alerts(context["request"]),
         "links": overview_links(context["request"]),
     }
 
