@@ -282,8 +282,6 @@ def matview_stale_hours(rule, now, target):
     ViewRefresh = view_refresh_model()
     if ViewRefresh is None or not in_business_hours(now):
         return None
-    if not target.database.is_console_database:
-        return None
     local = timezone.localtime(now)
     day_start = local.replace(
         hour=settings.ALERT_BUSINESS_HOURS[0], minute=0, second=0, microsecond=0
@@ -309,7 +307,7 @@ def matview_stale_hours(rule, now, target):
 def refresh_failed(rule, now, target):
     """Return 1 for each view whose latest refresh failed, else 0."""
     ViewRefresh = view_refresh_model()
-    if ViewRefresh is None or not target.database.is_console_database:
+    if ViewRefresh is None:
         return None
     latest = (
         # Queued, running and skipped refreshes say nothing about the outcome.
@@ -406,4 +404,6 @@ STATUS_METRICS = {Metric.DATABASE_UNREACHABLE}
 
 def observe(rule, now, target):
     """Return a rule's observations on one target (None = no data)."""
+    if rule.metric in CONSOLE_ONLY_METRICS and not target.database.is_console_database:
+        return None
     return METRICS[rule.metric](rule, now, target)

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from perfconsole.alerts import metrics
 from perfconsole.alerts.evaluation import evaluate_alerts
 from perfconsole.alerts.models import Alert, AlertRule, AlertState
 from perfconsole.embedded import EmbeddedServer
@@ -383,3 +384,17 @@ def test_the_console_database_is_judged_even_when_its_collection_failed(
     assert not summary.unread
     (alert,) = open_alerts(dead_rows_rule, console)
     assert alert.subject == f"{PROBE_SCHEMA}.{table}"
+
+
+def test_view_refresh_rules_judge_the_console_database_only():
+    """The console's own refreshes are not another target's."""
+    other = MonitoredDatabase.objects.create(
+        name="no views here", host="127.0.0.1", port=9, dbname="x", user="x"
+    )
+    rule = AlertRule.objects.create(
+        name="refresh failed", metric="refresh_failed", comparison="gte", threshold=1
+    )
+    now = timezone.now()
+
+    assert metrics.observe(rule, now, metrics.Target(other, "unused")) is None
+    assert metrics.observe(rule, now, metrics.console_target()) is not None
