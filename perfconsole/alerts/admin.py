@@ -15,7 +15,6 @@ from perfconsole.history import recent
 from perfconsole.history.models import MonitoredDatabase
 from perfconsole.history.scoping import (
     PARAMETER,
-    address_without_target,
     chosen_target,
 )
 from perfconsole.monitoring.models import QueryStat
@@ -208,16 +207,6 @@ class AlertAdmin(LargestFirstMixin, admin.ModelAdmin):
     @admin.display(description="threshold")
     def threshold(self, alert):
         return presentation.threshold(alert.rule) or "-"
-
-    def changelist_view(self, request, extra_context=None):
-        """List the alerts; `?target=` (already kept by the switcher) is dropped.
-
-        The admin's list takes every parameter for a filter and refuses one
-        it does not know.
-        """
-        if PARAMETER in request.GET:
-            return redirect(address_without_target(request))
-        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name

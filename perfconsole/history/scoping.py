@@ -163,6 +163,8 @@ def is_staff(request: HttpRequest) -> bool:
 class TargetMiddleware:
     """Keep a `?target=<id>` choice in the session; answer a bad one with a 400.
 
+    A page asked for with the parameter redirects to itself without it.
+
     After the session, authentication and messages middleware. Only signed-in
     staff choose a target; for others the parameter is ignored (the admin
     sends them to the login page anyway).
@@ -179,6 +181,10 @@ class TargetMiddleware:
             keep(request, parse_target(value))
         except BadTarget as bad:
             return bad_request(str(bad))
+        if request.method in ("GET", "HEAD"):
+            # The choice is kept: the page itself comes without the parameter,
+            # which an admin list would take for a filter it does not know.
+            return HttpResponseRedirect(address_without_target(request))
         response = self.get_response(request)
         if response.status_code >= 500:
             # The session middleware saves nothing on a 5xx; a target that is

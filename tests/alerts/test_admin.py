@@ -290,7 +290,7 @@ def test_a_query_alert_opens_the_statements_page(
         == reverse("admin:monitoring_querystat_change", args=[quote(stat.pk)])
         + f"?target={alert.database.pk}"
     )
-    page = admin_client.get(response["Location"])
+    page = admin_client.get(response["Location"], follow=True)
     assert page.status_code == 200
     assert "alerts_link_marker" in page.content.decode()
 

@@ -143,7 +143,7 @@ def test_a_rule_fires_on_a_targets_table_and_the_alert_names_that_target(
     link = f"{tables_page}?schema=public&table={table}&console=on&target={target.pk}"
     escaped = link.replace("&", "&amp;")
     assert f'href="{escaped}"' in admin_client.get(CHANGELIST).content.decode()
-    page = admin_client.get(link)
+    page = admin_client.get(link, follow=True)
     assert page.status_code == 200
     text = page.content.decode()
     assert f'<strong id="target-shown">{target.name}</strong>' in text
@@ -321,7 +321,7 @@ def test_a_query_alert_opens_the_statement_on_its_target(admin_client, scratch):
     location = response["Location"]
     assert location.startswith(reverse("admin:monitoring_querystat_changelist"))
     assert location.endswith(f"/?target={target.pk}")
-    page = admin_client.get(location)
+    page = admin_client.get(location, follow=True)
     assert page.status_code == 200
     assert marker in page.content.decode()
 
