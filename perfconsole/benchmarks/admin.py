@@ -21,7 +21,7 @@ from perfconsole.core.pages import (
 from . import scaling_report
 from .models import BenchmarkRun, ScalingRun
 from .presentation import compare_runs, shown_settings
-from .tables import CompareTable, ResultTable
+from .tables import CompareTable, ResultTable, ScalesTable, ScalingTable, SlopesTable
 
 
 @admin.register(BenchmarkRun)
@@ -162,7 +162,11 @@ class ScalingRunAdmin(LargestFirstMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             f"Cost as work grows: scaling run {run.pk}",
             run=run,
             analysed=analysed,
-            rows=scaling_report.table_rows(analysed, labels),
+            scales_table=ScalesTable(run.scales),
+            scaling_table=ScalingTable.for_run(
+                scaling_report.table_rows(analysed, labels), labels
+            ),
+            slopes_table=SlopesTable(analysed),
             charts=scaling_report.chart_data(analysed, run.scales),
             flat_ratio=scaling_report.FLAT_RATIO,
             allowance=round(scaling_report.SLOPE_ALLOWANCE, 2),

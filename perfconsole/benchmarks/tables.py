@@ -11,6 +11,8 @@ from perfconsole.core.tables import (
     TextColumn,
 )
 
+from . import scaling_report
+
 
 def joined(names):
     """Return index names as one comma-separated string."""
@@ -117,3 +119,92 @@ class ResultTable(ConsoleTable):
         if not record.uses_performance_indexes:
             return "n/a (no performance index in its plan)"
         return f"{record.reduction_p50_pct} % / {record.reduction_p95_pct} %"
+
+
+# -- a scaling run (benchmark --scaling) ----------------------------------------
+
+
+def slope(value):
+    """Return a fitted slope with two decimals (None, not fitted, is never passed)."""
+    return f"{value:.2f}"
+
+
+class ScalesTable(ConsoleTable):
+    """The scales a scaling run measured: label, database, rows."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+        attrs = {"class": "pc-table", "id": "scaling-scales"}
+
+    label = TextColumn(verbose_name="scale")
+    database = TextColumn()
+    data_rows = NumberColumn(verbose_name="rows in the collaboration tables")
+
+
+class ScalingTable(ConsoleTable):
+    """p95 by scale and organization size: one column per scale, added per run."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+        attrs = {"class": "pc-table", "id": "scaling-table"}
+
+    query = TextColumn()
+    group = TextColumn()
+    members = NumberColumn(verbose_name="median members")
+
+    @classmethod
+    def for_run(cls, rows, scales):
+        """Return the table of scaling_report.table_rows(), a column per scale."""
+        columns = [
+            (f"scale_{index}", TextColumn(verbose_name=label, orderable=False))
+            for index, label in enumerate(scales)
+        ]
+        data = [
+            {
+                "query": row["query"].label if row["first"] else "",
+                "group": row["group"],
+                "members": row["members"],
+                **{
+                    f"scale_{index}": scaling_report.cell(point)
+                    for index, point in enumerate(row["cells"])
+                },
+            }
+            for row in rows
+        ]
+        return cls(data, extra_columns=columns)
+
+
+class SlopesTable(ConsoleTable):
+    """Each query's fitted slopes, and its buffers per call by scale."""
+
+    class Meta(ConsoleTable.Meta):
+        orderable = False
+        attrs = {"class": "pc-table", "id": "scaling-slopes"}
+
+    label = TextColumn(verbose_name="query")
+    scale_slope = TextColumn(verbose_name="p95 across scales")
+    scale_rows_slope = TextColumn(verbose_name="rows across scales")
+    bucket_slope = TextColumn(verbose_name="p95 across organization sizes")
+    bucket_rows_slope = TextColumn(verbose_name="rows across organization sizes")
+    buffers = TextColumn(
+        verbose_name='shared buffers per call, hit/read ("all", by scale)',
+        accessor="by_scale",
+    )
+
+    def render_scale_slope(self, value):
+        return slope(value)
+
+    def render_scale_rows_slope(self, value):
+        return slope(value)
+
+    def render_bucket_slope(self, value):
+        return slope(value)
+
+    def render_bucket_rows_slope(self, value):
+        return slope(value)
+
+    def render_buffers(self, value):
+        return "; ".join(
+            f"{scale} {point.buffers_hit:g}/{point.buffers_read:g}"
+            for scale, point in value.items()
+        )

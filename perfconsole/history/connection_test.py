@@ -18,7 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.utils import timezone
 
 from perfconsole.core.db import StatisticsUnavailable, monitoring_cursor, tag_sql
-from perfconsole.monitoring.extension import statements_status
+from perfconsole.monitoring.extension import installed_version, statements_status
 
 from .connections import PasswordMissing, connection_alias
 from .models import MonitoredDatabase
@@ -38,9 +38,7 @@ SELECT current_setting('server_version') AS version,
        current_user AS role_name,
        current_database() AS database_name,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-       pg_has_role(current_user, 'pg_monitor', 'USAGE') AS pg_monitor,
-       (SELECT extversion FROM pg_extension
-         WHERE extname = 'pg_stat_statements') AS statements_version
+       pg_has_role(current_user, 'pg_monitor', 'USAGE') AS pg_monitor
 """
 
 
@@ -204,15 +202,8 @@ def statements_finding(alias: str) -> Finding:
 
 
 def extension_only_finding(alias: str) -> Finding:
-    with connections[alias].cursor() as cursor:
-        cursor.execute(
-            tag_sql(
-                "SELECT extversion FROM pg_extension"
-                " WHERE extname = 'pg_stat_statements'"
-            )
-        )
-        row = cursor.fetchone()
-    if row is None:
+    version = installed_version(alias)
+    if version is None:
         return Finding(
             "pg_stat_statements",
             False,
@@ -225,7 +216,7 @@ def extension_only_finding(alias: str) -> Finding:
     return Finding(
         "pg_stat_statements",
         True,
-        f"pg_stat_statements {row[0]} is installed (whether it is preloaded is "
+        f"pg_stat_statements {version} is installed (whether it is preloaded is "
         "hidden from this role)",
     )
 

@@ -131,6 +131,21 @@ def statements_status(using="default"):
     return status
 
 
+def installed_version(using="default"):
+    """Return the installed pg_stat_statements' version, or None.
+
+    Reads the catalog only: it works for a role that may not see
+    shared_preload_libraries, which statements_status() reads.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            tag_sql("SELECT extversion FROM pg_extension WHERE extname = %s"),
+            [EXTENSION],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def _probe(connection, status):
     """Read one row, as pghero does: a missing grant or module shows here."""
     # pg_stat_statements_info (1.9+) fails the same way as the view without

@@ -25,11 +25,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils import timezone
 
+from perfconsole.core.db import raw_connection
 from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import SUPERUSER, _free_port
 from perfconsole.history.dispatch import dispatch
@@ -173,12 +173,12 @@ class Command(BaseCommand):
     def create_databases(self, server, targets, statements):
         """Create the target databases, each with its own table."""
         names = [f"fleet_{number:03d}" for number in range(1, targets + 1)]
-        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        with raw_connection({"conninfo": server.url("postgres")}) as conn:
             for name in names:
                 # template1 has pg_stat_statements on the embedded server.
                 conn.execute(f"CREATE DATABASE {name}")
         for name in names:
-            with psycopg.connect(server.url(name), autocommit=True) as conn:
+            with raw_connection({"conninfo": server.url(name)}) as conn:
                 columns = ", ".join(f"c{i} int" for i in range(statements))
                 conn.execute(f"CREATE TABLE fleet_probe (id int, {columns})")
                 conn.execute(
@@ -205,7 +205,7 @@ class Command(BaseCommand):
     def run_workload(self, server, names, statements):
         """Run every shape once on every target: each of its entries changes."""
         for name in names:
-            with psycopg.connect(server.url(name), autocommit=True) as conn:
+            with raw_connection({"conninfo": server.url(name)}) as conn:
                 for column in range(statements):
                     conn.execute(f"SELECT count(c{column}) FROM fleet_probe")
                 conn.execute("SELECT pg_stat_force_next_flush()")
