@@ -15,7 +15,7 @@ test: $(STAMP)
 	else \
 		echo "Browser suite (tests/browser): SKIPPED, Chromium not installed: apt-get install chromium chromium-driver"; \
 	fi
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -1,12 +1,16 @@
 """Fixtures shared by the whole suite. Every test runs on a real PostgreSQL."""
 
 import io
+import os
+from pathlib import Path
 
 import psycopg
 import pytest
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from perfconsole.core.db import raw_connection
+from perfconsole.embedded import EmbeddedServer
+from perfconsole.embedded.server import _free_port
 from perfconsole.history.connections import ALIAS_PREFIX
 
 # A scratch primary and its streaming standby, for any test that asks.
@@ -156,3 +160,24 @@ def explain_role(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         call_command("setupexplainrole", stdout=io.StringIO())
     return EXPLAIN_ROLE
+
+
+DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture(scope="module")
+def server_15(tmp_path_factory):
+    """Start Debian's PostgreSQL 15 as a target of another major version."""
+    if not (DEBIAN_15 / "postgres").exists():
+        pytest.skip("Debian's PostgreSQL 15 is not installed")
+    if Path(os.environ.get("EMBEDDED_PG_BIN") or "/") == DEBIAN_15:
+        pytest.skip("the suite itself runs on PostgreSQL 15")
+    server = EmbeddedServer(
+        tmp_path_factory.mktemp("target15") / "pgdata",
+        bin_dir=DEBIAN_15,
+        # Far from the suite's and the other scratch servers' ports.
+        port=_free_port(55650),
+    )
+    server.ensure_running()
+    yield server
+    server.stop()

@@ -8,7 +8,6 @@ import io
 import os
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -385,26 +384,6 @@ def test_collectstats_collects_a_target_by_name(history_db, running):
     assert Snapshot.objects.filter(database=target).count() == 1
     with pytest.raises(CommandError, match="No monitored database is named 'nope'"):
         call_command("collectstats", "--database", "nope", stdout=io.StringIO())
-
-
-DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
-
-
-@pytest.fixture(scope="module")
-def server_15(tmp_path_factory):
-    """Start Debian's PostgreSQL 15 as a target of another major version."""
-    if not (DEBIAN_15 / "postgres").exists():
-        pytest.skip("Debian's PostgreSQL 15 is not installed")
-    if Path(os.environ.get("EMBEDDED_PG_BIN") or "/") == DEBIAN_15:
-        pytest.skip("the suite itself runs on PostgreSQL 15")
-    server = EmbeddedServer(
-        tmp_path_factory.mktemp("target15") / "pgdata",
-        bin_dir=DEBIAN_15,
-        port=_free_port(FIRST_PORT + 50),
-    )
-    server.ensure_running()
-    yield server
-    server.stop()
 
 
 def test_a_target_of_another_major_version_is_collected(
