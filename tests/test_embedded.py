@@ -83,22 +83,27 @@ def test_stale_pid_file_is_recovered(scratch_server):
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_management_command_reports_the_server(scratch_server):
+def embeddedpg(server, port):
+    """Return a runner of `manage.py embeddedpg ACTION` for the server on port."""
     env = {
         **os.environ,
-        "EMBEDDED_PG_DATA": str(scratch_server.data_dir),
-        # Its own port: the suite's server may hold the default one.
-        "EMBEDDED_PG_PORT": str(unused_port()),
+        "EMBEDDED_PG_DATA": str(server.data_dir),
+        "EMBEDDED_PG_PORT": str(port),
         "DEBUG": "1",
     }
     env.pop("DATABASE_URL", None)
-    run = lambda action: subprocess.run(  # noqa: E731
+    return lambda action: subprocess.run(
         [sys.executable, "manage.py", "embeddedpg", action],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
+
+
+def test_management_command_reports_the_server(scratch_server):
+    # Its own port: the suite's server may hold the default one.
+    run = embeddedpg(scratch_server, unused_port())
     assert run("status").returncode == 3
     started = run("start")
     assert started.returncode == 0, started.stderr
@@ -111,20 +116,7 @@ def test_management_command_reports_the_server(scratch_server):
 
 def test_the_command_starts_a_streaming_standby_of_the_server(scratch_server):
     scratch_server.port = unused_port()
-    env = {
-        **os.environ,
-        "EMBEDDED_PG_DATA": str(scratch_server.data_dir),
-        "EMBEDDED_PG_PORT": str(scratch_server.port),
-        "DEBUG": "1",
-    }
-    env.pop("DATABASE_URL", None)
-    run = lambda action: subprocess.run(  # noqa: E731
-        [sys.executable, "manage.py", "embeddedpg", action],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    run = embeddedpg(scratch_server, scratch_server.port)
     try:
         started = run("standby")
         assert started.returncode == 0, started.stderr

@@ -216,16 +216,9 @@ class Collection:
         try:
             with transaction.atomic():
                 status = self.reader.statements_status()
-        except SourceUnreadable as error:
-            self.lack("statement", str(error), unreadable=True)
-            return
-        except DatabaseError as error:
-            self.lack("statement", explain_database_error(error))
-            return
-        if not status.usable:
-            self.lack("statement", self.unusable_reason(status), unreadable=True)
-            return
-        try:
+            if not status.usable:
+                self.lack("statement", self.unusable_reason(status), unreadable=True)
+                return
             with transaction.atomic():
                 sql = statements_sql(status, self.database, self.reader)
         except SourceUnreadable as error:
