@@ -366,6 +366,14 @@ def _foreign_keys(cursor) -> list[tuple[str, str, str]]:
     return cursor.fetchall()
 
 
+# Insert triggers of summaries the loader rebuilds whole after its COPYs.
+INSERT_TRIGGERS = [
+    ("study_collaborators", "study_collaborators_list_insert"),
+    ("collaboration_activity", "collaboration_activity_rollup_insert"),
+    ("collaboration_activity", "collaboration_activity_list_insert"),
+]
+
+
 def _copy(cursor, table: str, lines, progress: Progress, batch: int = 5000):
     """Stream lines into one table with COPY, in batches."""
     statement = f"COPY {table} ({COLUMNS[table]}) FROM STDIN"
@@ -434,21 +442,19 @@ def load_demo(
         _copy(cursor, "users", generator.users(), progress)
         _copy(cursor, "organization_members", generator.memberships(), progress)
         _copy(cursor, "studies", generator.studies(), progress)
+        # The TRUNCATE marked the whole rollup dirty and it is rebuilt below,
+        # and user_collaborative_studies is rebuilt whole: no need to collect
+        # millions of rows for the insert triggers.
+        for table, trigger in INSERT_TRIGGERS:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
         _copy(cursor, "study_collaborators", generator.collaborators(), progress)
-        # The TRUNCATE marked the whole rollup dirty and it is rebuilt below:
-        # no need to collect millions of rows for the insert trigger.
-        cursor.execute(
-            "ALTER TABLE collaboration_activity"
-            " DISABLE TRIGGER collaboration_activity_rollup_insert"
-        )
         _copy(cursor, "collaboration_activity", generator.activity(), progress)
-        cursor.execute(
-            "ALTER TABLE collaboration_activity"
-            " ENABLE TRIGGER collaboration_activity_rollup_insert"
-        )
+        for table, trigger in INSERT_TRIGGERS:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
         progress.finish()
         for statement in indexes:
             cursor.execute(statement)
+        cursor.execute("SELECT user_collaborative_studies_rebuild(NULL)")
         for table, name, definition in foreign_keys:
             cursor.execute(
                 sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(

@@ -33,9 +33,11 @@ ROLLUP_TABLES = [
     "organization_member_last_activity",
     "organization_activity_rollup_dirty",
     "organization_activity_rollup_state",
-    # Kept by triggers, not rebuilt (migration 0012); vacuumed with the rest.
+    # Kept by triggers, not rebuilt (migrations 0012, 0015); vacuumed with the
+    # rest.
     "organization_member_counts",
     "organization_member_activity_hourly",
+    "user_collaborative_studies",
 ]
 
 

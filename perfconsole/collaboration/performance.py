@@ -134,13 +134,13 @@ FUNCTIONS = [
     FunctionSpec(
         "get_user_collaborative_studies",
         "get_user_collaborative_studies(uuid)",
-        "functions/get_user_collaborative_studies_v3.sql",
+        "functions/get_user_collaborative_studies_v4.sql",
     ),
     FunctionSpec(
         "get_user_collaborative_studies",
         "get_user_collaborative_studies(uuid,integer,timestamp with time zone,"
         "timestamp with time zone,uuid)",
-        "functions/get_user_collaborative_studies_paged_v1.sql",
+        "functions/get_user_collaborative_studies_paged_v2.sql",
     ),
     FunctionSpec(
         "get_organization_analytics",
@@ -166,18 +166,25 @@ FUNCTIONS = [
     ),
 ]
 
-# The triggers that mark the rollup dirty (migration 0005), by table.
+# The triggers that keep the rollup and the summaries beside it (migrations
+# 0005, 0012, 0015), by table.
 ROLLUP_TRIGGERS = {
     "collaboration_activity": [
         "collaboration_activity_rollup_insert",
         "collaboration_activity_rollup_update",
         "collaboration_activity_rollup_delete",
         "collaboration_activity_rollup_truncate",
+        # Those of user_collaborative_studies (migration 0015).
+        "collaboration_activity_list_insert",
+        "collaboration_activity_list_update",
+        "collaboration_activity_list_delete",
+        "collaboration_activity_list_truncate",
     ],
     "studies": [
         "studies_rollup_update",
         "studies_rollup_delete",
         "studies_rollup_truncate",
+        "studies_list_update",
     ],
     # The member counts get_organization_analytics reads (migration 0012).
     "organization_members": [
@@ -192,7 +199,15 @@ ROLLUP_TRIGGERS = {
         "organization_member_last_activity_count_delete",
         "organization_member_last_activity_count_truncate",
     ],
+    # The studies get_user_collaborative_studies reads (migration 0015).
+    "study_collaborators": [
+        "study_collaborators_list_insert",
+        "study_collaborators_list_update",
+        "study_collaborators_list_delete",
+        "study_collaborators_list_truncate",
+    ],
 }
+
 REBUILD_HINT = f"manage.py refreshviews --view {ROLLUP_NAME}"
 
 VIEW = ViewSpec(

@@ -65,7 +65,17 @@ def wait_until(condition, what, seconds=30):
 
 def test_the_primary_lists_its_standby_streaming(targets):
     primary, _standby = targets
-    (sender,) = statistics.senders(connection_alias(primary))
+    alias = connection_alias(primary)
+    # replay_lsn stays NULL until the standby's first status report (every
+    # wal_receiver_status_interval); on 15 in CI the test once came first.
+    wait_until(
+        lambda: any(
+            sender["replay_behind_bytes"] is not None
+            for sender in statistics.senders(alias)
+        ),
+        "the standby's first status report",
+    )
+    (sender,) = statistics.senders(alias)
     assert sender["application_name"] == STANDBY
     assert sender["client"] == "127.0.0.1"
     assert (sender["state"], sender["sync_state"]) == ("streaming", "async")
