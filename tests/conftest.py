@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from perfconsole.core.db import raw_connection
@@ -17,6 +18,11 @@ from perfconsole.history.connections import ALIAS_PREFIX
 from tests.replication_servers import replication_pair  # noqa: F401
 
 DATABASE_FIXTURES = {"db", "transactional_db"}
+
+# One PBKDF2 round instead of a million: each user a test creates would
+# otherwise cost a third of a second to hash. The hash records its rounds, so
+# a console the tests start in another process still checks it.
+PBKDF2PasswordHasher.iterations = 1
 
 
 @pytest.fixture(autouse=True)
