@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from perfconsole.collaboration.demo import SCALES, load_demo
 from perfconsole.collaboration.models import (
     CollaborationActivity,
     ProductUser,
@@ -177,6 +178,12 @@ def test_every_change_keeps_the_table_exact(acme, change):
     assert_exact()
     if change is not older_activity:  # Not the newest: nothing to change.
         assert sorted(run_sql(STORED)) != before, "the change must touch the table"
+
+
+def test_the_demo_loader_leaves_the_table_exact():
+    # The loader disables the insert triggers for its COPY, then rebuilds.
+    load_demo(SCALES["small"], seed=3)
+    assert_exact()
 
 
 def test_truncating_the_collaborators_empties_the_table(acme):
