@@ -10,12 +10,11 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from perfconsole.core.db import raw_connection
-from perfconsole.embedded import EmbeddedServer
-from perfconsole.embedded.server import _free_port
 from perfconsole.history.connections import ALIAS_PREFIX
 
 # A scratch primary and its streaming standby, for any test that asks.
 from tests.replication_servers import replication_pair  # noqa: F401
+from tests.scratch_servers import DEBIAN_15, start_scratch_server
 
 DATABASE_FIXTURES = {"db", "transactional_db"}
 
@@ -168,9 +167,6 @@ def explain_role(django_db_setup, django_db_blocker):
     return EXPLAIN_ROLE
 
 
-DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
-
-
 @pytest.fixture(scope="module")
 def server_15(tmp_path_factory):
     """Start Debian's PostgreSQL 15 as a target of another major version."""
@@ -178,12 +174,6 @@ def server_15(tmp_path_factory):
         pytest.skip("Debian's PostgreSQL 15 is not installed")
     if Path(os.environ.get("EMBEDDED_PG_BIN") or "/") == DEBIAN_15:
         pytest.skip("the suite itself runs on PostgreSQL 15")
-    server = EmbeddedServer(
-        tmp_path_factory.mktemp("target15") / "pgdata",
-        bin_dir=DEBIAN_15,
-        # Far from the suite's and the other scratch servers' ports.
-        port=_free_port(55650),
-    )
-    server.ensure_running()
+    server = start_scratch_server(tmp_path_factory, "target15", DEBIAN_15)
     yield server
     server.stop()

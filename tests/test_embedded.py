@@ -12,16 +12,9 @@ from django.conf import settings
 from django.db import connection
 
 from perfconsole.embedded import EmbeddedServer, configured_server
+from tests.scratch_servers import DEBIAN_15, unused_port
 
 ROOT = Path(__file__).resolve().parent.parent
-DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
-
-
-def unused_port():
-    """Return a port nothing listens on (the kernel's pick)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def listening(port):

@@ -6,7 +6,6 @@ it is back, without restarting the web server.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,15 +18,10 @@ import psycopg
 import pytest
 
 from perfconsole.embedded import EmbeddedServer
+from tests.scratch_servers import unused_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "never-shown-secret"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url, timeout=40):
@@ -89,7 +83,7 @@ def web_server(scratch_server, tmp_path):
     processes = []
 
     def start(threads=1, **settings):
-        port = free_port()
+        port = unused_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "1"]
             + ["--bind", f"127.0.0.1:{port}", "--threads", str(threads)]

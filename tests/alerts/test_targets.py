@@ -2,7 +2,6 @@
 names its target, and a target that cannot be read keeps its alerts while the
 others are judged. A scratch PostgreSQL server started here is a target."""
 
-import os
 import uuid
 
 import psycopg
@@ -14,30 +13,23 @@ from django.utils import timezone
 from perfconsole.alerts import metrics
 from perfconsole.alerts.evaluation import evaluate_alerts
 from perfconsole.alerts.models import Alert, AlertRule, AlertState
-from perfconsole.embedded import EmbeddedServer
-from perfconsole.embedded.server import SUPERUSER, _free_port
+from perfconsole.embedded.server import SUPERUSER
 from perfconsole.history.collector import console_database
 from perfconsole.history.models import MonitoredDatabase
+from tests.scratch_servers import start_scratch_server
 
 from .conftest import PROBE_SCHEMA, create_large_table, run, table_stat, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHANGELIST = reverse("admin:alerts_alert_changelist")
-# Away from the suite's own servers and the other tests' scratch servers.
-FIRST_PORT = 55700
 SECOND_DATABASE = "second"
 
 
 @pytest.fixture(scope="module")
 def scratch_server(tmp_path_factory):
     """Start a PostgreSQL server of its own, with a second database."""
-    server = EmbeddedServer(
-        tmp_path_factory.mktemp("alert_target") / "pgdata",
-        bin_dir=os.environ.get("EMBEDDED_PG_BIN"),
-        port=_free_port(FIRST_PORT),
-    )
-    server.ensure_running()
+    server = start_scratch_server(tmp_path_factory, "alert_target")
     with psycopg.connect(server.url(), autocommit=True) as conn:
         if not conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [SECOND_DATABASE]

@@ -9,7 +9,6 @@
   asks one role for its SCRAM password, the suite's own being trust-only.
 """
 
-import os
 import socket
 import uuid
 
@@ -18,8 +17,8 @@ import pytest
 from django.db import connection
 
 from perfconsole.core.db import console_connection_params, raw_connection
-from perfconsole.embedded import EmbeddedServer
 from perfconsole.history.models import MonitoredDatabase
+from tests.scratch_servers import start_scratch_server
 
 PASSWORD_ROLE = "fleet_password_role"
 PASSWORD = "correct-horse-7f3a"
@@ -75,24 +74,13 @@ def dead_port():
         yield holder.getsockname()[1]
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def password_server(tmp_path_factory):
     """Start a scratch server where PASSWORD_ROLE must give its password.
 
     Yield (port, role, password). Every other connection stays trusted.
     """
-    server = EmbeddedServer(
-        tmp_path_factory.mktemp("fleet") / "pgdata",
-        bin_dir=os.environ.get("EMBEDDED_PG_BIN"),
-        port=free_port(),
-    )
-    server.ensure_running()
+    server = start_scratch_server(tmp_path_factory, "fleet")
     try:
         hba = server.data_dir / "pg_hba.conf"
         rule = f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"

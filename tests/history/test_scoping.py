@@ -6,10 +6,7 @@ database on the test server would not prove that a page reads the target
 and only the target.
 """
 
-import os
-import socket
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,7 +19,6 @@ from perfconsole.core.db import (
     fetch_dicts,
     raw_connection,
 )
-from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import DATABASE_NAME, SUPERUSER
 from perfconsole.health import activity
 from perfconsole.history.collector import collect, console_database
@@ -31,6 +27,7 @@ from perfconsole.history.models import MonitoredDatabase
 from perfconsole.history.scoping import SESSION_KEY
 from perfconsole.monitoring.explain import EXPLAIN_ROLE
 from tests.health.conftest import Background, wait_for
+from tests.scratch_servers import DEBIAN_15, start_scratch_server, unused_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,29 +40,19 @@ CHECKS = "admin:health_healthcheck_changelist"
 SETTINGS = "admin:monitoring_settingsreview_changelist"
 ANALYZER = "admin:analyzer_analyzerreport_changelist"
 DASHBOARD = "admin:history_dashboard"
-# Debian's PostgreSQL 15 where installed (CI has it): a target of another
-# major version than the console's reads other view variants (pg14,
-# pg_stat_statements 1.10) and plans with PREPARE before 16.
-DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
 # A name only the scratch server has: its table, index and statements.
 MARK = f"scoping_only_{uuid.uuid4().hex[:8]}"
-
-
-def unused_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory):
     """A second PostgreSQL server with a table, an index and a statement of its own."""
-    server = EmbeddedServer(
-        tmp_path_factory.mktemp("scoping") / "pgdata",
-        bin_dir=DEBIAN_15 if DEBIAN_15.is_dir() else os.environ.get("EMBEDDED_PG_BIN"),
-        port=unused_port(),
+    # Debian's PostgreSQL 15 where installed (CI has it): a target of another
+    # major version than the console's reads other view variants (pg14,
+    # pg_stat_statements 1.10) and plans with PREPARE before 16.
+    server = start_scratch_server(
+        tmp_path_factory, "scoping", DEBIAN_15 if DEBIAN_15.is_dir() else None
     )
-    server.ensure_running()
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {MARK} (id int PRIMARY KEY, v int)")
         conn.execute(f"CREATE INDEX {MARK}_v_idx ON {MARK} (v)")

@@ -5,7 +5,6 @@ and a target that times out are others."""
 
 import importlib
 import io
-import os
 import uuid
 from datetime import timedelta
 
@@ -17,8 +16,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Task
 
 from perfconsole.alerts.models import Alert, AlertRule, AlertState, Metric
-from perfconsole.embedded import EmbeddedServer
-from perfconsole.embedded.server import SUPERUSER, _free_port
+from perfconsole.embedded.server import SUPERUSER
 from perfconsole.history.collector import collect
 from perfconsole.history.dispatch import dispatch
 from perfconsole.history.models import (
@@ -29,20 +27,13 @@ from perfconsole.history.models import (
     StatementDelta,
     StatementText,
 )
-
-# Far from the suite's own servers and the replication tests' (55400+).
-FIRST_PORT = 55600
+from tests.scratch_servers import start_scratch_server
 
 
 @pytest.fixture(scope="module")
 def scratch_target(tmp_path_factory):
     """Start a PostgreSQL server of its own (pg_stat_statements preloaded)."""
-    server = EmbeddedServer(
-        tmp_path_factory.mktemp("target") / "pgdata",
-        bin_dir=os.environ.get("EMBEDDED_PG_BIN"),
-        port=_free_port(FIRST_PORT),
-    )
-    server.ensure_running()
+    server = start_scratch_server(tmp_path_factory, "target")
     yield server
     server.stop()
 
