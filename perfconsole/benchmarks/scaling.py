@@ -14,7 +14,6 @@ rolled back, as in `benchmark`.
 from __future__ import annotations
 
 import copy
-import os
 import random
 import re
 import statistics
@@ -134,11 +133,6 @@ def close_alias(alias: str) -> None:
         return
     wrapper.close()
     del connections[alias]
-
-
-def load_average() -> str:
-    """Return the 1, 5 and 15 minute load averages, as `uptime` prints them."""
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def describe(cursor, scale: ScaleDatabase) -> None:

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from perfconsole.collaboration.demo import SCALES
+from perfconsole.core.timing import load_average
 
 from . import scaling, scaling_report
 from .models import ScalingRun
@@ -98,7 +99,7 @@ def run_scaling(command, iterations, warmup, seed, names, options) -> None:
             seed=seed,
             progress=lambda text: command.stderr.write(f"  {text}"),
         )
-        load_before = scaling.load_average()
+        load_before = load_average()
         started = time.time()
         try:
             points = benchmark.run()
@@ -108,7 +109,7 @@ def run_scaling(command, iterations, warmup, seed, names, options) -> None:
             raise CommandError(
                 f"scaling benchmark stopped, everything rolled back: {error}".strip()
             ) from error
-        load_after = scaling.load_average()
+        load_after = load_average()
     finally:
         for scale in scales:
             scaling.close_alias(scale.alias)

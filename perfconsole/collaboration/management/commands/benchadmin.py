@@ -10,20 +10,18 @@ request, the time its SQL took (p95 of the per-request sums) and the load
 average beside them.
 """
 
-import math
 import secrets
 import statistics
-import time
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from perfconsole.collaboration.admin import MAX_PAGES
+from perfconsole.core.timing import load_average, p95, time_requests
 
 
 def one(statement: str):
@@ -200,25 +198,13 @@ class Command(BaseCommand):
         url = reverse(f"admin:collaboration_{name}_changelist")
         if query:
             url += "?" + urlencode(query)
-        response = client.get(url)
-        times, sql_times = [], []
-        for _ in range(runs):
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-            sql_times.append(
-                sum(float(query["time"]) for query in captured.captured_queries) * 1000
-            )
-        rows = shown_rows(response.content.decode())
-        times.sort()
-        sql_times.sort()
-        p95 = math.ceil(0.95 * len(times)) - 1
-        with open("/proc/loadavg") as file:
-            load = " ".join(file.read().split()[:3])
+        timed = time_requests(client, url, runs)
+        response = timed.response
         return (
-            f"| {name} | {what} | {response.status_code} | {rows}"
-            f" | {len(response.content) / 1024:.0f} | {statistics.median(times):.0f}"
-            f" | {times[p95]:.0f} | {times[-1]:.0f} | {sql_times[p95]:.1f}"
-            f" | {load} |"
+            f"| {name} | {what} | {response.status_code}"
+            f" | {shown_rows(response.content.decode())}"
+            f" | {len(response.content) / 1024:.0f}"
+            f" | {statistics.median(timed.times):.0f} | {p95(timed.times):.0f}"
+            f" | {max(timed.times):.0f} | {p95(timed.sql_times):.1f}"
+            f" | {load_average()} |"
         )

@@ -9,7 +9,6 @@ slowest statements (median per request), and with --checks every health
 check run on its own.
 """
 
-import math
 import re
 import secrets
 import statistics
@@ -18,11 +17,11 @@ from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from perfconsole.core.db import QUERY_TAG
+from perfconsole.core.timing import load_average, p95, time_requests
 from perfconsole.health.registry import registered_checks
 
 PAGES = {
@@ -30,36 +29,6 @@ PAGES = {
     "analyzer": "admin:analyzer_analyzerreport_changelist",
 }
 SLOWEST = 5
-
-
-def p95(values):
-    """Return the 95th percentile (nearest rank) of a list of numbers."""
-    ordered = sorted(values)
-    return ordered[math.ceil(0.95 * len(ordered)) - 1]
-
-
-def load_average():
-    """Return the 1, 5 and 15-minute load averages as one string."""
-    with open("/proc/loadavg") as file:
-        return " ".join(file.read().split()[:3])
-
-
-class StatementTimer:
-    """Record every statement's text and time in ms (an execute wrapper).
-
-    Django's captured queries round times to the millisecond.
-    """
-
-    def __init__(self):
-        self.statements = []
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            self.statements.append((str(sql), elapsed))
 
 
 def statement_name(sql):
@@ -110,29 +79,22 @@ class Command(BaseCommand):
 
         Also returns its SLOWEST statements as (median ms, text).
         """
-        url = reverse(name)
-        response = client.get(url)
-        times, sql_times = [], []
+        timed = time_requests(client, reverse(name), runs)
         by_statement = defaultdict(list)
-        for _ in range(runs):
-            timer = StatementTimer()
-            with connection.execute_wrapper(timer):
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-            sql_times.append(sum(ms for _, ms in timer.statements))
-            for sql, ms in timer.statements:
+        for statements in timed.statements:
+            for sql, ms in statements:
                 by_statement[statement_name(sql)].append(ms)
         slowest = sorted(
             ((statistics.median(ms), text) for text, ms in by_statement.items()),
             reverse=True,
         )[:SLOWEST]
         row = (
-            f"| {page} | {response.status_code}"
-            f" | {len(response.content) / 1024:.0f}"
-            f" | {len(timer.statements)}"
-            f" | {statistics.median(times):.0f} | {p95(times):.0f}"
-            f" | {max(times):.0f} | {p95(sql_times):.1f} | {load_average()} |"
+            f"| {page} | {timed.response.status_code}"
+            f" | {len(timed.response.content) / 1024:.0f}"
+            f" | {len(timed.statements[-1])}"
+            f" | {statistics.median(timed.times):.0f} | {p95(timed.times):.0f}"
+            f" | {max(timed.times):.0f} | {p95(timed.sql_times):.1f}"
+            f" | {load_average()} |"
         )
         return row, slowest
 

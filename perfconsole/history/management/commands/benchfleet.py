@@ -30,6 +30,7 @@ from django.db import connections
 from django.utils import timezone
 
 from perfconsole.core.db import raw_connection
+from perfconsole.core.timing import load_average
 from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import SUPERUSER, _free_port
 from perfconsole.history.dispatch import dispatch
@@ -41,11 +42,6 @@ SILENT = f"{PREFIX}silent-"
 # Far from the suite's servers and the tests' scratch servers.
 FIRST_PORT = 55800
 WAIT_SECONDS = 300
-
-
-def load_average():
-    """Return the 1, 5 and 15 minute load averages, as uptime prints them."""
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 class Command(BaseCommand):

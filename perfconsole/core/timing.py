@@ -1,0 +1,73 @@
+"""What the timing commands share: the load average and timed requests.
+
+`benchadmin`, `benchpages`, `benchfleet` and `benchmark --scaling` print
+their figures with the machine's load average beside them.
+"""
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db import connection
+from django.test import Client
+
+if TYPE_CHECKING:
+    # What the test client returns (django-stubs' name for it).
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+
+def load_average() -> str:
+    """Return the 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def p95(values: list[float]) -> float:
+    """Return the 95th percentile (nearest rank) of a list of numbers."""
+    ordered = sorted(values)
+    return ordered[math.ceil(0.95 * len(ordered)) - 1]
+
+
+class StatementTimer:
+    """Record every statement's text and time in ms (an execute wrapper).
+
+    Django's captured queries round times to the millisecond.
+    """
+
+    def __init__(self):
+        self.statements: list[tuple[str, float]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.statements.append((str(sql), elapsed))
+
+
+@dataclass
+class RequestTimes:
+    """A page requested several times: the last response and every timing."""
+
+    response: "Response"
+    # Per request, in ms: the whole request, and the sum of its statements.
+    times: list[float] = field(default_factory=list)
+    sql_times: list[float] = field(default_factory=list)
+    # Per request, its statements as (text, ms).
+    statements: list[list[tuple[str, float]]] = field(default_factory=list)
+
+
+def time_requests(client: Client, url: str, runs: int) -> RequestTimes:
+    """Request a page `runs` times after one warm-up, timing each request."""
+    timed = RequestTimes(client.get(url))
+    for _ in range(runs):
+        timer = StatementTimer()
+        with connection.execute_wrapper(timer):
+            started = time.perf_counter()
+            timed.response = client.get(url)
+            timed.times.append((time.perf_counter() - started) * 1000)
+        timed.sql_times.append(sum(ms for _, ms in timer.statements))
+        timed.statements.append(timer.statements)
+    return timed
