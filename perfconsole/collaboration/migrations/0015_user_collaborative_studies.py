@@ -32,12 +32,11 @@ TRIGGERS = [
     ("studies_list_update", "studies"),
 ]
 FUNCTIONS = [
-    "study_collaborators_listed()",
-    "collaboration_activity_listed()",
-    "collaboration_activity_unlisted()",
-    "studies_listed()",
-    "study_collaborators_truncated()",
-    "collaboration_activity_truncated()",
+    "user_collaborative_studies_rows_changed()",
+    "user_collaborative_studies_activity_added()",
+    "user_collaborative_studies_study_changed()",
+    "user_collaborative_studies_emptied()",
+    "user_collaborative_studies_activity_truncated()",
     "user_collaborative_studies_rebuild(uuid[])",
 ]
 

@@ -69,8 +69,10 @@ BEGIN
 END
 $$;
 
--- study_collaborators inserted, updated or deleted: rebuild their studies.
-CREATE OR REPLACE FUNCTION study_collaborators_listed()
+-- Rows with a study_id changed (collaborators inserted, updated or deleted;
+-- activity updated or deleted, whose newest row may be gone): rebuild the
+-- studies of the old and new rows.
+CREATE OR REPLACE FUNCTION user_collaborative_studies_rows_changed()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -98,7 +100,7 @@ $$;
 
 -- Activity inserted: raise each study's last_activity_at to its newest new
 -- row, locking the rows in key order (two bulk inserts never deadlock).
-CREATE OR REPLACE FUNCTION collaboration_activity_listed()
+CREATE OR REPLACE FUNCTION user_collaborative_studies_activity_added()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -134,35 +136,9 @@ BEGIN
 END
 $$;
 
--- Activity updated or deleted: its newest row may be gone, so rebuild the
--- studies of the old and new rows.
-CREATE OR REPLACE FUNCTION collaboration_activity_unlisted()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-AS $$
-DECLARE
-    v_studies uuid[];
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        SELECT array_agg(DISTINCT o.study_id) INTO v_studies FROM old_rows AS o;
-    ELSE
-        SELECT array_agg(DISTINCT r.study_id)
-          INTO v_studies
-          FROM (SELECT n.study_id FROM new_rows AS n
-                UNION ALL
-                SELECT o.study_id FROM old_rows AS o) AS r;
-    END IF;
-    IF v_studies IS NOT NULL THEN
-        PERFORM user_collaborative_studies_rebuild(v_studies);
-    END IF;
-    RETURN NULL;
-END
-$$;
-
 -- Studies updated: rebuild those whose columns kept here changed.
 -- (A deleted study takes its collaborators with it: their trigger runs.)
-CREATE OR REPLACE FUNCTION studies_listed()
+CREATE OR REPLACE FUNCTION user_collaborative_studies_study_changed()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -184,7 +160,7 @@ END
 $$;
 
 -- TRUNCATE study_collaborators (or studies, which cascades to it): no rows.
-CREATE OR REPLACE FUNCTION study_collaborators_truncated()
+CREATE OR REPLACE FUNCTION user_collaborative_studies_emptied()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -196,7 +172,7 @@ END
 $$;
 
 -- TRUNCATE collaboration_activity: no study has activity.
-CREATE OR REPLACE FUNCTION collaboration_activity_truncated()
+CREATE OR REPLACE FUNCTION user_collaborative_studies_activity_truncated()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -212,34 +188,34 @@ $$;
 CREATE TRIGGER study_collaborators_list_insert
     AFTER INSERT ON study_collaborators
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION study_collaborators_listed();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_rows_changed();
 CREATE TRIGGER study_collaborators_list_update
     AFTER UPDATE ON study_collaborators
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION study_collaborators_listed();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_rows_changed();
 CREATE TRIGGER study_collaborators_list_delete
     AFTER DELETE ON study_collaborators
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION study_collaborators_listed();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_rows_changed();
 CREATE TRIGGER study_collaborators_list_truncate
     AFTER TRUNCATE ON study_collaborators
-    FOR EACH STATEMENT EXECUTE FUNCTION study_collaborators_truncated();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_emptied();
 CREATE TRIGGER collaboration_activity_list_insert
     AFTER INSERT ON collaboration_activity
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION collaboration_activity_listed();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_activity_added();
 CREATE TRIGGER collaboration_activity_list_update
     AFTER UPDATE ON collaboration_activity
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION collaboration_activity_unlisted();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_rows_changed();
 CREATE TRIGGER collaboration_activity_list_delete
     AFTER DELETE ON collaboration_activity
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION collaboration_activity_unlisted();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_rows_changed();
 CREATE TRIGGER collaboration_activity_list_truncate
     AFTER TRUNCATE ON collaboration_activity
-    FOR EACH STATEMENT EXECUTE FUNCTION collaboration_activity_truncated();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_activity_truncated();
 CREATE TRIGGER studies_list_update
     AFTER UPDATE ON studies
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION studies_listed();
+    FOR EACH STATEMENT EXECUTE FUNCTION user_collaborative_studies_study_changed();
