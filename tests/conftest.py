@@ -174,6 +174,6 @@ def server_15(tmp_path_factory):
         pytest.skip("Debian's PostgreSQL 15 is not installed")
     if Path(os.environ.get("EMBEDDED_PG_BIN") or "/") == DEBIAN_15:
         pytest.skip("the suite itself runs on PostgreSQL 15")
-    server = start_scratch_server(tmp_path_factory, "target15", DEBIAN_15)
+    server = start_scratch_server(tmp_path_factory.mktemp("target15"), DEBIAN_15)
     yield server
     server.stop()

@@ -23,10 +23,10 @@ def unused_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_scratch_server(tmp_path_factory, name, bin_dir=None) -> EmbeddedServer:
-    """Start a scratch server; bin_dir defaults to the suite's binaries."""
+def start_scratch_server(directory: Path, bin_dir=None) -> EmbeddedServer:
+    """Start a scratch server in directory; bin_dir defaults to the suite's."""
     server = EmbeddedServer(
-        tmp_path_factory.mktemp(name) / "pgdata",
+        directory / "pgdata",
         bin_dir=bin_dir or os.environ.get("EMBEDDED_PG_BIN"),
         port=unused_port(),
     )

@@ -17,8 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from perfconsole.embedded import EmbeddedServer
-from tests.scratch_servers import unused_port
+from tests.scratch_servers import start_scratch_server, unused_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "never-shown-secret"
@@ -50,10 +49,7 @@ def get(url, timeout=40):
 
 @pytest.fixture
 def scratch_server(tmp_path):
-    server = EmbeddedServer(
-        tmp_path / "pgdata", bin_dir=os.environ.get("EMBEDDED_PG_BIN")
-    )
-    server.ensure_running()
+    server = start_scratch_server(tmp_path)
     yield server
     server.stop()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from perfconsole.core.timing import percentile
 
 INDEX_NODES = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
 
@@ -43,19 +43,6 @@ def calls_function(plan: dict) -> bool:
 def buffers(plan: dict) -> tuple[int, int]:
     """Return (shared hit, shared read) of the whole plan (its top node)."""
     return plan.get("Shared Hit Blocks", 0), plan.get("Shared Read Blocks", 0)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Return the value at this fraction, interpolated between ranks."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = math.floor(position)
-    high = math.ceil(position)
-    if low == high:
-        return ordered[low]
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def summary(values: list[float]) -> dict:

@@ -124,11 +124,6 @@ class ResultTable(ConsoleTable):
 # -- a scaling run (benchmark --scaling) ----------------------------------------
 
 
-def slope(value):
-    """Return a fitted slope with two decimals (None, not fitted, is never passed)."""
-    return f"{value:.2f}"
-
-
 class ScalesTable(ConsoleTable):
     """The scales a scaling run measured: label, database, rows."""
 
@@ -182,26 +177,15 @@ class SlopesTable(ConsoleTable):
         attrs = {"class": "pc-table", "id": "scaling-slopes"}
 
     label = TextColumn(verbose_name="query")
-    scale_slope = TextColumn(verbose_name="p95 across scales")
-    scale_rows_slope = TextColumn(verbose_name="rows across scales")
-    bucket_slope = TextColumn(verbose_name="p95 across organization sizes")
-    bucket_rows_slope = TextColumn(verbose_name="rows across organization sizes")
+    # A slope not fitted (None) shows the columns' dash.
+    scale_slope = NumberColumn(verbose_name="p95 across scales")
+    scale_rows_slope = NumberColumn(verbose_name="rows across scales")
+    bucket_slope = NumberColumn(verbose_name="p95 across organization sizes")
+    bucket_rows_slope = NumberColumn(verbose_name="rows across organization sizes")
     buffers = TextColumn(
         verbose_name='shared buffers per call, hit/read ("all", by scale)',
         accessor="by_scale",
     )
-
-    def render_scale_slope(self, value):
-        return slope(value)
-
-    def render_scale_rows_slope(self, value):
-        return slope(value)
-
-    def render_bucket_slope(self, value):
-        return slope(value)
-
-    def render_bucket_rows_slope(self, value):
-        return slope(value)
 
     def render_buffers(self, value):
         return "; ".join(

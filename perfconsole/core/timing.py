@@ -1,4 +1,4 @@
-"""What the timing commands share: the load average and timed requests.
+"""What the timing commands share: percentiles, the load average, timed requests.
 
 `benchadmin`, `benchpages`, `benchfleet` and `benchmark --scaling` print
 their figures with the machine's load average beside them.
@@ -23,10 +23,17 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def p95(values: list[float]) -> float:
-    """Return the 95th percentile (nearest rank) of a list of numbers."""
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the value at this fraction, interpolated between ranks."""
+    if not values:
+        return 0.0
     ordered = sorted(values)
-    return ordered[math.ceil(0.95 * len(ordered)) - 1]
+    position = (len(ordered) - 1) * fraction
+    low = math.floor(position)
+    high = math.ceil(position)
+    if low == high:
+        return ordered[low]
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 class StatementTimer:

@@ -29,7 +29,7 @@ SECOND_DATABASE = "second"
 @pytest.fixture(scope="module")
 def scratch_server(tmp_path_factory):
     """Start a PostgreSQL server of its own, with a second database."""
-    server = start_scratch_server(tmp_path_factory, "alert_target")
+    server = start_scratch_server(tmp_path_factory.mktemp("alert_target"))
     with psycopg.connect(server.url(), autocommit=True) as conn:
         if not conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [SECOND_DATABASE]

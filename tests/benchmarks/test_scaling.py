@@ -308,6 +308,13 @@ def test_the_page_shows_the_table_charts_and_verdicts(admin_client):
     assert "<strong>MISSED</strong> team_analytics_function (function)" in page
     # Every query's p95 grows 10x across buckets on constant rows.
     assert page.count("<strong>MISSED</strong>") == len(QUERIES)
+    # The slopes: right-aligned numbers with two decimals, the label escaped.
+    slopes = page[page.index('id="scaling-slopes"') :]
+    assert (
+        '<td>get_user_collaborative_studies</td><td class="num">0.08</td>'
+        '<td class="num">0.00</td><td class="num">1.00</td>'
+    ) in slopes
+    assert "tiny 0/0; &lt;b&gt;big&lt;/b&gt; 0/0" in slopes
     # Labels and names are escaped, in the HTML and in the chart's JSON.
     assert "<b>" not in page and "<i>" not in page
     assert "&lt;i&gt;db&lt;/i&gt;" in page

@@ -80,7 +80,7 @@ def password_server(tmp_path_factory):
 
     Yield (port, role, password). Every other connection stays trusted.
     """
-    server = start_scratch_server(tmp_path_factory, "fleet")
+    server = start_scratch_server(tmp_path_factory.mktemp("fleet"))
     try:
         hba = server.data_dir / "pg_hba.conf"
         rule = f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"

@@ -51,7 +51,8 @@ def scratch(tmp_path_factory):
     # major version than the console's reads other view variants (pg14,
     # pg_stat_statements 1.10) and plans with PREPARE before 16.
     server = start_scratch_server(
-        tmp_path_factory, "scoping", DEBIAN_15 if DEBIAN_15.is_dir() else None
+        tmp_path_factory.mktemp("scoping"),
+        DEBIAN_15 if DEBIAN_15.is_dir() else None,
     )
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {MARK} (id int PRIMARY KEY, v int)")

@@ -33,7 +33,7 @@ from tests.scratch_servers import start_scratch_server
 @pytest.fixture(scope="module")
 def scratch_target(tmp_path_factory):
     """Start a PostgreSQL server of its own (pg_stat_statements preloaded)."""
-    server = start_scratch_server(tmp_path_factory, "target")
+    server = start_scratch_server(tmp_path_factory.mktemp("target"))
     yield server
     server.stop()
 

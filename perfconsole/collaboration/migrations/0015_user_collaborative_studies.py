@@ -8,7 +8,7 @@ and studies. Both forms of the function read it through its order index.
 Atomic: the three tables are locked against writes (SHARE ROW EXCLUSIVE,
 which CREATE TRIGGER takes anyway) from before the backfill until the
 triggers exist and commit, under a lock_timeout, so a busy table fails the
-migration cleanly instead of queueing writers behind it. At `large` (562 000
+migration cleanly instead of queueing writers behind it. At `large` (563 000
 collaborators, 5 million activity rows) the backfill holds them for a few
 seconds. Reversing puts v3 and the paged v1 back and drops the triggers and
 the table.

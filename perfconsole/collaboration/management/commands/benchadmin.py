@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from perfconsole.collaboration.admin import MAX_PAGES
-from perfconsole.core.timing import load_average, p95, time_requests
+from perfconsole.core.timing import load_average, percentile, time_requests
 
 
 def one(statement: str):
@@ -204,7 +204,8 @@ class Command(BaseCommand):
             f"| {name} | {what} | {response.status_code}"
             f" | {shown_rows(response.content.decode())}"
             f" | {len(response.content) / 1024:.0f}"
-            f" | {statistics.median(timed.times):.0f} | {p95(timed.times):.0f}"
-            f" | {max(timed.times):.0f} | {p95(timed.sql_times):.1f}"
+            f" | {statistics.median(timed.times):.0f}"
+            f" | {percentile(timed.times, 0.95):.0f}"
+            f" | {max(timed.times):.0f} | {percentile(timed.sql_times, 0.95):.1f}"
             f" | {load_average()} |"
         )

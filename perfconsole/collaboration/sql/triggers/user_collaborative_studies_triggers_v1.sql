@@ -30,8 +30,9 @@ BEGIN
     IF p_studies IS NULL THEN
         DELETE FROM user_collaborative_studies;
         INSERT INTO user_collaborative_studies
-               (study_id, user_id, role, permissions, added_at, study_title, study_status,
-                study_created_at, organization_id, collaborators, last_activity_at)
+               (study_id, user_id, role, permissions, added_at, study_title,
+                study_status, study_created_at, organization_id, collaborators,
+                last_activity_at)
         SELECT sc.study_id, sc.user_id, sc.role, sc.permissions, sc.added_at,
                s.title, s.status, s.created_at, s.organization_id,
                count(*) OVER (PARTITION BY sc.study_id),
@@ -53,8 +54,9 @@ BEGIN
 
     DELETE FROM user_collaborative_studies AS u WHERE u.study_id = ANY(p_studies);
     INSERT INTO user_collaborative_studies
-           (study_id, user_id, role, permissions, added_at, study_title, study_status,
-            study_created_at, organization_id, collaborators, last_activity_at)
+           (study_id, user_id, role, permissions, added_at, study_title,
+            study_status, study_created_at, organization_id, collaborators,
+            last_activity_at)
     SELECT sc.study_id, sc.user_id, sc.role, sc.permissions, sc.added_at,
            s.title, s.status, s.created_at, s.organization_id,
            count(*) OVER (PARTITION BY sc.study_id),
@@ -109,7 +111,8 @@ DECLARE
     v_studies uuid[];
     v_latest timestamptz[];
 BEGIN
-    SELECT array_agg(n.study_id ORDER BY n.study_id), array_agg(n.latest ORDER BY n.study_id)
+    SELECT array_agg(n.study_id ORDER BY n.study_id),
+           array_agg(n.latest ORDER BY n.study_id)
       INTO v_studies, v_latest
       FROM (SELECT study_id, max(created_at) AS latest
               FROM new_rows

@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from perfconsole.core.db import QUERY_TAG
-from perfconsole.core.timing import load_average, p95, time_requests
+from perfconsole.core.timing import load_average, percentile, time_requests
 from perfconsole.health.registry import registered_checks
 
 PAGES = {
@@ -92,8 +92,9 @@ class Command(BaseCommand):
             f"| {page} | {timed.response.status_code}"
             f" | {len(timed.response.content) / 1024:.0f}"
             f" | {len(timed.statements[-1])}"
-            f" | {statistics.median(timed.times):.0f} | {p95(timed.times):.0f}"
-            f" | {max(timed.times):.0f} | {p95(timed.sql_times):.1f}"
+            f" | {statistics.median(timed.times):.0f}"
+            f" | {percentile(timed.times, 0.95):.0f}"
+            f" | {max(timed.times):.0f} | {percentile(timed.sql_times, 0.95):.1f}"
             f" | {load_average()} |"
         )
         return row, slowest
@@ -112,5 +113,5 @@ class Command(BaseCommand):
                 times.append((time.perf_counter() - started) * 1000)
             self.stdout.write(
                 f"| {check.key} | {statistics.median(times):.1f}"
-                f" | {p95(times):.1f} | {load_average()} |"
+                f" | {percentile(times, 0.95):.1f} | {load_average()} |"
             )

@@ -30,7 +30,7 @@ from django.db import connections
 from django.utils import timezone
 
 from perfconsole.core.db import raw_connection
-from perfconsole.core.timing import load_average
+from perfconsole.core.timing import load_average, percentile
 from perfconsole.embedded import EmbeddedServer
 from perfconsole.embedded.server import SUPERUSER, _free_port
 from perfconsole.history.dispatch import dispatch
@@ -272,7 +272,7 @@ class Command(BaseCommand):
             "silent_failed": sum(s.status == Snapshot.FAILED for s in silent),
             "collection_ms": statistics.mean(s.server_ms or 0 for s in answering),
             "median": statistics.median(delays),
-            "p95": delays[int(0.95 * (len(delays) - 1))],
+            "p95": percentile(delays, 0.95),
             "max": span,
             "per_minute": len(answering) / span * 60,
         }
