@@ -160,8 +160,10 @@ def heaviest_collaborator():
 
 def assert_reads_the_order_index_alone(plans):
     """The user's rows come from one index-only scan, already in order."""
+    # Index Only Scan is the plan; its heap fetches are not checked: they
+    # depend on the visibility map, which the module's VACUUM leaves unset
+    # while another session holds an older snapshot (CI at 4bd71e9 saw it).
     assert "Index Only Scan using user_collaborative_studies_order" in plans
-    assert "Heap Fetches: 0" in plans
     assert "Sort" not in plans
     assert "Seq Scan" not in plans
     assert "organizations_pkey" in plans
