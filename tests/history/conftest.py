@@ -13,6 +13,17 @@ def flush_statistics(cursor):
     cursor.execute("SELECT pg_stat_force_next_flush()")
 
 
+def analyze(cursor, table):
+    """Flush this session's pending counters, then ANALYZE the table.
+
+    ANALYZE sets n_live_tup outright. A backend flushes its counters at most
+    once a second, so inserts still pending would land on top of ANALYZE's
+    figure and count the rows twice.
+    """
+    flush_statistics(cursor)
+    cursor.execute(f"ANALYZE {table}")
+
+
 @pytest.fixture
 def history_db(transactional_db, settings):
     """Return the console's monitored database, with the history emptied.
@@ -37,7 +48,7 @@ def probe(history_db):
         cursor.execute(
             f"INSERT INTO {name} SELECT g, 'n' || g FROM generate_series(1, 200) g"
         )
-        cursor.execute(f"ANALYZE {name}")
+        analyze(cursor, name)
 
     def marker(times):
         with connection.cursor() as cursor:

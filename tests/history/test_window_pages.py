@@ -28,7 +28,7 @@ from perfconsole.history.models import (
 )
 from perfconsole.history.windows import statement_sums
 
-from .conftest import statement_row
+from .conftest import analyze, statement_row
 
 QUERIES = "admin:monitoring_querystat_changelist"
 SLOW = "admin:monitoring_slowquery_changelist"
@@ -55,7 +55,7 @@ def table(history_db, second_connection):
     conn.execute(
         f"INSERT INTO {name} SELECT g, 'n' || g FROM generate_series(1, 2000) g"
     )
-    conn.execute(f"ANALYZE {name}")
+    analyze(conn, name)
     yield conn, name
     conn.execute(f"DROP TABLE IF EXISTS {name}")
 

@@ -18,6 +18,8 @@ from perfconsole.core.formatting import timestamp
 from perfconsole.history.models import Level, MonitoredDatabase
 from perfconsole.history.relations import duration, first_rows, gauges_before
 
+from .conftest import analyze, flush_statistics
+
 TABLES = "admin:monitoring_tableperformance_changelist"
 INDEXES = "admin:monitoring_indexusage_changelist"
 HISTORY = "admin:monitoring_tableperformance_history"
@@ -48,7 +50,7 @@ def relation(history_db, second_connection, settings):
     conn.execute(
         f"INSERT INTO {name} SELECT g, 'n' || g FROM generate_series(1, 2000) g"
     )
-    conn.execute(f"ANALYZE {name}")
+    analyze(conn, name)
     yield conn, name
     conn.execute(f"DROP TABLE IF EXISTS {name}")
 
@@ -67,9 +69,11 @@ def work(conn, name, *, seq, lookups, inserts, first_id):
     )
     conn.execute(f"UPDATE {name} SET note = 'u' WHERE id <= 10")
     conn.execute(f"DELETE FROM {name} WHERE id BETWEEN 11 AND 15")
+    # VACUUM, like ANALYZE, sets the live and dead counts outright.
+    flush_statistics(conn)
     conn.execute(f"VACUUM {name}")
-    conn.execute(f"ANALYZE {name}")
-    conn.execute("SELECT pg_stat_force_next_flush()")
+    analyze(conn, name)
+    flush_statistics(conn)
 
 
 def reading(name):
