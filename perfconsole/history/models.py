@@ -144,7 +144,28 @@ class StatementText(models.Model):
         return f"{self.queryid}: {self.query[:60]}"
 
 
-class StatementDelta(models.Model):
+class StatementCounters(models.Model):
+    """The pg_stat_statements counters the history keeps, one column each."""
+
+    calls = models.BigIntegerField()
+    rows = models.BigIntegerField()
+    total_exec_time = models.FloatField()
+    total_plan_time = models.FloatField()
+    shared_blks_hit = models.BigIntegerField()
+    shared_blks_read = models.BigIntegerField()
+    shared_blks_dirtied = models.BigIntegerField()
+    shared_blks_written = models.BigIntegerField()
+    temp_blks_read = models.BigIntegerField()
+    temp_blks_written = models.BigIntegerField()
+    blk_read_time = models.FloatField()
+    blk_write_time = models.FloatField()
+    wal_bytes = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class StatementDelta(StatementCounters):
     """What one statement did in one period (a collection, an hour, a day).
 
     Only statements that ran in the period have a row. The history tables
@@ -169,19 +190,6 @@ class StatementDelta(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    calls = models.BigIntegerField()
-    rows = models.BigIntegerField()
-    total_exec_time = models.FloatField()
-    total_plan_time = models.FloatField()
-    shared_blks_hit = models.BigIntegerField()
-    shared_blks_read = models.BigIntegerField()
-    shared_blks_dirtied = models.BigIntegerField()
-    shared_blks_written = models.BigIntegerField()
-    temp_blks_read = models.BigIntegerField()
-    temp_blks_written = models.BigIntegerField()
-    blk_read_time = models.FloatField()
-    blk_write_time = models.FloatField()
-    wal_bytes = models.BigIntegerField()
 
     class Meta:
         indexes = [models.Index(fields=["statement", "level", "period_start"])]
@@ -257,7 +265,7 @@ class Baseline(models.Model):
         return f"{self.source} {self.key}"
 
 
-class StatementBaseline(models.Model):
+class StatementBaseline(StatementCounters):
     """The cumulative counters last seen of one pg_stat_statements entry.
 
     Keyed by the entry's identity, so a collection joins the extension's
@@ -285,19 +293,6 @@ class StatementBaseline(models.Model):
         db_constraint=False,
     )
     reset_at = models.DateTimeField(null=True, blank=True)
-    calls = models.BigIntegerField()
-    rows = models.BigIntegerField()
-    total_exec_time = models.FloatField()
-    total_plan_time = models.FloatField()
-    shared_blks_hit = models.BigIntegerField()
-    shared_blks_read = models.BigIntegerField()
-    shared_blks_dirtied = models.BigIntegerField()
-    shared_blks_written = models.BigIntegerField()
-    temp_blks_read = models.BigIntegerField()
-    temp_blks_written = models.BigIntegerField()
-    blk_read_time = models.FloatField()
-    blk_write_time = models.FloatField()
-    wal_bytes = models.BigIntegerField()
 
     def __str__(self):
         return f"{self.queryid} {self.calls}"

@@ -20,27 +20,13 @@ from django.utils import timezone
 
 from perfconsole.core.db import tag_sql
 
-from .models import Level
+from .models import Level, StatementCounters
 
 # Windows up to this long read raw rows, up to the second hourly ones.
 RAW_UP_TO = timedelta(hours=6)
 HOURLY_UP_TO = timedelta(days=14)
 UNITS = {Level.HOURLY: timedelta(hours=1), Level.DAILY: timedelta(days=1)}
-STATEMENT_COLUMNS = (
-    "calls",
-    "rows",
-    "total_exec_time",
-    "total_plan_time",
-    "shared_blks_hit",
-    "shared_blks_read",
-    "shared_blks_dirtied",
-    "shared_blks_written",
-    "temp_blks_read",
-    "temp_blks_written",
-    "blk_read_time",
-    "blk_write_time",
-    "wal_bytes",
-)
+STATEMENT_COLUMNS = tuple(field.name for field in StatementCounters._meta.fields)
 
 
 @dataclass(frozen=True)

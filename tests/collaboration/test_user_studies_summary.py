@@ -243,3 +243,49 @@ def test_concurrent_activity_and_collaborator_both_count(
         [acme.s2.pk, acme.dora.pk],
     )
     assert latest > timezone.now() - timedelta(minutes=1)
+
+
+ADD_ACTIVITIES = (
+    "INSERT INTO collaboration_activity"
+    " (id, created_at, activity_type, details, study_id)"
+    " SELECT gen_random_uuid(), now(), 'comment_added', '{}', study"
+    " FROM unnest(%(studies)s::uuid[]) AS study"
+)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_bulk_inserts_over_the_same_studies_do_not_deadlock(
+    acme, second_connection
+):
+    """A bulk insert locks its studies' rows in study order, not its own.
+
+    The first writer holds one study's rows. The second inserts for both
+    studies, the other one first, and waits on the held study before it locks
+    the other. The first can then write the other study too and commit.
+    """
+    low, high = sorted([acme.s1.pk, acme.s2.pk])
+    first = second_connection(autocommit=False)
+    first.execute(ADD_ACTIVITIES, {"studies": [low]})
+    waiting = second_connection()
+    [(pid,)] = waiting.execute("SELECT pg_backend_pid()").fetchall()
+    errors = []
+
+    def insert_for_both():
+        try:
+            waiting.execute(ADD_ACTIVITIES, {"studies": [high, low]})
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=insert_for_both)
+    thread.start()
+    try:
+        assert backend_waits_for_a_lock(second_connection(), pid)
+        # Had the second writer locked the other study first, this would
+        # deadlock and PostgreSQL would end one of the two.
+        first.execute(ADD_ACTIVITIES, {"studies": [high]})
+    finally:
+        first.commit()
+        thread.join(30)
+    assert not errors
+
+    assert_exact()
