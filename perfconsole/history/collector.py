@@ -393,8 +393,18 @@ def plan_for_whole_sets(cursor):
     and, expecting a few rows, joins them in nested loops: 5 000 new entries
     with their texts took 25 million comparisons, past the statement
     timeout, so on a busy server the first collection never finished.
+
+    JIT goes off with them. Before PostgreSQL 18 a disabled plan node adds
+    10^10 to the plan's cost, far past jit_above_cost, and a server with JIT
+    (Debian's 15, most packaged servers) then compiled every statement of the
+    collection: about 1 s of CPU for each of the largest.
     """
-    cursor.execute(tag_sql("SELECT set_config('enable_nestloop', 'off', true)"))
+    cursor.execute(
+        tag_sql(
+            "SELECT set_config('enable_nestloop', 'off', true),"
+            " set_config('jit', 'off', true)"
+        )
+    )
 
 
 def save_snapshot(collection, previous, started):
