@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -62,6 +65,48 @@ def restore_performance_objects(transactional_db):
     """Let a test break performance objects; rebuild them afterwards."""
     yield
     repair()
+
+
+def backend_waits_for_a_lock(conn, pid):
+    """Return True once that backend waits for a lock, False after 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        [(waiting,)] = conn.execute(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+            [pid],
+        ).fetchall()
+        if waiting:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@contextmanager
+def waiting_behind(holder, second_connection, statement, params=None):
+    """Run statement in a new session until it waits for holder's locks.
+
+    Yield while it waits; then commit holder, let the statement finish, and
+    assert that it raised nothing.
+    """
+    session = second_connection()
+    [(pid,)] = session.execute("SELECT pg_backend_pid()").fetchall()
+    errors = []
+
+    def run():
+        try:
+            session.execute(statement, params)
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert backend_waits_for_a_lock(second_connection(), pid)
+        yield
+    finally:
+        holder.commit()
+        thread.join(30)
+    assert not errors
 
 
 def run_sql(statement, params=None):

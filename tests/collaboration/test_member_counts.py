@@ -8,8 +8,6 @@ the raw scan (organization_activity_scan) over several windows.
 """
 
 import random
-import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -23,7 +21,7 @@ from perfconsole.collaboration.models import (
     Study,
 )
 
-from .conftest import analytics, fetch_dicts, run_sql
+from .conftest import analytics, fetch_dicts, run_sql, waiting_behind
 
 pytestmark = pytest.mark.django_db
 
@@ -283,20 +281,6 @@ def test_truncating_the_rollup_empties_the_member_hours(acme):
     assert run_sql("SELECT count(*) FROM organization_member_activity_hourly") == [(0,)]
 
 
-def backend_waits_for_a_lock(conn, pid):
-    """Return True once that backend waits for a lock, False after 10 s."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        [(waiting,)] = conn.execute(
-            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
-            [pid],
-        ).fetchall()
-        if waiting:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_member_joining_during_a_rebuild_is_counted_once(acme, second_connection):
     rebuild()
@@ -316,24 +300,10 @@ def test_a_member_joining_during_a_rebuild_is_counted_once(acme, second_connecti
         [acme.org.pk, acme.dora.pk],
     )
     # The rebuild cannot see Dora's membership yet: it waits for it.
-    rebuilding = second_connection()
-    [(pid,)] = rebuilding.execute("SELECT pg_backend_pid()").fetchall()
-    errors = []
-
-    def run_rebuild():
-        try:
-            rebuilding.execute("SELECT refresh_organization_activity_rollup()")
-        except Exception as error:  # reported below, in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run_rebuild)
-    thread.start()
-    try:
-        assert backend_waits_for_a_lock(second_connection(), pid)
-    finally:
-        joining.commit()
-        thread.join(30)
-    assert not errors
+    with waiting_behind(
+        joining, second_connection, "SELECT refresh_organization_activity_rollup()"
+    ):
+        pass
 
     assert members_of(acme.org.pk, days=1) == (4, 3)
     with transaction.atomic():  # one now() for the function and the scan

@@ -6,7 +6,6 @@ Kept by triggers on study_collaborators, collaboration_activity and studies
 the same figures computed from the raw tables.
 """
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -20,8 +19,7 @@ from perfconsole.collaboration.models import (
     StudyCollaborator,
 )
 
-from .conftest import run_sql
-from .test_member_counts import backend_waits_for_a_lock
+from .conftest import run_sql, waiting_behind
 
 pytestmark = pytest.mark.django_db
 
@@ -217,24 +215,8 @@ def test_concurrent_activity_and_collaborator_both_count(
     params = {"study": acme.s2.pk, "user": acme.dora.pk}
     writing = second_connection(autocommit=False)
     writing.execute(first, params)
-    waiting = second_connection()
-    [(pid,)] = waiting.execute("SELECT pg_backend_pid()").fetchall()
-    errors = []
-
-    def write_second():
-        try:
-            waiting.execute(second, params)
-        except Exception as error:  # reported below, in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=write_second)
-    thread.start()
-    try:
-        assert backend_waits_for_a_lock(second_connection(), pid)
-    finally:
-        writing.commit()
-        thread.join(30)
-    assert not errors
+    with waiting_behind(writing, second_connection, second, params):
+        pass
 
     assert_exact()
     [(latest,)] = run_sql(
@@ -266,26 +248,11 @@ def test_two_bulk_inserts_over_the_same_studies_do_not_deadlock(
     low, high = sorted([acme.s1.pk, acme.s2.pk])
     first = second_connection(autocommit=False)
     first.execute(ADD_ACTIVITIES, {"studies": [low]})
-    waiting = second_connection()
-    [(pid,)] = waiting.execute("SELECT pg_backend_pid()").fetchall()
-    errors = []
-
-    def insert_for_both():
-        try:
-            waiting.execute(ADD_ACTIVITIES, {"studies": [high, low]})
-        except Exception as error:  # reported below, in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=insert_for_both)
-    thread.start()
-    try:
-        assert backend_waits_for_a_lock(second_connection(), pid)
+    with waiting_behind(
+        first, second_connection, ADD_ACTIVITIES, {"studies": [high, low]}
+    ):
         # Had the second writer locked the other study first, this would
         # deadlock and PostgreSQL would end one of the two.
         first.execute(ADD_ACTIVITIES, {"studies": [high]})
-    finally:
-        first.commit()
-        thread.join(30)
-    assert not errors
 
     assert_exact()
