@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.test import Client
 
 if TYPE_CHECKING:
+    # Annotations only: the web process imports this module (through the
+    # benchmarks' percentile) and has no use for Django's test client.
+    from django.test import Client
+
     # What the test client returns (django-stubs' name for it).
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
@@ -66,7 +69,7 @@ class RequestTimes:
     statements: list[list[tuple[str, float]]] = field(default_factory=list)
 
 
-def time_requests(client: Client, url: str, runs: int) -> RequestTimes:
+def time_requests(client: "Client", url: str, runs: int) -> RequestTimes:
     """Request a page `runs` times after one warm-up, timing each request."""
     timed = RequestTimes(client.get(url))
     for _ in range(runs):

@@ -396,7 +396,7 @@ def plan_for_whole_sets(cursor):
 
     JIT goes off with them. Before PostgreSQL 18 a disabled plan node adds
     10^10 to the plan's cost, far past jit_above_cost, and a server with JIT
-    (Debian's 15, most packaged servers) then compiled every statement of the
+    (Debian's 15 ships it) then compiled every large statement of the
     collection: about 1 s of CPU for each of the largest.
     """
     cursor.execute(
