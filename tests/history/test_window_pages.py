@@ -536,6 +536,9 @@ def test_the_window_reads_use_the_index(history_db):
     rows only, which a sequential scan reads as fast.
     """
     database = MonitoredDatabase.objects.create(name=f"winq-plan-{uuid.uuid4().hex}")
+    # The rows' last minute and the window's end from one clock reading: an
+    # end read later could cross a minute and leave the hour's first row out.
+    last_minute = timezone.now().replace(second=0, microsecond=0)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO history_statementdelta (database_id, level, period_start,"
@@ -543,13 +546,13 @@ def test_the_window_reads_use_the_index(history_db):
             " shared_blks_hit, shared_blks_read, shared_blks_dirtied,"
             " shared_blks_written, temp_blks_read, temp_blks_written,"
             " blk_read_time, blk_write_time, wal_bytes)"
-            " SELECT %s, %s, date_trunc('minute', now()) - m * interval '1 minute',"
+            " SELECT %s, %s, %s::timestamptz - m * interval '1 minute',"
             " s, 1 + s, s, 0.5 * s, 0, 10, 1, 0, 0, 0, 0, 0, 0, 0"
             " FROM generate_series(0, 1439) m, generate_series(1, 50) s",
-            [database.id, int(Level.RAW)],
+            [database.id, int(Level.RAW), last_minute],
         )
         cursor.execute("ANALYZE history_statementdelta")
-    end = timezone.now()
+    end = last_minute + timedelta(seconds=30)
 
     with CaptureQueriesContext(connection) as captured:
         sums = statement_sums(database, end - timedelta(hours=1), end)
